@@ -1,0 +1,61 @@
+# Two commands a new user needs:  make run   and   make test
+# Each installs what it needs (a pinned uv in .tools/, the locked environment in .venv/).
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export UV_PYTHON_DOWNLOADS := never
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: help setup run data test test-fast lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	@echo "==> installing uv $(UV_VERSION) into .tools/"
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	@echo "==> installing the locked environment into $(VENV)/"
+	$(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced ## install the locked environment (.venv/)
+
+data: setup ## fetch the DVC-tracked data if it is not in the workspace yet
+	@if [ ! -e data ]; then echo "==> dvc pull data.dvc (from the bundled local remote)"; dvc pull data.dvc; fi
+
+run: data ## run the whole pipeline: validate, split, train, evaluate, export
+	@echo "==> dvc repro"
+	dvc repro
+	@echo "==> metrics"
+	dvc metrics show metrics/train.json metrics/test.json
+	@echo "==> outputs: models/model.onnx, metrics/, plots/, reports/ (try: dvc plots show)"
+
+test: setup ## run the test suite (unit, data, model, end-to-end)
+	pytest -n 2
+
+test-fast: setup ## the test suite without the end-to-end tests
+	pytest -n 2 -m "not e2e"
+
+lint: setup ## ruff and mypy
+	ruff check src tests
+	ruff format --check src tests
+	mypy
+
+format: setup ## apply ruff's formatting and fixes
+	ruff format src tests
+	ruff check --fix src tests
+
+bench: setup ## run the benchmarks and write docs/benchmarks.md
+	python -m benchmarks.run
+
+clean: ## delete pipeline outputs (the DVC cache keeps them; dvc checkout restores)
+	rm -rf build models plots reports metrics

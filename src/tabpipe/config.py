@@ -1,0 +1,175 @@
+"""The one typed configuration: ``params.yaml`` plus the fixed artifact layout.
+
+Every stage loads :class:`Params` once through :func:`load_params`; no other module
+reads ``params.yaml`` or spells an artifact path. ``dvc.yaml`` repeats the paths in
+:data:`PATHS` because DVC needs them literally; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PARAMS_FILE = Path("params.yaml")
+
+
+class Task(StrEnum):
+    BINARY = "binary"
+    MULTICLASS = "multiclass"
+    REGRESSION = "regression"
+
+    @property
+    def is_classification(self) -> bool:
+        return self is not Task.REGRESSION
+
+
+class Family(StrEnum):
+    LINEAR = "linear"
+    RANDOM_FOREST = "random_forest"
+    GRADIENT_BOOSTING = "gradient_boosting"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(_Strict):
+    raw: Path = Field(description="The DVC-tracked raw table (CSV or Parquet).")
+    contract: Path = Field(description="The pandera YAML data contract for the raw table.")
+    target: str
+    task: Task
+    positive_class: str | None = Field(
+        default=None, description="Binary only: the label value that counts as positive."
+    )
+
+
+class FeatureParams(_Strict):
+    numeric: list[str] = []
+    categorical: list[str] = []
+
+    @property
+    def all(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    @model_validator(mode="after")
+    def _disjoint_and_nonempty(self) -> FeatureParams:
+        overlap = set(self.numeric) & set(self.categorical)
+        if overlap:
+            raise ValueError(f"features listed as both numeric and categorical: {sorted(overlap)}")
+        if not self.all:
+            raise ValueError("no features: list at least one numeric or categorical feature")
+        return self
+
+
+class SplitParams(_Strict):
+    seed: int = 42
+    test_size: float = Field(0.2, gt=0, lt=1)
+    stratify: bool = True
+
+
+class LinearParams(_Strict):
+    C: float = Field(1.0, gt=0, description="Inverse regularisation (classification).")
+    alpha: float = Field(1.0, ge=0, description="Ridge penalty (regression).")
+    max_iter: int = Field(1000, gt=0)
+
+
+class RandomForestParams(_Strict):
+    n_estimators: int = Field(200, gt=0)
+    max_depth: int | None = None
+    min_samples_leaf: int = Field(1, gt=0)
+
+
+class GradientBoostingParams(_Strict):
+    n_estimators: int = Field(200, gt=0)
+    learning_rate: float = Field(0.05, gt=0)
+    max_depth: int = Field(3, gt=0)
+    subsample: float = Field(1.0, gt=0, le=1)
+
+
+class TrainParams(_Strict):
+    seed: int = 42
+    family: Family
+    linear: LinearParams = LinearParams()
+    random_forest: RandomForestParams = RandomForestParams()
+    gradient_boosting: GradientBoostingParams = GradientBoostingParams()
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return getattr(self, self.family.value).model_dump()
+
+
+class EvaluateParams(_Strict):
+    slice_by: list[str] = []
+    min_slice_size: int = Field(20, gt=0)
+
+
+class ExportParams(_Strict):
+    parity_tolerance: float = Field(1e-4, gt=0, le=1e-2)
+    opset: int = Field(17, ge=13)
+
+
+class Params(_Strict):
+    data: DataParams
+    features: FeatureParams
+    split: SplitParams = SplitParams()
+    train: TrainParams
+    evaluate: EvaluateParams = EvaluateParams()
+    export: ExportParams = ExportParams()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Params:
+        if self.data.target in self.features.all:
+            raise ValueError(f"the target {self.data.target!r} is also listed as a feature")
+        unknown = set(self.evaluate.slice_by) - set(self.features.categorical)
+        if unknown:
+            raise ValueError(f"evaluate.slice_by names non-categorical features: {sorted(unknown)}")
+        if self.data.task is Task.BINARY and self.data.positive_class is None:
+            raise ValueError("data.positive_class is required when data.task is binary")
+        return self
+
+
+class ConfigError(Exception):
+    """params.yaml is missing or does not describe a valid pipeline."""
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: not found (run from the project root)") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where every stage writes. Mirrored in dvc.yaml (checked by tests)."""
+
+    validated: Path = Path("build/validated.parquet")
+    validation_report: Path = Path("reports/validation.json")
+    validation_summary: Path = Path("reports/validation.md")
+    train_split: Path = Path("build/train.parquet")
+    test_split: Path = Path("build/test.parquet")
+    model: Path = Path("models/model.joblib")
+    train_metrics: Path = Path("metrics/train.json")
+    test_metrics: Path = Path("metrics/test.json")
+    slice_metrics: Path = Path("metrics/slices.json")
+    plots_dir: Path = Path("plots")
+    onnx_model: Path = Path("models/model.onnx")
+    parity_report: Path = Path("reports/parity.json")
+
+
+PATHS = Paths()
+
+StageName = Literal["validate", "split", "train", "evaluate", "export"]

@@ -1,0 +1,78 @@
+"""Converting the Pipeline to ONNX and running it in onnxruntime.
+
+Inputs are one tensor per raw feature, named after it: float32 for numeric features,
+string for categorical ones (missing = ""). Outputs are ``label`` and, for classifiers,
+``probabilities`` as a plain (n_rows, n_classes) tensor (``zipmap`` off); regressors
+output ``variable``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pandas as pd
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from sklearn.pipeline import Pipeline
+
+from tabpipe.config import FeatureParams, Task
+from tabpipe.features import model_frame
+
+# ai.onnx.ml opset 3 stores tree thresholds with full precision.
+ML_OPSET = 3
+
+
+def convert(model: Pipeline, features: FeatureParams, task: Task, opset: int) -> onnx.ModelProto:
+    initial_types: list[tuple[str, Any]] = [
+        (name, FloatTensorType([None, 1])) for name in features.numeric
+    ] + [(name, StringTensorType([None, 1])) for name in features.categorical]
+    options = {id(model): {"zipmap": False}} if task.is_classification else None
+    return convert_sklearn(
+        model,
+        initial_types=initial_types,
+        options=options,
+        target_opset={"": opset, "ai.onnx.ml": ML_OPSET},
+    )
+
+
+def with_metadata(proto: onnx.ModelProto, metadata: dict[str, Any]) -> onnx.ModelProto:
+    """Attach metadata properties; non-string values are stored as JSON."""
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key = key
+        entry.value = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return proto
+
+
+def session(model_bytes: bytes) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def feeds(frame: pd.DataFrame, features: FeatureParams) -> dict[str, np.ndarray]:
+    typed = model_frame(frame, features)
+    out = {name: typed[name].to_numpy(np.float32).reshape(-1, 1) for name in features.numeric}
+    out.update(
+        {name: typed[name].to_numpy(object).reshape(-1, 1) for name in features.categorical}
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class OnnxPredictions:
+    labels: np.ndarray  # class labels (str) or regression values (float)
+    proba: np.ndarray | None
+
+
+def run(sess: ort.InferenceSession, frame: pd.DataFrame, features: FeatureParams) -> OnnxPredictions:
+    outputs = {o.name: value for o, value in zip(sess.get_outputs(), sess.run(None, feeds(frame, features)), strict=True)}
+    if "probabilities" in outputs:
+        return OnnxPredictions(np.asarray(outputs["label"]).astype(str), outputs["probabilities"])
+    return OnnxPredictions(np.asarray(outputs["variable"], dtype=np.float64).ravel(), None)

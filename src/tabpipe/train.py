@@ -1,0 +1,56 @@
+"""Stage ``train``: fit the preprocessing + estimator Pipeline on the train split."""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+
+import joblib
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import Pipeline
+
+from tabpipe.config import PATHS, Params
+from tabpipe.features import model_frame
+from tabpipe.io import write_with
+from tabpipe.model import encode_target, pipeline
+from tabpipe.stage import StageFailed, log, run_stage
+
+
+def fit(frame: pd.DataFrame, params: Params) -> Pipeline:
+    """Fit the model; a linear model that does not converge is a failure, not a warning."""
+    model = pipeline(params.data.task, params.features, params.train)
+    X = model_frame(frame, params.features)
+    y = encode_target(frame[params.data.target], params.data.task)
+    if params.data.task.is_classification and len(set(y)) < 2:
+        raise StageFailed(f"the target {params.data.target!r} has a single class: {sorted(set(y))}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        try:
+            model.fit(X, y)
+        except ConvergenceWarning as exc:
+            raise StageFailed(f"{params.train.family} did not converge: {exc}") from exc
+    return model
+
+
+def _body(params: Params) -> None:
+    frame = pd.read_parquet(PATHS.train_split)
+    log(
+        "train",
+        f"fitting {params.train.family} ({params.data.task}) on {len(frame)} rows x "
+        f"{len(params.features.all)} features",
+    )
+    started = time.perf_counter()
+    model = fit(frame, params)
+    log("train", f"fitted in {time.perf_counter() - started:.1f}s")
+    write_with(PATHS.model, lambda path: joblib.dump(model, path))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_stage("train", __doc__ or "", _body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
