@@ -6,7 +6,7 @@ SHELL := bash
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
-UV := .tools/bin/uv
+UV ?= .tools/bin/uv
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON_DOWNLOADS := never
@@ -39,11 +39,11 @@ run: data ## run the whole pipeline: validate, split, train, evaluate, export
 	dvc metrics show metrics/train.json metrics/test.json
 	@echo "==> outputs: models/model.onnx, metrics/, plots/, reports/ (try: dvc plots show)"
 
-test: setup ## run the test suite (unit, data, model, end-to-end)
-	pytest -n 2
+test: data ## run the test suite (unit, data, model, end-to-end)
+	pytest -n 2 --dist loadfile
 
-test-fast: setup ## the test suite without the end-to-end tests
-	pytest -n 2 -m "not e2e"
+test-fast: data ## the test suite without the end-to-end tests
+	pytest -n 2 --dist loadfile -m "not e2e"
 
 lint: setup ## ruff and mypy
 	ruff check src tests

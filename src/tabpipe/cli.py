@@ -26,7 +26,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {name:<10} {doc}")
         return 0 if args else 2
     if args[0] not in STAGES:
-        print(f"tabpipe: unknown command {args[0]!r}; choose one of {', '.join(STAGES)}", file=sys.stderr)
+        print(
+            f"tabpipe: unknown command {args[0]!r}; choose one of {', '.join(STAGES)}",
+            file=sys.stderr,
+        )
         return 2
     return _stage_main(args[0])(args[1:])
 

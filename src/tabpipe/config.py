@@ -147,7 +147,8 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
         return Params.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+            for e in exc.errors()
         )
         raise ConfigError(f"{path}: {problems}") from exc
 

@@ -138,7 +138,9 @@ def check(
 def _failures(cases: pd.DataFrame, frame: pd.DataFrame) -> list[Failure]:
     cases = cases.copy()
     cases["column"] = cases["column"].where(cases["schema_context"] != "DataFrameSchema", None)
-    coerce_failed = set(cases.loc[cases["check"].astype(str).str.startswith("coerce_dtype"), "column"])
+    coerce_failed = set(
+        cases.loc[cases["check"].astype(str).str.startswith("coerce_dtype"), "column"]
+    )
     failures = []
     for (column, check_name), group in cases.groupby(["column", "check"], dropna=False, sort=False):
         column = None if pd.isna(column) else str(column)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -60,6 +61,13 @@ def plot_frames(task: Task, p: Predictions, positive_class: str | None) -> dict[
     return frames
 
 
+def _csv_writer(frame: pd.DataFrame) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        frame.to_csv(path, index=False)
+
+    return write
+
+
 def _body(params: Params) -> None:
     model = joblib.load(PATHS.model)
     task, positive = params.data.task, params.data.positive_class
@@ -79,8 +87,7 @@ def _body(params: Params) -> None:
     write_json(PATHS.slice_metrics, slices)
     shutil.rmtree(PATHS.plots_dir, ignore_errors=True)
     for name, frame in plot_frames(task, test_p, positive).items():
-        path = PATHS.plots_dir / PLOT_FILES[name]
-        write_with(path, lambda tmp, frame=frame: frame.to_csv(tmp, index=False))
+        write_with(PATHS.plots_dir / PLOT_FILES[name], _csv_writer(frame))
     shown = ", ".join(f"{k}={v:.4f}" for k, v in test_scores.items())
     log("evaluate", f"test: {shown}")
 

@@ -52,7 +52,9 @@ class Parity:
         )
 
 
-def parity(model: Pipeline, model_bytes: bytes, frame: pd.DataFrame, params: Params, tolerance: float) -> Parity:
+def parity(
+    model: Pipeline, model_bytes: bytes, frame: pd.DataFrame, params: Params, tolerance: float
+) -> Parity:
     onnx_out = run(session(model_bytes), frame, params.features)
     X = model_frame(frame, params.features)
     if params.data.task.is_classification:
@@ -83,7 +85,9 @@ def data_version(pointer: Path = DATA_POINTER) -> str:
 
 def git_commit() -> str:
     try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return done.stdout.strip()
@@ -91,12 +95,19 @@ def git_commit() -> str:
 
 def feature_signature(model: Pipeline, params: Params) -> list[dict[str, Any]]:
     """Name, kind and (for categorical features) the categories the model was trained on."""
-    signature: list[dict[str, Any]] = [{"name": n, "kind": "numeric", "dtype": "float32"} for n in params.features.numeric]
+    signature: list[dict[str, Any]] = [
+        {"name": n, "kind": "numeric", "dtype": "float32"} for n in params.features.numeric
+    ]
     if params.features.categorical:
         encoder = model.named_steps["preprocess"].named_transformers_["categorical"]
         for name, categories in zip(params.features.categorical, encoder.categories_, strict=True):
             signature.append(
-                {"name": name, "kind": "categorical", "dtype": "string", "categories": [str(c) for c in categories]}
+                {
+                    "name": name,
+                    "kind": "categorical",
+                    "dtype": "string",
+                    "categories": [str(c) for c in categories],
+                }
             )
     return signature
 
@@ -128,7 +139,9 @@ def _body(params: Params) -> None:
     write_json(PATHS.parity_report, {"ok": result.ok, **asdict(result)})
     log("export", result.describe())
     if not result.ok:
-        raise StageFailed(f"ONNX parity check failed; {PATHS.onnx_model} was not written. {result.describe()}")
+        raise StageFailed(
+            f"ONNX parity check failed; {PATHS.onnx_model} was not written. {result.describe()}"
+        )
     write_bytes(PATHS.onnx_model, model_bytes)
     log("export", f"wrote {PATHS.onnx_model} ({len(model_bytes) / 1024:.0f} KiB)")
 

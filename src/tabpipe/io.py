@@ -69,7 +69,9 @@ def read_table(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: file not found")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise InputError(f"{path}: unsupported file type {suffix!r}; use one of {SUPPORTED_SUFFIXES}")
+        raise InputError(
+            f"{path}: unsupported file type {suffix!r}; use one of {SUPPORTED_SUFFIXES}"
+        )
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes)")
     if suffix == ".csv":

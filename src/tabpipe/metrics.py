@@ -36,7 +36,9 @@ def scores(task: Task, p: Predictions, positive_class: str | None = None) -> dic
         }
     else:
         result = _classification(task, p, positive_class)
-    result = {name: round(value, 6) for name, value in result.items() if not _undefined(name, value)}
+    result = {
+        name: round(value, 6) for name, value in result.items() if not _undefined(name, value)
+    }
     bad = {name: value for name, value in result.items() if not math.isfinite(value)}
     if bad:
         raise ValueError(f"non-finite metrics: {bad}")
@@ -61,7 +63,9 @@ def _classification(task: Task, p: Predictions, positive_class: str | None) -> d
         result["recall"] = float(
             skm.recall_score(p.y_true, p.y_pred, pos_label=positive_class, zero_division=0)
         )
-        result["f1"] = float(skm.f1_score(p.y_true, p.y_pred, pos_label=positive_class, zero_division=0))
+        result["f1"] = float(
+            skm.f1_score(p.y_true, p.y_pred, pos_label=positive_class, zero_division=0)
+        )
         positive = p.proba[:, labels.index(positive_class)]
         result["roc_auc"] = (
             float(skm.roc_auc_score(p.y_true == positive_class, positive))

@@ -41,7 +41,10 @@ def estimator(task: Task, train: TrainParams) -> BaseEstimator:
 def pipeline(task: Task, features: FeatureParams, train: TrainParams) -> Pipeline:
     scale = train.family is Family.LINEAR
     return Pipeline(
-        [("preprocess", preprocessor(features, scale_numeric=scale)), ("model", estimator(task, train))]
+        [
+            ("preprocess", preprocessor(features, scale_numeric=scale)),
+            ("model", estimator(task, train)),
+        ]
     )
 
 

@@ -59,9 +59,7 @@ def session(model_bytes: bytes) -> ort.InferenceSession:
 def feeds(frame: pd.DataFrame, features: FeatureParams) -> dict[str, np.ndarray]:
     typed = model_frame(frame, features)
     out = {name: typed[name].to_numpy(np.float32).reshape(-1, 1) for name in features.numeric}
-    out.update(
-        {name: typed[name].to_numpy(object).reshape(-1, 1) for name in features.categorical}
-    )
+    out.update({name: typed[name].to_numpy(object).reshape(-1, 1) for name in features.categorical})
     return out
 
 
@@ -71,8 +69,13 @@ class OnnxPredictions:
     proba: np.ndarray | None
 
 
-def run(sess: ort.InferenceSession, frame: pd.DataFrame, features: FeatureParams) -> OnnxPredictions:
-    outputs = {o.name: value for o, value in zip(sess.get_outputs(), sess.run(None, feeds(frame, features)), strict=True)}
+def run(
+    sess: ort.InferenceSession, frame: pd.DataFrame, features: FeatureParams
+) -> OnnxPredictions:
+    outputs = {
+        o.name: value
+        for o, value in zip(sess.get_outputs(), sess.run(None, feeds(frame, features)), strict=True)
+    }
     if "probabilities" in outputs:
         return OnnxPredictions(np.asarray(outputs["label"]).astype(str), outputs["probabilities"])
     return OnnxPredictions(np.asarray(outputs["variable"], dtype=np.float64).ravel(), None)

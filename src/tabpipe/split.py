@@ -1,4 +1,4 @@
-"""Stage ``split``: a seeded train/test split of the validated data (stratified for classification)."""
+"""Stage ``split``: a seeded train/test split (stratified for classification)."""
 
 from __future__ import annotations
 

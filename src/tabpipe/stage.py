@@ -36,7 +36,10 @@ def run_stage(
 ) -> int:
     parser = argparse.ArgumentParser(prog=f"tabpipe {name}", description=description)
     parser.add_argument(
-        "--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)"
+        "--params",
+        type=Path,
+        default=Path("params.yaml"),
+        help="params file (default: params.yaml)",
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Stage ``validate``: check the raw data against the contract; nothing downstream runs on failure."""
+"""Stage ``validate``: check raw data against the contract; nothing downstream runs on failure."""
 
 from __future__ import annotations
 

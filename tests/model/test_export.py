@@ -1,0 +1,134 @@
+"""Stage export: ONNX conversion, provenance metadata, and the parity gate.
+
+The parity gate must pass for every family and task, and must fail (writing no
+model.onnx, keeping any previous one) when the ONNX model and scikit-learn disagree.
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from tabpipe import evaluate, export, split, train, validate
+from tabpipe.config import PATHS, Family, Task, load_params
+from tabpipe.onnx_model import convert, run, session
+from tabpipe.train import fit
+from tests.factories import synthetic, synthetic_params
+
+
+def run_pipeline_in_process() -> None:
+    for stage in (validate, split, train, evaluate, export):
+        assert stage.main([]) == 0, f"stage {stage.__name__} failed"
+
+
+@pytest.fixture
+def exported(project: Path, root: Path) -> Path:
+    """The bundled project run through every stage (linear model, for speed)."""
+    shutil.copy(root / "data.dvc", project / "data.dvc")
+    params_file = project / "params.yaml"
+    params_file.write_text(
+        params_file.read_text().replace("family: gradient_boosting", "family: linear")
+    )
+    run_pipeline_in_process()
+    return project
+
+
+@pytest.mark.parametrize("family", list(Family))
+@pytest.mark.parametrize("task", list(Task))
+def test_parity_holds_for_every_family_and_task(task, family):
+    frame = synthetic(task.value, rows=300)
+    params = synthetic_params(task.value, family.value)
+    model = fit(frame, params)
+    proto = convert(model, params.features, task, params.export.opset)
+    result = export.parity(model, proto.SerializeToString(), frame, params, tolerance=1e-4)
+    assert result.ok, result.describe()
+    assert result.rows == 300
+
+
+def test_parity_fails_and_says_by_how_much_when_onnx_and_sklearn_disagree():
+    params = synthetic_params("binary", "linear")
+    frame = synthetic("binary", rows=300)
+    model = fit(frame, params)
+    model_bytes = convert(model, params.features, Task.BINARY, 17).SerializeToString()
+    model.named_steps["model"].coef_ *= 1.5  # scikit-learn now differs from the exported graph
+    result = export.parity(model, model_bytes, frame, params, tolerance=1e-4)
+    assert not result.ok
+    assert result.max_abs_diff > 1e-3
+    assert "FAIL" in result.describe() and "max difference" in result.describe()
+
+
+def test_a_failed_parity_check_keeps_the_previous_model(exported, monkeypatch, capsys):
+    previous = PATHS.onnx_model.read_bytes()
+    real_convert = export.convert
+
+    def perturbed_convert(model, features, task, opset):
+        """Convert, then scale the linear classifier's weights inside the ONNX graph."""
+        proto = real_convert(model, features, task, opset)
+        weights = [
+            attribute
+            for node in proto.graph.node
+            if node.op_type == "LinearClassifier"
+            for attribute in node.attribute
+            if attribute.name == "coefficients"
+        ]
+        assert weights, "expected a LinearClassifier node to perturb"
+        for attribute in weights:
+            attribute.floats[:] = [value * 3 for value in attribute.floats]
+        return proto
+
+    monkeypatch.setattr(export, "convert", perturbed_convert)
+    assert export.main([]) == 1
+    assert "parity check failed" in capsys.readouterr().err
+    assert PATHS.onnx_model.read_bytes() == previous, "the previous model.onnx is untouched"
+    assert json.loads(PATHS.parity_report.read_text())["ok"] is False
+
+
+def test_every_stage_writes_its_declared_artifacts(exported):
+    for field in PATHS.__dataclass_fields__:
+        assert getattr(PATHS, field).exists(), field
+    assert sorted(p.name for p in PATHS.plots_dir.iterdir()) == [
+        "confusion.csv",
+        "precision_recall.csv",
+        "roc.csv",
+    ]
+
+
+def test_the_onnx_model_carries_its_provenance(exported, root):
+    params = load_params()
+    proto = onnx.load(PATHS.onnx_model)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    data_pointer = (root / "data.dvc").read_text()
+    assert meta["data_md5"] in data_pointer and meta["data_md5"].endswith(".dir")
+    assert meta["git_commit"] == "unknown", "the scratch project is not a git repository"
+    assert json.loads(meta["params"]) == params.model_dump(mode="json")
+    assert json.loads(meta["metrics"]) == json.loads(PATHS.test_metrics.read_text())
+    features = json.loads(meta["features"])
+    assert [f["name"] for f in features] == params.features.all
+    job = next(f for f in features if f["name"] == "Job")
+    assert set(job["categories"]) >= {"fixed", "freelance", "partime", "others"}
+    assert json.loads(meta["classes"]) == ["bad", "good"]
+
+
+def test_the_onnx_model_answers_raw_rows_with_missing_values(exported, credit):
+    params = load_params()
+    rows = credit.head(20).copy()
+    for name in params.features.numeric:
+        rows[name] = np.nan
+    for name in params.features.categorical:
+        rows[name] = None
+    out = run(session(PATHS.onnx_model.read_bytes()), rows, params.features)
+    assert out.proba is not None
+    assert np.isfinite(out.proba).all(), "NaN inputs are imputed inside the graph"
+    np.testing.assert_allclose(out.proba.sum(axis=1), 1.0, atol=1e-5)
+    assert set(out.labels) <= {"bad", "good"}
+
+
+def test_the_parity_report_states_tolerance_and_result(exported):
+    report = json.loads(PATHS.parity_report.read_text())
+    assert report["ok"] is True
+    assert report["tolerance"] == load_params().export.parity_tolerance
+    assert report["label_mismatches"] == 0
+    assert report["max_abs_diff"] <= report["tolerance"]
