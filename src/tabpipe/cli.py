@@ -1,7 +1,8 @@
-"""``tabpipe``: one command with a subcommand per pipeline stage.
+"""``tabpipe``: one command with a subcommand per pipeline stage and per tool.
 
 ``dvc repro`` runs the stages (``python -m tabpipe.<stage>``); this entry point runs the
-same code by hand, e.g. ``tabpipe validate`` while editing the contract.
+same code by hand, e.g. ``tabpipe validate`` while editing the contract. Tools that are
+not pipeline stages (onboarding, ingestion, monitoring, serving...) register in TOOLS.
 """
 
 from __future__ import annotations
@@ -12,26 +13,43 @@ from importlib import import_module
 
 STAGES = ("validate", "split", "train", "evaluate", "export")
 
+# subcommand -> module under tabpipe with a ``main(argv) -> int``
+TOOLS: dict[str, str] = {}
 
-def _stage_main(name: str) -> Callable[[Sequence[str] | None], int]:
-    return import_module(f"tabpipe.{name}").main
+
+def _module(command: str) -> str:
+    return f"tabpipe.{TOOLS.get(command, command)}"
+
+
+def _main_of(command: str) -> Callable[[Sequence[str] | None], int]:
+    return import_module(_module(command)).main
+
+
+def _summary(command: str) -> str:
+    doc = import_module(_module(command)).__doc__ or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    commands = [*STAGES, *TOOLS]
     if not args or args[0] in {"-h", "--help"}:
-        print("usage: tabpipe <command> [--params PARAMS]\n\ncommands:")
+        print("usage: tabpipe <command> [options]   (tabpipe <command> --help for details)")
+        print("\npipeline stages (dvc repro runs them in this order):")
         for name in STAGES:
-            doc = (import_module(f"tabpipe.{name}").__doc__ or "").strip().splitlines()[0]
-            print(f"  {name:<10} {doc}")
+            print(f"  {name:<12} {_summary(name)}")
+        if TOOLS:
+            print("\ntools:")
+            for name in TOOLS:
+                print(f"  {name:<12} {_summary(name)}")
         return 0 if args else 2
-    if args[0] not in STAGES:
+    if args[0] not in commands:
         print(
-            f"tabpipe: unknown command {args[0]!r}; choose one of {', '.join(STAGES)}",
+            f"tabpipe: unknown command {args[0]!r}; choose one of {', '.join(commands)}",
             file=sys.stderr,
         )
         return 2
-    return _stage_main(args[0])(args[1:])
+    return _main_of(args[0])(args[1:])
 
 
 if __name__ == "__main__":
