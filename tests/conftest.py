@@ -1,4 +1,8 @@
-"""Shared fixtures: the repository root, its params, and the bundled raw data."""
+"""Shared fixtures: the repository root, its params and contract, and its raw data.
+
+Tests read the dataset's shape from params.yaml and the contract instead of naming the
+bundled dataset's columns, so they keep passing after `tabpipe init` onboards new data.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 
 from tabpipe.config import Params, load_params
+from tabpipe.contract import load_contract
+from tabpipe.io import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,21 +31,24 @@ def params() -> Params:
 
 
 @pytest.fixture(scope="session")
-def credit() -> pd.DataFrame:
-    """The bundled raw data (run `make data` or `dvc pull data.dvc` first)."""
-    path = ROOT / "data" / "credit.csv"
+def contract(params: Params) -> pa.DataFrameSchema:
+    return load_contract(ROOT / params.data.contract)
+
+
+@pytest.fixture(scope="session")
+def raw(params: Params) -> pd.DataFrame:
+    """The project's raw data (run `make data` or `dvc pull data.dvc` first)."""
+    path = ROOT / params.data.raw
     if not path.exists():
         pytest.fail(f"{path} is missing: run `make data` (dvc pull data.dvc) before the tests")
-    return pd.read_csv(path)
+    return read_table(path)
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, credit: pd.DataFrame) -> Path:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, params: Params) -> Path:
     """A scratch project directory (cwd) with params, contract and raw data copied in."""
-    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
-    (tmp_path / "contracts").mkdir()
-    shutil.copy(ROOT / "contracts" / "data.yaml", tmp_path / "contracts" / "data.yaml")
-    (tmp_path / "data").mkdir()
-    credit.to_csv(tmp_path / "data" / "credit.csv", index=False)
+    for relative in (Path("params.yaml"), params.data.contract, params.data.raw):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / relative, tmp_path / relative)
     monkeypatch.chdir(tmp_path)
     return tmp_path

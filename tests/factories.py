@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
 
 from tabpipe.config import Params
 
@@ -42,3 +43,36 @@ def synthetic_params(task: str, family: str = "gradient_boosting") -> Params:
             "evaluate": {"slice_by": ["colour"], "min_slice_size": 5},
         }
     )
+
+
+def check_statistics(schema: pa.DataFrameSchema, column: str, check: str) -> dict | None:
+    """The statistics of a named check on a column of the contract, if it has one."""
+    for candidate in schema.columns[column].checks:
+        if candidate.name == check:
+            return dict(candidate.statistics)
+    return None
+
+
+def ranged_numeric(params: Params, schema: pa.DataFrameSchema) -> tuple[str, float]:
+    """A numeric feature with an upper bound in the contract, and a value above it."""
+    for name in params.features.numeric:
+        stats = check_statistics(schema, name, "in_range")
+        if stats is not None:
+            return name, float(stats["max_value"]) + 1 + abs(float(stats["max_value"]))
+    raise AssertionError("the contract bounds no numeric feature with in_range")
+
+
+def enumerated_categorical(params: Params, schema: pa.DataFrameSchema) -> tuple[str, list]:
+    """A categorical feature whose contract lists its allowed values."""
+    for name in params.features.categorical:
+        stats = check_statistics(schema, name, "isin")
+        if stats is not None:
+            return name, list(stats["allowed_values"])
+    raise AssertionError("the contract enumerates no categorical feature with isin")
+
+
+def min_rows(schema: pa.DataFrameSchema) -> int:
+    for candidate in schema.checks:
+        if candidate.name == "min_rows":
+            return int(candidate.statistics["min_value"])
+    raise AssertionError("the contract has no min_rows check")

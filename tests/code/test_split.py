@@ -6,23 +6,23 @@ import pytest
 from tabpipe.config import SplitParams
 from tabpipe.split import split_frame
 from tabpipe.stage import StageFailed
+from tests.factories import synthetic
 
 
-def test_the_split_is_disjoint_complete_and_stratified(credit):
-    frame = credit.reset_index().rename(columns={"index": "row_id"})
-    train, test = split_frame(
-        frame, "Status", SplitParams(seed=1, test_size=0.25), classification=True
-    )
+def test_the_split_is_disjoint_complete_and_stratified():
+    frame = synthetic("multiclass", rows=600).reset_index(names="row_id")
+    train, test = split_frame(frame, "y", SplitParams(seed=1, test_size=0.25), classification=True)
     assert len(train) + len(test) == len(frame)
     assert set(train.row_id).isdisjoint(test.row_id)
-    share = frame.Status.value_counts(normalize=True)
-    assert (test.Status.value_counts(normalize=True) - share).abs().max() < 0.01
+    share = frame.y.value_counts(normalize=True)
+    assert (test.y.value_counts(normalize=True) - share).abs().max() < 0.01
 
 
-def test_the_same_seed_gives_the_same_split_and_another_seed_does_not(credit):
-    a, _ = split_frame(credit, "Status", SplitParams(seed=7), classification=True)
-    b, _ = split_frame(credit, "Status", SplitParams(seed=7), classification=True)
-    c, _ = split_frame(credit, "Status", SplitParams(seed=8), classification=True)
+def test_the_same_seed_gives_the_same_split_and_another_seed_does_not(raw, params):
+    target, classification = params.data.target, params.data.task.is_classification
+    a, _ = split_frame(raw, target, SplitParams(seed=7), classification=classification)
+    b, _ = split_frame(raw, target, SplitParams(seed=7), classification=classification)
+    c, _ = split_frame(raw, target, SplitParams(seed=8), classification=classification)
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(c)
 

@@ -1,33 +1,43 @@
 """Stage validate: the data contract rejects each kind of bad input, all at once, readably.
 
-Each case corrupts the bundled data/credit.csv the way real files go wrong and checks
-that validation fails, that the summary names the column, the check and an example
-value, and that nothing is handed downstream (no build/validated.parquet).
+Each case corrupts the project's raw data the way real files go wrong and checks that
+validation fails, that the summary names the column, the check and an example value,
+and that nothing is handed downstream (no build/validated.parquet). The columns to
+corrupt are read from params.yaml and the contract, so the cases hold for any dataset.
 """
+
+from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 
-from tabpipe.config import PATHS, load_params
+from tabpipe.config import PATHS, Params, load_params
+from tabpipe.io import read_table
 from tabpipe.validate import main, validate_raw
+from tests.factories import enumerated_categorical, min_rows, ranged_numeric
 
-RAW = Path("data/credit.csv")
+Corruption = Callable[[Path], None]
 
 
-def corrupt_frame(change: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], None]:
+def corrupt_frame(change: Callable[[pd.DataFrame], pd.DataFrame]) -> Corruption:
     def apply(path: Path) -> None:
-        change(pd.read_csv(path)).to_csv(path, index=False)
+        changed = change(read_table(path))
+        if path.suffix == ".csv":
+            changed.to_csv(path, index=False)
+        else:
+            changed.to_parquet(path, index=False)
 
     return apply
 
 
-def corrupt_text(change: Callable[[str], str]) -> Callable[[Path], None]:
+def corrupt_text(change: Callable[[str], str]) -> Corruption:
     def apply(path: Path) -> None:
-        path.write_text(change(path.read_text()))
+        path.write_text(change(path.read_text(encoding="utf-8")), encoding="utf-8")
 
     return apply
 
@@ -43,75 +53,106 @@ def assign(
     return change
 
 
-CASES = {
-    "missing column": (
-        corrupt_frame(lambda f: f.drop(columns=["Job"])),
-        ["'Job'", "missing column"],
-    ),
-    "extra column": (
-        corrupt_frame(lambda f: f.assign(customer_id=range(len(f)))),
-        ["'customer_id'", "unexpected column"],
-    ),
-    "wrong dtype (numbers in a categorical column)": (
-        corrupt_frame(lambda f: f.assign(Records=(f.Records == "yes").astype(int))),
-        ["'Records'", "isin", "'0'"],
-    ),
-    "strings in a numeric column": (
-        corrupt_frame(assign("Income", [3, 8], "twelve")),
-        ["'Income'", "coerce_dtype('float64')", "'twelve'", "row index 3, 8"],
-    ),
-    "out-of-range value": (
-        corrupt_frame(assign("Age", [5], 150)),
-        ["'Age'", "in_range(18, 100)", "150"],
-    ),
-    "unknown category": (
-        corrupt_frame(assign("Home", [0, 1], "castle")),
-        ["'Home'", "isin", "'castle'"],
-    ),
-    "NaN label": (
-        corrupt_frame(assign("Status", [10], np.nan)),
-        ["'Status'", "not_nullable", "row index 10"],
-    ),
-    "NaN in a non-nullable feature": (
-        corrupt_frame(assign("Age", [2], np.nan)),
-        ["'Age'", "not_nullable"],
-    ),
-    "infinite value": (
-        corrupt_frame(assign("Assets", [4], np.inf)),
-        ["'Assets'", "in_range", "inf"],
-    ),
-    "empty file": (
-        corrupt_text(lambda text: ""),
-        ["readable_table", "empty"],
-    ),
-    "duplicated header row (two files concatenated)": (
-        corrupt_text(lambda text: text + text),
-        ["'Seniority'", "coerce_dtype('float64')", "'Seniority'"],
-    ),
-    "duplicated column names": (
-        corrupt_text(lambda text: text.replace("Status,Seniority", "Status,Status", 1)),
-        ["readable_table", "duplicated column names", "Status"],
-    ),
-    "wrong delimiter": (
-        corrupt_text(lambda text: text.replace(",", ";")),
-        ["readable_table", "semicolons"],
-    ),
-    "all-null column": (
-        corrupt_frame(assign("Debt", slice(None), np.nan)),
-        ["'Debt'", "max_null_fraction", "100% of values are null"],
-    ),
-    "fewer rows than the minimum": (
-        corrupt_frame(lambda f: f.head(100)),
-        ["min_rows(min_value=1000)", "100 rows"],
-    ),
-}
+def cases(params: Params, schema: pa.DataFrameSchema) -> dict[str, tuple[Corruption, list[str]]]:
+    numeric, too_big = ranged_numeric(params, schema)
+    category, _ = enumerated_categorical(params, schema)
+    required = next(n for n in params.features.numeric if not schema.columns[n].nullable)
+    nullable = next((n for n in schema.columns if schema.columns[n].nullable), required)
+    target, floor = params.data.target, min_rows(schema)
+    first, second = list(schema.columns)[:2]
+    return {
+        "missing column": (
+            corrupt_frame(lambda f: f.drop(columns=[category])),
+            [f"'{category}'", "missing column"],
+        ),
+        "extra column": (
+            corrupt_frame(lambda f: f.assign(customer_id=range(len(f)))),
+            ["'customer_id'", "unexpected column"],
+        ),
+        "wrong dtype (numbers in a categorical column)": (
+            corrupt_frame(lambda f: f.assign(**{category: np.arange(len(f)) % 2 + 10_000})),
+            [f"'{category}'", "isin", "'10000'"],
+        ),
+        "strings in a numeric column": (
+            corrupt_frame(assign(numeric, [3, 8], "twelve")),
+            [f"'{numeric}'", "coerce_dtype('float64')", "'twelve'", "row index 3, 8"],
+        ),
+        "out-of-range value": (
+            corrupt_frame(assign(numeric, [5], too_big)),
+            [f"'{numeric}'", "in_range", "row index 5"],
+        ),
+        "unknown category": (
+            corrupt_frame(assign(category, [0, 1], "castle-in-the-air")),
+            [f"'{category}'", "isin", "'castle-in-the-air'"],
+        ),
+        "NaN label": (
+            corrupt_frame(assign(target, [10], np.nan)),
+            [f"'{target}'", "not_nullable", "row index 10"],
+        ),
+        "NaN in a non-nullable feature": (
+            corrupt_frame(assign(required, [2], np.nan)),
+            [f"'{required}'", "not_nullable", "row index 2"],
+        ),
+        "infinite value": (
+            corrupt_frame(assign(numeric, [4], np.inf)),
+            [f"'{numeric}'", "in_range", "inf"],
+        ),
+        "empty file": (corrupt_text(lambda text: ""), ["readable_table", "empty"]),
+        "duplicated header row (two files concatenated)": (
+            corrupt_text(lambda text: text + text),
+            [f"'{numeric}'", "coerce_dtype('float64')"],
+        ),
+        "duplicated column names": (
+            corrupt_text(lambda text: text.replace(f"{first},{second}", f"{first},{first}", 1)),
+            ["readable_table", "duplicated column names", first],
+        ),
+        "wrong delimiter": (
+            corrupt_text(lambda text: text.replace(",", ";")),
+            ["readable_table", "semicolons"],
+        ),
+        "all-null column": (
+            corrupt_frame(assign(nullable, slice(None), np.nan)),
+            [f"'{nullable}'", "null"],
+        ),
+        "fewer rows than the minimum": (
+            corrupt_frame(lambda f: f.head(max(floor // 2, 1))),
+            [f"min_rows(min_value={floor})", f"{max(floor // 2, 1)} rows"],
+        ),
+    }
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_each_kind_of_bad_input_is_rejected_with_a_message_naming_it(project, case):
-    corrupt, fragments = CASES[case]
-    corrupt(RAW)
-    report = validate_raw(load_params())
+CASE_NAMES = [
+    "missing column",
+    "extra column",
+    "wrong dtype (numbers in a categorical column)",
+    "strings in a numeric column",
+    "out-of-range value",
+    "unknown category",
+    "NaN label",
+    "NaN in a non-nullable feature",
+    "infinite value",
+    "empty file",
+    "duplicated header row (two files concatenated)",
+    "duplicated column names",
+    "wrong delimiter",
+    "all-null column",
+    "fewer rows than the minimum",
+]
+
+
+@pytest.mark.parametrize("case", CASE_NAMES)
+def test_each_kind_of_bad_input_is_rejected_with_a_message_naming_it(project, contract, case):
+    params = load_params()
+    if case in {
+        "empty file",
+        "duplicated header row (two files concatenated)",
+        "duplicated column names",
+        "wrong delimiter",
+    }:
+        assert params.data.raw.suffix == ".csv", "text-level corruptions apply to CSV files"
+    corrupt, fragments = cases(params, contract)[case]
+    corrupt(params.data.raw)
+    report = validate_raw(params)
     assert not report.ok
     summary = report.summary()
     for fragment in fragments:
@@ -120,36 +161,48 @@ def test_each_kind_of_bad_input_is_rejected_with_a_message_naming_it(project, ca
     assert PATHS.validation_report.exists() and PATHS.validation_summary.exists()
 
 
-def test_the_bundled_data_passes_and_is_handed_on_with_contract_types(project):
-    report = validate_raw(load_params())
+def test_the_project_data_passes_and_is_handed_on_with_contract_types(project, raw):
+    params = load_params()
+    report = validate_raw(params)
     assert report.ok, report.summary()
     validated = pd.read_parquet(PATHS.validated)
-    assert validated["Age"].dtype == np.float64
-    assert len(validated) == report.rows == 4454
+    for name in params.features.numeric:
+        assert validated[name].dtype == np.float64
+    assert len(validated) == report.rows == len(raw)
 
 
-def test_every_problem_is_reported_in_one_run(project):
+def test_every_problem_is_reported_in_one_run(project, contract):
+    params = load_params()
+    numeric, too_big = ranged_numeric(params, contract)
+    category, _ = enumerated_categorical(params, contract)
+    dropped = next(n for n in params.features.all if n not in {numeric, category})
     corrupt_frame(
-        lambda f: assign("Home", [0], "castle")(assign("Age", [1], 500)(f)).drop(columns=["Job"])
-    )(RAW)
-    report = validate_raw(load_params())
+        lambda f: assign(category, [0], "castle")(assign(numeric, [1], too_big)(f)).drop(
+            columns=[dropped]
+        )
+    )(params.data.raw)
+    report = validate_raw(params)
     assert {(f.column, f.check.split("(")[0]) for f in report.failures} >= {
-        ("Home", "isin"),
-        ("Age", "in_range"),
-        ("Job", "missing column"),
+        (category, "isin"),
+        (numeric, "in_range"),
+        (dropped, "missing column"),
     }
 
 
-def test_the_stage_exits_non_zero_and_prints_the_summary(project, capsys):
-    corrupt_frame(assign("Age", [5], 150))(RAW)
+def test_the_stage_exits_non_zero_and_prints_the_summary(project, contract, capsys):
+    params = load_params()
+    numeric, too_big = ranged_numeric(params, contract)
+    corrupt_frame(assign(numeric, [5], too_big))(params.data.raw)
     assert main([]) == 1
     captured = capsys.readouterr()
-    assert "in_range(18, 100)" in captured.out
+    assert f"column '{numeric}': check in_range" in captured.out
     assert "breaks the data contract" in captured.err
 
 
 def test_params_naming_a_column_the_contract_lacks_is_an_error(project, capsys):
     params_file = Path("params.yaml")
-    params_file.write_text(params_file.read_text().replace("Price]", "Price, Salary]"))
+    text = params_file.read_text()
+    assert "  numeric: [" in text
+    params_file.write_text(text.replace("  numeric: [", "  numeric: [NotAColumn, ", 1))
     assert main([]) == 1
-    assert "Salary" in capsys.readouterr().err
+    assert "NotAColumn" in capsys.readouterr().err

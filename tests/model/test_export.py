@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import yaml
 
 from tabpipe import evaluate, export, split, train, validate
 from tabpipe.config import PATHS, Family, Task, load_params
@@ -26,12 +27,12 @@ def run_pipeline_in_process() -> None:
 
 @pytest.fixture
 def exported(project: Path, root: Path) -> Path:
-    """The bundled project run through every stage (linear model, for speed)."""
+    """The project run through every stage (linear model, for speed)."""
     shutil.copy(root / "data.dvc", project / "data.dvc")
     params_file = project / "params.yaml"
-    params_file.write_text(
-        params_file.read_text().replace("family: gradient_boosting", "family: linear")
-    )
+    settings = yaml.safe_load(params_file.read_text())
+    settings["train"]["family"] = "linear"
+    params_file.write_text(yaml.safe_dump(settings, sort_keys=False))
     run_pipeline_in_process()
     return project
 
@@ -70,11 +71,11 @@ def test_a_failed_parity_check_keeps_the_previous_model(exported, monkeypatch, c
         weights = [
             attribute
             for node in proto.graph.node
-            if node.op_type == "LinearClassifier"
+            if node.op_type in {"LinearClassifier", "LinearRegressor"}
             for attribute in node.attribute
             if attribute.name == "coefficients"
         ]
-        assert weights, "expected a LinearClassifier node to perturb"
+        assert weights, "expected a linear model node to perturb"
         for attribute in weights:
             attribute.floats[:] = [value * 3 for value in attribute.floats]
         return proto
@@ -89,14 +90,16 @@ def test_a_failed_parity_check_keeps_the_previous_model(exported, monkeypatch, c
 def test_every_stage_writes_its_declared_artifacts(exported):
     for field in PATHS.__dataclass_fields__:
         assert getattr(PATHS, field).exists(), field
-    assert sorted(p.name for p in PATHS.plots_dir.iterdir()) == [
-        "confusion.csv",
-        "precision_recall.csv",
-        "roc.csv",
-    ]
+    task = load_params().data.task
+    expected = {
+        Task.BINARY: ["confusion.csv", "precision_recall.csv", "roc.csv"],
+        Task.MULTICLASS: ["confusion.csv"],
+        Task.REGRESSION: ["predictions.csv"],
+    }[task]
+    assert sorted(p.name for p in PATHS.plots_dir.iterdir()) == expected
 
 
-def test_the_onnx_model_carries_its_provenance(exported, root):
+def test_the_onnx_model_carries_its_provenance(exported, root, raw):
     params = load_params()
     proto = onnx.load(PATHS.onnx_model)
     meta = {p.key: p.value for p in proto.metadata_props}
@@ -107,23 +110,33 @@ def test_the_onnx_model_carries_its_provenance(exported, root):
     assert json.loads(meta["metrics"]) == json.loads(PATHS.test_metrics.read_text())
     features = json.loads(meta["features"])
     assert [f["name"] for f in features] == params.features.all
-    job = next(f for f in features if f["name"] == "Job")
-    assert set(job["categories"]) >= {"fixed", "freelance", "partime", "others"}
-    assert json.loads(meta["classes"]) == ["bad", "good"]
+    for feature in features:
+        if feature["kind"] == "categorical":
+            seen = set(raw[feature["name"]].dropna().astype(str))
+            assert set(feature["categories"]) >= seen, feature["name"]
+    expected_classes = (
+        sorted(set(raw[params.data.target].astype(str)))
+        if params.data.task.is_classification
+        else []
+    )
+    assert json.loads(meta["classes"]) == expected_classes
 
 
-def test_the_onnx_model_answers_raw_rows_with_missing_values(exported, credit):
+def test_the_onnx_model_answers_raw_rows_with_missing_values(exported, raw):
     params = load_params()
-    rows = credit.head(20).copy()
+    rows = raw.head(20).copy()
     for name in params.features.numeric:
         rows[name] = np.nan
     for name in params.features.categorical:
         rows[name] = None
     out = run(session(PATHS.onnx_model.read_bytes()), rows, params.features)
+    if not params.data.task.is_classification:
+        assert np.isfinite(out.labels).all(), "NaN inputs are imputed inside the graph"
+        return
     assert out.proba is not None
     assert np.isfinite(out.proba).all(), "NaN inputs are imputed inside the graph"
     np.testing.assert_allclose(out.proba.sum(axis=1), 1.0, atol=1e-5)
-    assert set(out.labels) <= {"bad", "good"}
+    assert set(out.labels) <= set(raw[params.data.target].astype(str))
 
 
 def test_the_parity_report_states_tolerance_and_result(exported):
