@@ -93,8 +93,8 @@ def git_commit() -> str:
     return done.stdout.strip()
 
 
-def feature_signature(model: Pipeline, params: Params) -> list[dict[str, Any]]:
-    """Name, kind and (for categorical features) the categories the model was trained on."""
+def feature_signature(model: Pipeline, params: Params, inputs: list[str]) -> list[dict[str, Any]]:
+    """Per feature: name, ONNX input name, kind, and the categories seen in training."""
     signature: list[dict[str, Any]] = [
         {"name": n, "kind": "numeric", "dtype": "float32"} for n in params.features.numeric
     ]
@@ -109,10 +109,14 @@ def feature_signature(model: Pipeline, params: Params) -> list[dict[str, Any]]:
                     "categories": [str(c) for c in categories],
                 }
             )
+    for entry, onnx_input in zip(signature, inputs, strict=True):
+        entry["onnx_input"] = onnx_input
     return signature
 
 
-def metadata(model: Pipeline, params: Params, test_metrics: dict[str, float]) -> dict[str, Any]:
+def metadata(
+    model: Pipeline, params: Params, test_metrics: dict[str, float], inputs: list[str]
+) -> dict[str, Any]:
     classes = [str(c) for c in getattr(model, "classes_", [])]
     return {
         "tabpipe_version": __version__,
@@ -122,7 +126,7 @@ def metadata(model: Pipeline, params: Params, test_metrics: dict[str, float]) ->
         "target": params.data.target,
         "positive_class": params.data.positive_class or "",
         "classes": classes,
-        "features": feature_signature(model, params),
+        "features": feature_signature(model, params, inputs),
         "params": params.model_dump(mode="json"),
         "metrics": test_metrics,
     }
@@ -133,7 +137,8 @@ def _body(params: Params) -> None:
     test = pd.read_parquet(PATHS.test_split)
     log("export", f"converting {params.train.family} to ONNX (opset {params.export.opset})")
     proto = convert(model, params.features, params.data.task, params.export.opset)
-    proto = with_metadata(proto, metadata(model, params, read_json(PATHS.test_metrics)))
+    inputs = [i.name for i in proto.graph.input]
+    proto = with_metadata(proto, metadata(model, params, read_json(PATHS.test_metrics), inputs))
     model_bytes = proto.SerializeToString()
     result = parity(model, model_bytes, test, params, params.export.parity_tolerance)
     write_json(PATHS.parity_report, {"ok": result.ok, **asdict(result)})

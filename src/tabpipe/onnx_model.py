@@ -56,10 +56,30 @@ def session(model_bytes: bytes) -> ort.InferenceSession:
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 
 
-def feeds(frame: pd.DataFrame, features: FeatureParams) -> dict[str, np.ndarray]:
+def input_names(sess: ort.InferenceSession) -> list[str]:
+    """The graph's input names, in feature order (numeric, then categorical).
+
+    skl2onnx sanitises names (``"Length (mm)"`` becomes ``"Length__mm_"``), so inputs are
+    matched to features by position, which :func:`convert` fixes.
+    """
+    return [i.name for i in sess.get_inputs()]
+
+
+def feeds(
+    frame: pd.DataFrame, features: FeatureParams, names: list[str] | None = None
+) -> dict[str, np.ndarray]:
+    """One input array per feature, keyed by the graph's input names (default: feature names)."""
     typed = model_frame(frame, features)
-    out = {name: typed[name].to_numpy(np.float32).reshape(-1, 1) for name in features.numeric}
-    out.update({name: typed[name].to_numpy(object).reshape(-1, 1) for name in features.categorical})
+    names = names or features.all
+    if len(names) != len(features.all):
+        raise ValueError(
+            f"the model has {len(names)} inputs but params list {len(features.all)} features"
+        )
+    out: dict[str, np.ndarray] = {}
+    for name, feature in zip(names, features.all, strict=True):
+        numeric = feature in features.numeric
+        values = typed[feature].to_numpy(np.float32 if numeric else object)
+        out[name] = values.reshape(-1, 1)
     return out
 
 
@@ -72,10 +92,8 @@ class OnnxPredictions:
 def run(
     sess: ort.InferenceSession, frame: pd.DataFrame, features: FeatureParams
 ) -> OnnxPredictions:
-    outputs = {
-        o.name: value
-        for o, value in zip(sess.get_outputs(), sess.run(None, feeds(frame, features)), strict=True)
-    }
+    results = sess.run(None, feeds(frame, features, input_names(sess)))
+    outputs = {o.name: value for o, value in zip(sess.get_outputs(), results, strict=True)}
     if "probabilities" in outputs:
         return OnnxPredictions(np.asarray(outputs["label"]).astype(str), outputs["probabilities"])
     return OnnxPredictions(np.asarray(outputs["variable"], dtype=np.float64).ravel(), None)

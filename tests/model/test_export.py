@@ -145,3 +145,27 @@ def test_the_parity_report_states_tolerance_and_result(exported):
     assert report["tolerance"] == load_params().export.parity_tolerance
     assert report["label_mismatches"] == 0
     assert report["max_abs_diff"] <= report["tolerance"]
+
+
+def test_awkward_column_names_map_to_sanitised_onnx_inputs():
+    frame = synthetic("binary", rows=200).rename(
+        columns={"x1": "Length (mm)", "x2": "Âge du client", "colour": "Île de départ"}
+    )
+    params = synthetic_params("binary")
+    raw = params.model_dump(mode="json")
+    raw["features"] = {
+        "numeric": ["Length (mm)", "Âge du client"],
+        "categorical": ["Île de départ"],
+    }
+    raw["evaluate"]["slice_by"] = ["Île de départ"]
+    params = type(params).model_validate(raw)
+    model = fit(frame, params)
+    proto = convert(model, params.features, Task.BINARY, 17)
+    inputs = [i.name for i in proto.graph.input]
+    assert inputs[0] != "Length (mm)", "skl2onnx sanitises input names"
+    result = export.parity(model, proto.SerializeToString(), frame, params, tolerance=1e-4)
+    assert result.ok, result.describe()
+    signature = export.feature_signature(model, params, inputs)
+    assert [(f["name"], f["onnx_input"]) for f in signature] == list(
+        zip(params.features.all, inputs, strict=True)
+    )
