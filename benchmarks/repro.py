@@ -1,0 +1,165 @@
+"""Wall time of ``dvc repro``: cold, no-op, and after a change of one train parameter.
+
+Never touches the developer's working tree: every run happens in a ``git clone`` of HEAD in
+a temporary directory, with its own empty DVC cache and site-cache directory (set in the
+clone's ``.dvc/config.local``) so that "cold" really is cold, no run-cache included. The
+data comes from the bundled remote by an untimed ``dvc pull data.dvc``.
+
+The stages run as ``python -m tabpipe.<stage>``; ``PYTHONPATH=<clone>/src`` makes them import
+the clone's code rather than the editable install, which points at the developer's tree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks.timing import Spread, run_timed
+from tabpipe.config import load_params
+from tabpipe.io import read_table
+
+CHANGED_PARAM = "train.gradient_boosting.n_estimators"
+STAGE_DONE = re.compile(r"^\[(\w+)\] done in ([0-9.]+)s$", re.MULTILINE)
+STAGE_RUNNING = re.compile(r"^Running stage '(\w+)':$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class RunLog:
+    """What one ``dvc repro`` did: the stages it ran and each stage's own reported time."""
+
+    seconds: float
+    ran: tuple[str, ...]
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    runs: list[RunLog]
+
+    @property
+    def seconds(self) -> Spread:
+        return Spread(tuple(r.seconds for r in self.runs))
+
+
+@dataclass(frozen=True)
+class ReproResult:
+    commit: str
+    data_rows: int
+    changed_param: str
+    scenarios: list[Scenario]
+
+
+def parse_log(seconds: float, output: str) -> RunLog:
+    stage_seconds = {name: float(value) for name, value in STAGE_DONE.findall(output)}
+    return RunLog(seconds, tuple(STAGE_RUNNING.findall(output)), stage_seconds)
+
+
+def set_param(params_file: Path, dotted: str, value: Any) -> Any:
+    """Set one nested value in a params file (comments are lost); return the old value."""
+    params = yaml.safe_load(params_file.read_text(encoding="utf-8"))
+    *parents, leaf = dotted.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    old = node[leaf]
+    node[leaf] = value
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    return old
+
+
+def get_param(params_file: Path, dotted: str) -> Any:
+    node = yaml.safe_load(params_file.read_text(encoding="utf-8"))
+    for key in dotted.split("."):
+        node = node[key]
+    return node
+
+
+def clone_env(clone: Path) -> dict[str, str]:
+    """The environment ``make`` gives, with the clone's sources ahead of the editable install."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(clone / "src"), env.get("PYTHONPATH")]))
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+def dvc(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dvc", *args]
+
+
+def prepare_clone(root: Path, workdir: Path, name: str) -> Path:
+    """A clone of HEAD with a fresh, empty DVC cache and the raw data pulled (untimed)."""
+    clone, cache, site = workdir / name, workdir / f"{name}-cache", workdir / f"{name}-site"
+    env = dict(os.environ, DVC_NO_ANALYTICS="1")
+    run_timed(["git", "clone", "--quiet", str(root), str(clone)], cwd=workdir, env=env)
+    run_timed(dvc("config", "--local", "cache.dir", str(cache)), cwd=clone, env=env)
+    run_timed(dvc("config", "--local", "core.site_cache_dir", str(site)), cwd=clone, env=env)
+    run_timed(dvc("pull", "--quiet", "data.dvc"), cwd=clone, env=env)
+    return clone
+
+
+def repro(clone: Path) -> RunLog:
+    done = run_timed(dvc("repro"), cwd=clone, env=clone_env(clone))
+    return parse_log(done.seconds, done.stdout + done.stderr)
+
+
+def _expect(log: RunLog, scenario: str, *, ran: set[str], skipped: set[str]) -> None:
+    """Refuse to report a timing of a run that did not do what its scenario says."""
+    if not ran <= set(log.ran) or skipped & set(log.ran):
+        raise RuntimeError(f"{scenario}: dvc repro ran {list(log.ran)}; expected {sorted(ran)}")
+
+
+def run(root: Path, *, repeats: int, progress: bool = True) -> ReproResult:
+    commit = run_timed(["git", "rev-parse", "--short", "HEAD"], cwd=root, env=os.environ)
+    with tempfile.TemporaryDirectory(prefix="tabpipe-bench-") as tmp:
+        workdir = Path(tmp)
+        cold: list[RunLog] = []
+        clone = workdir
+        for i in range(repeats):
+            if i:
+                shutil.rmtree(clone)
+            clone = prepare_clone(root, workdir, f"clone{i}")
+            cold.append(repro(clone))
+            _expect(cold[-1], "cold", ran={"validate", "split", "train"}, skipped=set())
+            _say(progress, f"cold dvc repro {i + 1}/{repeats}: {cold[-1].seconds:.1f}s")
+        noop = []
+        for i in range(repeats):
+            noop.append(repro(clone))
+            _expect(noop[-1], "no-op", ran=set(), skipped={"validate", "split", "train"})
+            _say(progress, f"no-op dvc repro {i + 1}/{repeats}: {noop[-1].seconds:.1f}s")
+        params_file = clone / "params.yaml"
+        base = int(get_param(params_file, CHANGED_PARAM))
+        changed = []
+        for i in range(repeats):
+            # A value never seen before each time: going back to an old one would be
+            # restored from DVC's run-cache instead of retrained.
+            set_param(params_file, CHANGED_PARAM, base + i + 1)
+            changed.append(repro(clone))
+            _expect(changed[-1], "param change", ran={"train"}, skipped={"validate", "split"})
+            _say(progress, f"param-change dvc repro {i + 1}/{repeats}: {changed[-1].seconds:.1f}s")
+        raw = clone / load_params(params_file).data.raw
+        data_rows = len(read_table(raw))
+    return ReproResult(
+        commit=commit.stdout.strip(),
+        data_rows=data_rows,
+        changed_param=f"{CHANGED_PARAM}: {base} -> {base + 1}, {base + 2}, ...",
+        scenarios=[
+            Scenario("cold", cold),
+            Scenario("no-op", noop),
+            Scenario("train param changed", changed),
+        ],
+    )
+
+
+def _say(enabled: bool, message: str) -> None:
+    if enabled:
+        print(f"[bench] {message}", flush=True)

@@ -1,0 +1,92 @@
+"""``make bench``: run the benchmarks and write ``docs/benchmarks.md``.
+
+usage: python -m benchmarks.run [--quick] [--only NAME ...] [--output PATH]
+
+A full run writes docs/benchmarks.md. A quick run or a partial one (``--only``) writes to
+the git-ignored .bench/ unless --output says otherwise, so that reduced figures never
+replace the committed ones by accident. The raw numbers go to .bench/benchmarks.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from benchmarks import latency, machine, report, repro, startup, validation
+
+BENCHMARKS = ("repro", "startup", "validation", "latency")
+DOC = Path("docs/benchmarks.md")
+SCRATCH = Path(".bench")
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="reduced sizes, for a fast check")
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these")
+    parser.add_argument("--output", type=Path, help="where to write the Markdown report")
+    args = parser.parse_args(argv)
+    root = Path.cwd()
+    if not (root / "dvc.yaml").exists() or not (root / "benchmarks").is_dir():
+        parser.error("run from the repository root (make bench)")
+    settings = report.QUICK if args.quick else report.FULL
+    selected = set(args.only or BENCHMARKS)
+    if args.quick:
+        selected.discard("startup")
+    partial = args.quick or args.only is not None
+    output = args.output or (SCRATCH / "benchmarks.md" if partial else DOC)
+    given = list(sys.argv[1:] if argv is None else argv)
+    command = " ".join(["python -m benchmarks.run", *given]) if given else "make bench"
+
+    started = time.perf_counter()
+    info = machine.describe(root)
+    results = report.Results(info, settings, command, 0.0)
+    if "repro" in selected:
+        _say(f"dvc repro timings in temporary clones ({settings.repro_repeats} repetitions)")
+        results = replace(results, repro=repro.run(root, repeats=settings.repro_repeats))
+    if "startup" in selected and settings.startup_repeats:
+        _say("process start-up (imports) as is and with cached bytecode")
+        results = replace(results, startup=startup.run(root, repeats=settings.startup_repeats))
+    if "validation" in selected:
+        _say(f"validation throughput on {settings.validation_rows:,} rows")
+        results = replace(
+            results,
+            validation=validation.run(
+                root, rows=settings.validation_rows, repeats=settings.validation_repeats
+            ),
+        )
+    if "latency" in selected:
+        _say("prediction latency, onnxruntime vs scikit-learn")
+        results = replace(
+            results,
+            latency=latency.run(
+                root,
+                single_calls=settings.single_calls,
+                batch_rows=settings.batch_rows,
+                batch_calls=settings.batch_calls,
+                warmup=settings.warmup,
+            ),
+        )
+    results = replace(
+        results, machine=machine.finished(info), total_seconds=time.perf_counter() - started
+    )
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(report.render(results), encoding="utf-8")
+    SCRATCH.mkdir(exist_ok=True)
+    raw = SCRATCH / "benchmarks.json"
+    raw.write_text(json.dumps(asdict(results), indent=2, default=str) + "\n", encoding="utf-8")
+    _say(f"wrote {output} and {raw} in {results.total_seconds / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
