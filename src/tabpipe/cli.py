@@ -14,7 +14,9 @@ from importlib import import_module
 STAGES = ("validate", "split", "train", "evaluate", "export")
 
 # subcommand -> module under tabpipe with a ``main(argv) -> int``
-TOOLS: dict[str, str] = {}
+TOOLS: dict[str, str] = {
+    "init": "init_project",
+}
 
 
 def _module(command: str) -> str:

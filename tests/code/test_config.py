@@ -17,8 +17,9 @@ def write_params(tmp_path: Path, root: Path, **changes: dict) -> Path:
     return path
 
 
-def test_the_bundled_params_load(params):
-    assert params.data.task is Task.BINARY
+def test_the_project_params_load(params):
+    assert params.data.task in set(Task)
+    assert (params.data.positive_class is not None) == (params.data.task is Task.BINARY)
     assert params.train.family in set(Family)
     assert params.data.target not in params.features.all
     assert (
@@ -39,20 +40,22 @@ def test_an_unknown_key_is_rejected(tmp_path, root):
         load_params(path)
 
 
-def test_a_feature_cannot_be_numeric_and_categorical(tmp_path, root):
-    path = write_params(tmp_path, root, features={"numeric": ["Age", "Job"]})
+def test_a_feature_cannot_be_numeric_and_categorical(tmp_path, root, params):
+    both = [*params.features.numeric, params.features.all[-1]]
+    path = write_params(tmp_path, root, features={"numeric": both})
     with pytest.raises(ConfigError, match="both numeric and categorical"):
         load_params(path)
 
 
-def test_the_target_cannot_be_a_feature(tmp_path, root):
-    path = write_params(tmp_path, root, features={"categorical": ["Home", "Status"]})
+def test_the_target_cannot_be_a_feature(tmp_path, root, params):
+    with_target = [*params.features.categorical, params.data.target]
+    path = write_params(tmp_path, root, features={"categorical": with_target})
     with pytest.raises(ConfigError, match="also listed as a feature"):
         load_params(path)
 
 
 def test_binary_needs_a_positive_class(tmp_path, root):
-    path = write_params(tmp_path, root, data={"positive_class": None})
+    path = write_params(tmp_path, root, data={"task": "binary", "positive_class": None})
     with pytest.raises(ConfigError, match="positive_class"):
         load_params(path)
 

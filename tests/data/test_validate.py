@@ -19,7 +19,7 @@ import pytest
 from tabpipe.config import PATHS, Params, load_params
 from tabpipe.io import read_table
 from tabpipe.validate import main, validate_raw
-from tests.factories import enumerated_categorical, min_rows, ranged_numeric
+from tests.factories import check_statistics, enumerated_categorical, min_rows, ranged_numeric
 
 Corruption = Callable[[Path], None]
 
@@ -57,7 +57,8 @@ def cases(params: Params, schema: pa.DataFrameSchema) -> dict[str, tuple[Corrupt
     numeric, too_big = ranged_numeric(params, schema)
     category, _ = enumerated_categorical(params, schema)
     required = next(n for n in params.features.numeric if not schema.columns[n].nullable)
-    nullable = next((n for n in schema.columns if schema.columns[n].nullable), required)
+    capped = (n for n in params.features.all if check_statistics(schema, n, "max_null_fraction"))
+    nullable = next(capped, required)
     target, floor = params.data.target, min_rows(schema)
     first, second = list(schema.columns)[:2]
     return {
