@@ -7,7 +7,7 @@ which variant is faster), so a rerun on another machine cannot leave a stale cla
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from benchmarks.latency import VARIANTS, LatencyResult
 from benchmarks.machine import Machine
@@ -47,6 +47,7 @@ class Results:
     startup: list[StartupRow] | None = None
     validation: ValidationResult | None = None
     latency: LatencyResult | None = None
+    loads: dict[str, float] = field(default_factory=dict)  # 1-min load as each part started
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str = "") -> list[str]:
@@ -76,7 +77,7 @@ def _ms(ns: float) -> str:
 
 
 def render(results: Results) -> str:
-    lines = _header(results) + _machine(results.machine)
+    lines = _header(results) + _machine(results.machine, results.loads)
     if results.repro is not None:
         lines += _repro(results.repro)
     if results.startup:
@@ -120,7 +121,7 @@ def _header(results: Results) -> list[str]:
     ]
 
 
-def _machine(m: Machine) -> list[str]:
+def _machine(m: Machine, loads: dict[str, float]) -> list[str]:
     load_after = m.load_after or m.load_before
     rows: list[tuple[str, str]] = [
         ("CPU", m.cpu_model),
@@ -136,14 +137,17 @@ def _machine(m: Machine) -> list[str]:
             f"end {'/'.join(f'{x:.2f}' for x in load_after)}",
         ),
     ]
+    if loads:
+        shown = ", ".join(f"{name} {value:.2f}" for name, value in loads.items())
+        rows.append(("1-min load as each part started", shown))
     lines = ["## Machine", "", *table(["", ""], rows, "ll"), ""]
     if m.load_before[0] >= 1.0:
         lines += [
             f"When the run started, before any benchmark work, the 1-minute load average was "
             f"already {m.load_before[0]:.2f} on {m.usable_cpus} CPUs: other processes were "
-            "using the CPUs, so some figures include their interference (the min columns are "
-            "the least disturbed). The load average at the end includes the benchmarks "
-            "themselves.",
+            "using the CPUs, so some figures include their interference; compare variants "
+            "measured side by side rather than absolute values. The later load figures include "
+            "the benchmarks themselves.",
             "",
         ]
     return lines

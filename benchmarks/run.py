@@ -1,7 +1,5 @@
 """``make bench``: run the benchmarks and write ``docs/benchmarks.md``.
 
-usage: python -m benchmarks.run [--quick] [--only NAME ...] [--output PATH]
-
 A full run writes docs/benchmarks.md. A quick run or a partial one (``--only``) writes to
 the git-ignored .bench/ unless --output says otherwise, so that reduced figures never
 replace the committed ones by accident. The raw numbers go to .bench/benchmarks.json.
@@ -11,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from benchmarks import latency, machine, report, repro, startup, validation
+from tabpipe.config import load_params
 
 BENCHMARKS = ("repro", "startup", "validation", "latency")
 DOC = Path("docs/benchmarks.md")
@@ -29,7 +29,11 @@ def _say(message: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="reduced sizes, for a fast check")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these")
     parser.add_argument("--output", type=Path, help="where to write the Markdown report")
@@ -37,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = Path.cwd()
     if not (root / "dvc.yaml").exists() or not (root / "benchmarks").is_dir():
         parser.error("run from the repository root (make bench)")
+    raw = root / load_params(root / "params.yaml").data.raw
+    if not raw.exists():
+        parser.error(f"{raw} is missing: run `make data` (dvc pull data.dvc) first")
     settings = report.QUICK if args.quick else report.FULL
     selected = set(args.only or BENCHMARKS)
     if args.quick:
@@ -49,13 +56,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     info = machine.describe(root)
     results = report.Results(info, settings, command, 0.0)
+    loads: dict[str, float] = {}  # 1-minute load average as each benchmark starts
     if "repro" in selected:
+        loads["repro"] = os.getloadavg()[0]
         _say(f"dvc repro timings in temporary clones ({settings.repro_repeats} repetitions)")
         results = replace(results, repro=repro.run(root, repeats=settings.repro_repeats))
     if "startup" in selected and settings.startup_repeats:
+        loads["start-up"] = os.getloadavg()[0]
         _say("process start-up (imports) as is and with cached bytecode")
         results = replace(results, startup=startup.run(root, repeats=settings.startup_repeats))
     if "validation" in selected:
+        loads["validation"] = os.getloadavg()[0]
         _say(f"validation throughput on {settings.validation_rows:,} rows")
         results = replace(
             results,
@@ -64,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
         )
     if "latency" in selected:
+        loads["latency"] = os.getloadavg()[0]
         _say("prediction latency, onnxruntime vs scikit-learn")
         results = replace(
             results,
@@ -75,16 +87,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 warmup=settings.warmup,
             ),
         )
+    loads["end"] = os.getloadavg()[0]
     results = replace(
-        results, machine=machine.finished(info), total_seconds=time.perf_counter() - started
+        results,
+        machine=machine.finished(info),
+        total_seconds=time.perf_counter() - started,
+        loads=loads,
     )
 
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(report.render(results), encoding="utf-8")
     SCRATCH.mkdir(exist_ok=True)
-    raw = SCRATCH / "benchmarks.json"
-    raw.write_text(json.dumps(asdict(results), indent=2, default=str) + "\n", encoding="utf-8")
-    _say(f"wrote {output} and {raw} in {results.total_seconds / 60:.1f} min")
+    dump = SCRATCH / "benchmarks.json"
+    dump.write_text(json.dumps(asdict(results), indent=2, default=str) + "\n", encoding="utf-8")
+    _say(f"wrote {output} and {dump} in {results.total_seconds / 60:.1f} min")
     return 0
 
 
