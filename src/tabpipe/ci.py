@@ -1,0 +1,397 @@
+"""What the GitHub workflows run around ``dvc repro``: ``python -m tabpipe.ci COMMAND``.
+
+``pull``     the tracked data (must succeed), then cached outputs and the run-cache (best
+             effort: whatever is missing, ``dvc repro`` rebuilds)
+``push``     data, outputs and run-cache to the project's DVC remote, if credentials are set
+``collect``  copy ``dvc.lock`` and the small committed results into one folder (an artifact)
+``record``   commit that folder's files to the branch with ``[skip ci]`` and push them
+
+Remotes: the template's default remote (``bundled``) is committed in git and needs no
+credentials, so every run, forks included, gets the data. A team with a real remote names
+it in the repository variable ``DVC_REMOTE`` and stores its credentials as secrets; a job
+uses that remote only when the credentials reach it, which they never do on a fork.
+
+Who commits ``dvc.lock``: a pull request may carry its own (``make run`` updates it). After
+a merge, or a scheduled or dispatched retrain, the training run on ``main`` records what it
+produced in one bot commit. That commit cannot start another run: it is pushed with the
+workflow's ``GITHUB_TOKEN`` (GitHub starts no workflow for such pushes), its message carries
+``[skip ci]``, and it touches none of the paths that trigger training.
+
+Only the standard library is imported at load time: the record job runs this module with a
+bare Python, without installing the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+# Secrets a workflow maps into the job for a real DVC remote (S3, Azure, Google Drive).
+CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "GDRIVE_CREDENTIALS_DATA",
+)
+RESULTS_MANIFEST = "MANIFEST"
+BOT_NAME = "github-actions[bot]"
+BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
+SKIP_CI = "[skip ci]"
+
+
+# --- GitHub Actions plumbing ----------------------------------------------------------------
+
+
+def annotate(level: Literal["notice", "warning", "error"], title: str, message: str) -> None:
+    """Print a GitHub Actions annotation; outside Actions it is still a readable line."""
+
+    def data(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    prop = data(title).replace(":", "%3A").replace(",", "%2C")
+    print(f"::{level} title={prop}::{data(message)}", flush=True)
+
+
+def append_summary(markdown: str, env: Mapping[str, str] = os.environ) -> None:
+    """Append to the job summary ($GITHUB_STEP_SUMMARY) when there is one."""
+    target = env.get("GITHUB_STEP_SUMMARY")
+    if target:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(markdown.rstrip("\n") + "\n\n")
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Why this run started, from the variables and event payload GitHub provides."""
+
+    event: str
+    action: str = ""
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Trigger:
+        payload: dict[str, Any] = {}
+        path = env.get("GITHUB_EVENT_PATH")
+        if path and Path(path).is_file():
+            try:
+                loaded = json.loads(Path(path).read_text(encoding="utf-8"))
+                payload = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                payload = {}
+        event = env.get("GITHUB_EVENT_NAME", "") or "local"
+        action = str(payload.get("action") or "") if event == "repository_dispatch" else ""
+        return cls(event, action, payload)
+
+    @property
+    def is_pull_request(self) -> bool:
+        return self.event == "pull_request"
+
+    @property
+    def refreshes_data(self) -> bool:
+        """Scheduled runs and a ``new-data`` dispatch first update imported data."""
+        return self.event == "schedule" or (
+            self.event == "repository_dispatch" and self.action == "new-data"
+        )
+
+    def describe(self) -> str:
+        if self.event == "repository_dispatch":
+            reason = ""
+            client = self.payload.get("client_payload")
+            if isinstance(client, dict) and client.get("reason"):
+                reason = f" ({str(client['reason'])[:200]})"
+            return f"repository_dispatch `{self.action or '?'}`{reason}"
+        return self.event
+
+
+def git_auth_env(env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Environment that lets git fetch or push over HTTPS with the workflow's token.
+
+    Checkouts keep no credentials (``persist-credentials: false``), so a step that needs
+    git over the network passes ``GITHUB_TOKEN`` in its own env. The header travels in
+    ``GIT_CONFIG_*`` variables: never in a command line, never written to ``.git/config``.
+    Without a token (local runs, public repositories) nothing is added.
+    """
+    out = dict(env)
+    token = env.get("GITHUB_TOKEN", "")
+    if not token:
+        return out
+    server = env.get("GITHUB_SERVER_URL", "https://github.com").rstrip("/")
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    index = int(env.get("GIT_CONFIG_COUNT", "0") or 0)
+    out[f"GIT_CONFIG_KEY_{index}"] = f"http.{server}/.extraheader"
+    out[f"GIT_CONFIG_VALUE_{index}"] = f"AUTHORIZATION: basic {basic}"
+    out["GIT_CONFIG_COUNT"] = str(index + 1)
+    return out
+
+
+def _run(cmd: Sequence[str], env: Mapping[str, str] | None = None) -> bool:
+    print("+ " + " ".join(cmd), flush=True)
+    return (
+        subprocess.run(list(cmd), env=None if env is None else dict(env), check=False).returncode
+        == 0
+    )
+
+
+def _output(cmd: Sequence[str]) -> str:
+    done = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    return done.stdout if done.returncode == 0 else ""
+
+
+# --- remotes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteChoice:
+    """Which DVC remote to use: ``name`` None means the default one in ``.dvc/config``."""
+
+    name: str | None
+    can_push: bool
+    reason: str
+
+    def args(self) -> list[str]:
+        return ["--remote", self.name] if self.name else []
+
+
+def choose_remote(env: Mapping[str, str] = os.environ) -> RemoteChoice:
+    wanted = env.get("DVC_REMOTE", "").strip()
+    if not wanted:
+        return RemoteChoice(
+            None,
+            False,
+            "DVC_REMOTE is not set: using the default remote (the bundled one needs no "
+            "credentials); nothing is pushed",
+        )
+    present = [name for name in CREDENTIAL_VARIABLES if env.get(name, "").strip()]
+    if not present:
+        return RemoteChoice(
+            None,
+            False,
+            f"no credentials for DVC remote {wanted!r} in this job (a fork, or the secrets "
+            "are not set): using the default remote and the cache; nothing is pushed",
+        )
+    return RemoteChoice(wanted, True, f"using DVC remote {wanted!r} ({', '.join(present)} set)")
+
+
+def pointer_files() -> list[str]:
+    """The ``.dvc`` files git tracks (the data, and any imports)."""
+    listed = _output(["git", "ls-files", "*.dvc"]).split()
+    return [p for p in listed if Path(p).is_file()] or (
+        ["data.dvc"] if Path("data.dvc").exists() else []
+    )
+
+
+def is_import(pointer: str) -> bool:
+    """A ``.dvc`` file made by ``dvc import``/``import-url`` records where its data came from."""
+    return re.search(r"^deps:", Path(pointer).read_text(encoding="utf-8"), re.MULTILINE) is not None
+
+
+def stages_to_rerun() -> list[str]:
+    """Stages whose outputs are missing or stale here, from ``dvc status``."""
+    try:
+        status = json.loads(_output(["dvc", "status", "--json"]) or "{}")
+    except ValueError:
+        return []
+    return sorted(name for name in status if not name.endswith(".dvc"))
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+def pull(env: Mapping[str, str] = os.environ) -> int:
+    trigger = Trigger.from_env(env)
+    remote = choose_remote(env)
+    annotate("notice", "DVC remote", remote.reason)
+    pointers = pointer_files()
+    ok = _run(["dvc", "pull", *remote.args(), *pointers])
+    if not ok and remote.name:
+        annotate(
+            "warning", "DVC pull", f"pulling from {remote.name!r} failed; trying the default remote"
+        )
+        ok = _run(["dvc", "pull", *pointers])
+    if not ok:
+        annotate(
+            "error",
+            "No data",
+            f"could not get {', '.join(pointers)} from the DVC remote or the cache; "
+            "check the remote and its credentials",
+        )
+        return 1
+    if trigger.refreshes_data:
+        imports = [p for p in pointers if is_import(p)]
+        if imports and not _run(["dvc", "update", *remote.args(), *imports]):
+            annotate("error", "New data", f"dvc update {' '.join(imports)} failed")
+            return 1
+        if not imports:
+            annotate(
+                "notice",
+                "New data",
+                f"{trigger.describe()}: no imported data to update; retraining on the tracked data",
+            )
+    # Outputs and run-cache are optional: missing pieces are rebuilt by `dvc repro`. The
+    # data above was pulled strictly on purpose: `--allow-missing` exits 0 without it.
+    _run(["dvc", "pull", *remote.args(), "--run-cache", "--allow-missing"])
+    pending = stages_to_rerun()
+    if pending:
+        annotate(
+            "notice",
+            "DVC cache",
+            f"stages not up to date here: {', '.join(pending)}; dvc repro restores each from "
+            "the run-cache if it ran before with the same inputs, and runs the rest",
+        )
+    else:
+        annotate("notice", "DVC cache", "every stage is up to date; dvc repro has nothing to run")
+    return 0
+
+
+def push(env: Mapping[str, str] = os.environ) -> int:
+    trigger = Trigger.from_env(env)
+    if trigger.is_pull_request:
+        annotate("notice", "DVC push", "pull requests never push to the DVC remote")
+        return 0
+    remote = choose_remote(env)
+    if not remote.can_push or remote.name is None:
+        annotate("notice", "DVC push skipped", remote.reason)
+        return 0
+    if not _run(["dvc", "push", "--remote", remote.name, "--run-cache"]):
+        annotate("error", "DVC push", f"dvc push to {remote.name!r} failed")
+        return 1
+    return 0
+
+
+def results_paths() -> list[Path]:
+    """What a training run changes in git: the lock, pointer files, metrics, plots, reports."""
+    from tabpipe.config import PATHS  # the venv's job only; `record` runs without it
+
+    paths = [Path("dvc.lock"), *(Path(p) for p in pointer_files())]
+    paths += [
+        PATHS.train_metrics,
+        PATHS.test_metrics,
+        PATHS.slice_metrics,
+        PATHS.plots_dir,
+        PATHS.validation_report,
+        PATHS.validation_summary,
+        PATHS.parity_report,
+    ]
+    return [p for p in paths if p.exists()]
+
+
+def collect(out_dir: Path, paths: Sequence[Path] | None = None) -> int:
+    """Copy the results into ``out_dir`` with a manifest, for the record job."""
+    chosen = list(paths) if paths is not None else results_paths()
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    for path in chosen:
+        target = out_dir / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            shutil.copytree(path, target)
+        else:
+            shutil.copy2(path, target)
+    (out_dir / RESULTS_MANIFEST).write_text(
+        "".join(f"{p.as_posix()}\n" for p in chosen), encoding="utf-8"
+    )
+    print(f"collected {len(chosen)} path(s) into {out_dir}", flush=True)
+    return 0
+
+
+def _safe_entry(entry: str) -> bool:
+    parts = Path(entry).parts
+    return (
+        bool(parts) and not Path(entry).is_absolute() and ".." not in parts and parts[0] != ".git"
+    )
+
+
+def record(results: Path, env: Mapping[str, str] = os.environ) -> int:
+    """Commit the collected results to the current branch with ``[skip ci]`` and push.
+
+    Never fails the run for a refused push (a protected branch, or main moved on): it says
+    why in a warning; the results stay in the run's artifact.
+    """
+    trigger = Trigger.from_env(env)
+    if trigger.is_pull_request:
+        annotate("notice", "Record", "pull requests are never committed to by the workflow")
+        return 0
+    manifest = results / RESULTS_MANIFEST
+    if not manifest.is_file():
+        annotate("warning", "Record", f"{manifest} not found: nothing to record")
+        return 0
+    entries = [e for e in manifest.read_text(encoding="utf-8").split() if _safe_entry(e)]
+    for entry in entries:
+        source, target = results / entry, Path(entry)
+        if source.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(source, target)
+        elif source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    if not _run(["git", "add", "--all", "--", *entries]):
+        annotate("error", "Record", "git add failed")
+        return 1
+    if subprocess.run(["git", "diff", "--cached", "--quiet"], check=False).returncode == 0:
+        annotate(
+            "notice", "Record", "dvc.lock and results already match this commit: nothing to record"
+        )
+        return 0
+    sha = env.get("GITHUB_SHA") or _output(["git", "rev-parse", "HEAD"]).strip()
+    message = (
+        f"Record pipeline results of {sha[:12]} ({trigger.describe()}) {SKIP_CI}\n\n"
+        "Written by the continuous-training workflow: dvc.lock, metrics, plots and reports\n"
+        "as `dvc repro` produced them on this runner."
+    )
+    identity = ["-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}"]
+    if not _run(["git", *identity, "commit", "--quiet", "-m", message]):
+        annotate("error", "Record", "git commit failed")
+        return 1
+    branch = env.get("GITHUB_REF_NAME") or _output(["git", "branch", "--show-current"]).strip()
+    if not branch:
+        annotate("warning", "Record", "not on a branch: the commit was not pushed")
+        return 0
+    if not _run(["git", "push", "origin", f"HEAD:refs/heads/{branch}"], env=git_auth_env(env)):
+        annotate(
+            "warning",
+            "dvc.lock not recorded",
+            f"pushing the results commit to {branch} was refused (branch protection, or "
+            f"{branch} moved on and its own run will record). The files are in this run's "
+            "artifact; commit them with `make run` if needed.",
+        )
+        return 0
+    annotate("notice", "Record", f"committed dvc.lock and results to {branch} with {SKIP_CI}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tabpipe.ci", description=__doc__.split("\n\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("pull", help="pull data (strict), then outputs and run-cache (best effort)")
+    commands.add_parser("push", help="push data, outputs and run-cache when credentials are set")
+    collect_parser = commands.add_parser(
+        "collect", help="copy dvc.lock and results for the record job"
+    )
+    collect_parser.add_argument("out_dir", type=Path)
+    record_parser = commands.add_parser(
+        "record", help="commit collected results with [skip ci] and push"
+    )
+    record_parser.add_argument("results", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "pull":
+        return pull()
+    if args.command == "push":
+        return push()
+    if args.command == "collect":
+        return collect(args.out_dir)
+    return record(args.results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

