@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
-STAGES = ("validate", "split", "train", "evaluate", "export")
+STAGES = ("validate", "split", "train", "evaluate", "export", "profile")
 
 # subcommand -> module under tabpipe with a ``main(argv) -> int``
 TOOLS: dict[str, str] = {

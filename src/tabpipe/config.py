@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -112,6 +112,40 @@ class ExportParams(_Strict):
     opset: int = Field(17, ge=13)
 
 
+class DriftParams(_Strict):
+    """Value drift of each feature against the training split, with TFDV's measures.
+
+    Numeric features: Jensen-Shannon divergence (base 2, in [0, 1]) between histograms
+    whose bins come from the training split; categorical ones: L-infinity distance between
+    category frequencies. Like TFDV there is no default threshold: a feature without one is
+    measured and recorded but never fires.
+    """
+
+    histogram: Literal["quantiles", "standard"] = Field(
+        "quantiles", description="Reference bins: quantiles, or standard (equal width)."
+    )
+    bins: int = Field(10, ge=2, le=1000)
+    thresholds: dict[str, Annotated[float, Field(ge=0, lt=1)]] = {}
+
+
+class DegradationParams(_Strict):
+    """How much worse than the champion's recorded test metrics labelled feedback may score."""
+
+    min_rows: int = Field(100, gt=0, description="Fewer labelled rows than this: not checked.")
+    thresholds: dict[str, Annotated[float, Field(ge=0)]] = {}
+
+
+class MonitorParams(_Strict):
+    incoming: Path = Field(
+        Path("monitoring/incoming"), description="New batches; the newest file is checked."
+    )
+    feedback: Path = Field(
+        Path("monitoring/feedback"), description="Labelled rows; the newest file is scored."
+    )
+    drift: DriftParams = DriftParams()
+    degradation: DegradationParams = DegradationParams()
+
+
 class Params(_Strict):
     data: DataParams
     features: FeatureParams
@@ -119,6 +153,7 @@ class Params(_Strict):
     train: TrainParams
     evaluate: EvaluateParams = EvaluateParams()
     export: ExportParams = ExportParams()
+    monitor: MonitorParams = MonitorParams()
 
     @model_validator(mode="after")
     def _consistent(self) -> Params:
@@ -169,8 +204,9 @@ class Paths:
     plots_dir: Path = Path("plots")
     onnx_model: Path = Path("models/model.onnx")
     parity_report: Path = Path("reports/parity.json")
+    reference_profile: Path = Path("reports/reference_profile.json")
 
 
 PATHS = Paths()
 
-StageName = Literal["validate", "split", "train", "evaluate", "export"]
+StageName = Literal["validate", "split", "train", "evaluate", "export", "profile"]
