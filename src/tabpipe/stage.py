@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tabpipe import timings
 from tabpipe.config import ConfigError, Params, load_params
 from tabpipe.contract import ContractError
 from tabpipe.io import InputError
@@ -42,15 +43,20 @@ def run_stage(
         help="params file (default: params.yaml)",
     )
     args = parser.parse_args(argv)
-    started = time.perf_counter()
+    started, started_at, outcome = time.perf_counter(), time.time(), "crashed"
     try:
         params = load_params(args.params)
         body(params)
+        outcome = "ok"
     except StageFailed as exc:
+        outcome = "failed"
         print(f"[{name}] FAILED: {exc}", file=sys.stderr, flush=True)
         return 1
     except EXPECTED_ERRORS as exc:
+        outcome = "error"
         print(f"[{name}] ERROR: {exc}", file=sys.stderr, flush=True)
         return 1
+    finally:
+        timings.append(name, started_at, time.time(), outcome)  # run metadata (tabpipe record)
     log(name, f"done in {time.perf_counter() - started:.1f}s")
     return 0
