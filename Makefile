@@ -59,3 +59,22 @@ bench: setup ## run the benchmarks and write docs/benchmarks.md
 
 clean: ## delete pipeline outputs (the DVC cache keeps them; dvc checkout restores)
 	rm -rf build models plots reports metrics
+
+# --- CI/CD loop (.github/workflows; see "The CI/CD loop" in README.md) -------------------
+.PHONY: validate-data report check-workflows rehearse
+
+BASE ?= main
+
+validate-data: data ## check the tracked data against its contract (CI's data-contract job)
+	python -m tabpipe.validate
+
+report: setup ## the pull-request report of the workspace against BASE (default: main)
+	python -m tabpipe.report --base $(BASE)
+	@echo "==> build/report/report.md, build/report/plots.html"
+
+check-workflows: setup ## static checks of .github/: zizmor, shellcheck, the workflow rules
+	pytest -n 0 tests/workflows
+	@if command -v actionlint >/dev/null; then actionlint; else echo "actionlint not installed: skipped (zizmor, shellcheck and tests/workflows ran)"; fi
+
+rehearse: setup ## run the workflows locally under act (host mode) for every event
+	pytest -n 2 --dist loadfile -m rehearsal tests/rehearsal

@@ -284,22 +284,23 @@ def results_paths() -> list[Path]:
     return [p for p in paths if p.exists()]
 
 
-def collect(out_dir: Path, paths: Sequence[Path] | None = None) -> int:
-    """Copy the results into ``out_dir`` with a manifest, for the record job."""
+def collect(out_dir: Path, paths: Sequence[Path] | None = None, root: Path = Path()) -> int:
+    """Copy the results (paths under ``root``) into ``out_dir`` with a manifest."""
     chosen = list(paths) if paths is not None else results_paths()
+    relative = [p.relative_to(root) if p.is_absolute() else p for p in chosen]
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
-    for path in chosen:
-        target = out_dir / path
+    for path in relative:
+        source, target = root / path, out_dir / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir():
-            shutil.copytree(path, target)
+        if source.is_dir():
+            shutil.copytree(source, target)
         else:
-            shutil.copy2(path, target)
+            shutil.copy2(source, target)
     (out_dir / RESULTS_MANIFEST).write_text(
-        "".join(f"{p.as_posix()}\n" for p in chosen), encoding="utf-8"
+        "".join(f"{p.as_posix()}\n" for p in relative), encoding="utf-8"
     )
-    print(f"collected {len(chosen)} path(s) into {out_dir}", flush=True)
+    print(f"collected {len(relative)} path(s) into {out_dir}", flush=True)
     return 0
 
 
@@ -347,15 +348,23 @@ def record(results: Path, env: Mapping[str, str] = os.environ) -> int:
         "Written by the continuous-training workflow: dvc.lock, metrics, plots and reports\n"
         "as `dvc repro` produced them on this runner."
     )
-    identity = ["-c", f"user.name={BOT_NAME}", "-c", f"user.email={BOT_EMAIL}"]
-    if not _run(["git", *identity, "commit", "--quiet", "-m", message]):
+    bot = {
+        "GIT_AUTHOR_NAME": BOT_NAME,
+        "GIT_AUTHOR_EMAIL": BOT_EMAIL,
+        "GIT_COMMITTER_NAME": BOT_NAME,
+        "GIT_COMMITTER_EMAIL": BOT_EMAIL,
+    }
+    if not _run(["git", "commit", "--quiet", "-m", message], env={**os.environ, **bot}):
         annotate("error", "Record", "git commit failed")
         return 1
     branch = env.get("GITHUB_REF_NAME") or _output(["git", "branch", "--show-current"]).strip()
     if not branch:
         annotate("warning", "Record", "not on a branch: the commit was not pushed")
         return 0
-    if not _run(["git", "push", "origin", f"HEAD:refs/heads/{branch}"], env=git_auth_env(env)):
+    if not _run(
+        ["git", "push", "origin", f"HEAD:refs/heads/{branch}"],
+        env=git_auth_env({**os.environ, **env}),
+    ):
         annotate(
             "warning",
             "dvc.lock not recorded",

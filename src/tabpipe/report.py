@@ -21,6 +21,7 @@ appended to that file (``$GITHUB_STEP_SUMMARY`` in a workflow).
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import math
@@ -38,10 +39,11 @@ import pandas as pd
 from tabpipe import charts
 from tabpipe.ci import Trigger, annotate, append_summary, git_auth_env
 from tabpipe.config import PARAMS_FILE, PATHS
-from tabpipe.evaluate import PLOT_FILES
 from tabpipe.io import write_text
 
 ZERO_SHA = "0" * 40
+# Written by the gate stage (tabpipe.gate) when the pipeline has one.
+GATE_REPORT = PATHS.validation_report.parent / "gate.json"
 DEFAULT_OUT = Path("build/report")
 REPORT_FILE = "report.md"
 PLOTS_PAGE = "plots.html"
@@ -281,17 +283,11 @@ def gate_rows(e: Evidence) -> list[tuple[str, bool | None, str]]:
         )
     g = e.gate
     if g is not None:
-        listed = g.get("checks")
-        checks = listed if isinstance(listed, list) else []
-        for check in checks:
-            if isinstance(check, dict):
-                name = str(check.get("name") or check.get("metric") or "gate check")
-                detail = ", ".join(
-                    f"{k} {check[k]}" for k in ("value", "threshold", "baseline") if k in check
-                )
-                rows.append((name, bool(check.get("passed", check.get("ok"))), detail))
-        if not checks:
-            rows.append(("Model gate", bool(g.get("ok", g.get("blessed"))), "`reports/gate.json`"))
+        blessed = bool(g.get("blessed", g.get("ok")))
+        detail = str(g.get("reason") or "")
+        if not detail and isinstance(g.get("checked"), int):
+            detail = f"{g.get('failed') or 0} of {g['checked']} threshold checks failed"
+        rows.append(("Model gate", blessed, f"`{GATE_REPORT}`: {_cell(detail)}"))
     rows.append(
         (
             "Pipeline run",
@@ -528,6 +524,7 @@ def render(e: Evidence, *, images: bool = False) -> str:
     lines.append("")
 
     lines += _validation_section(e)
+    lines += _gate_section(e)
 
     lines += ["#### Plots", ""]
     plot_lines = _curve_section(e, "roc") + _curve_section(e, "precision_recall")
@@ -566,6 +563,31 @@ def _validation_section(e: Evidence) -> list[str]:
                 f"{f.get('count')} | {examples} |"
             )
     return [*lines, ""]
+
+
+def _gate_section(e: Evidence) -> list[str]:
+    """The gate's own rendering of its verdict when it has one, else its failed checks."""
+    if e.gate is None:
+        return []
+    try:
+        render = getattr(importlib.import_module("tabpipe.gate"), "verdict_markdown", None)
+    except ImportError:
+        render = None
+    if callable(render):
+        return [str(render(e.gate, heading="####")).rstrip(), ""]
+    blessed = bool(e.gate.get("blessed", e.gate.get("ok")))
+    lines = [f"#### Model gate: {'✅ blessed' if blessed else '❌ not blessed'}", ""]
+    checks = [c for c in e.gate.get("checks") or [] if isinstance(c, dict)]
+    failed = [c for c in checks if not c.get("passed")]
+    if failed:
+        lines += ["| check | threshold | value |", "|---|---|---|"]
+        lines += [
+            f"| {_cell(str(c.get('name') or c.get('metric')))} | "
+            f"`{_cell(str(c.get('threshold')))}` | {c.get('value')} |"
+            for c in failed
+        ]
+        lines.append("")
+    return lines
 
 
 def _reproduce_hint(base: Baseline) -> str:
@@ -683,7 +705,12 @@ def find_baseline(
     sha = _commit_of(requested)
     if sha is None:
         fetched = _git(
-            "fetch", "--no-tags", "--depth=1", "origin", requested, env=git_auth_env(env)
+            "fetch",
+            "--no-tags",
+            "--depth=1",
+            "origin",
+            requested,
+            env=git_auth_env({**os.environ, **env}),
         )
         if fetched.returncode != 0:
             print(fetched.stderr.strip(), file=sys.stderr)
@@ -721,17 +748,30 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
+# The plot files the report knows how to draw, by name (tabpipe.evaluate.PLOT_FILES; a test
+# keeps the two in step). Read by listing, so the report does not import scikit-learn.
+PLOT_NAMES = ("confusion", "roc", "precision_recall", "predictions")
+
+
 def _plots_at(rev: str | None) -> dict[str, pd.DataFrame]:
+    """The plot CSVs in the workspace (``rev`` None) or at a commit, by file stem."""
+    folder = PATHS.plots_dir.as_posix()
+    if rev is None:
+        names = [p.name for p in PATHS.plots_dir.glob("*.csv")]
+    else:
+        listed = _git("ls-tree", "--name-only", f"{rev}:{folder}")
+        names = listed.stdout.split() if listed.returncode == 0 else []
     frames: dict[str, pd.DataFrame] = {}
-    for name, filename in PLOT_FILES.items():
-        path = PATHS.plots_dir / filename
-        if rev is None:
-            if path.is_file():
-                frames[name] = pd.read_csv(path)
+    for name in sorted(names):
+        stem = name.removesuffix(".csv")
+        if stem not in PLOT_NAMES or not name.endswith(".csv"):
             continue
-        shown = _git("show", f"{rev}:{path.as_posix()}")
+        if rev is None:
+            frames[stem] = pd.read_csv(PATHS.plots_dir / name)
+            continue
+        shown = _git("show", f"{rev}:{folder}/{name}")
         if shown.returncode == 0 and shown.stdout.strip():
-            frames[name] = pd.read_csv(io.StringIO(shown.stdout))
+            frames[stem] = pd.read_csv(io.StringIO(shown.stdout))
     return frames
 
 
@@ -813,7 +853,7 @@ def gather(
         changed_inputs=changed,
         validation=_read_json(PATHS.validation_report),
         parity=_read_json(PATHS.parity_report),
-        gate=_read_json(PATHS.validation_report.parent / "gate.json"),
+        gate=_read_json(GATE_REPORT),
         pipeline_outcome=pipeline_outcome or "success",
         lock_changed=bool(lock.stdout.strip()),
         data_change=data_change,
