@@ -43,7 +43,7 @@ test: data ## run the test suite (unit, data, model, end-to-end)
 	pytest -n 2 --dist loadfile
 
 test-fast: data ## the test suite without the end-to-end tests
-	pytest -n 2 --dist loadfile -m "not e2e"
+	pytest -n 2 --dist loadfile -m "not e2e and not rehearsal"
 
 lint: setup ## ruff and mypy
 	ruff check src tests

@@ -145,14 +145,14 @@ def _task(y: pd.Series, task: Task | None) -> tuple[Task, bool, str]:
 
 def _feature_kind(column: pd.Series) -> tuple[str, str]:
     values = column.dropna()
+    if values.empty:
+        return "unusable", "is empty in every row"
     if pd.api.types.is_bool_dtype(column):
         return "categorical", ""
     if pd.api.types.is_numeric_dtype(column):
         if ID_NAMES.match(str(column.name)) or _is_row_counter(values, len(column)):
             return "identifier", "it looks like a row identifier (unique, increasing integers)"
         return "numeric", ""
-    if values.empty:
-        return "unusable", "is empty in every row"
     text = values.astype(str)
     if ID_NAMES.match(str(column.name)):
         return "identifier", "it looks like a row identifier"

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import onnx
@@ -24,76 +20,14 @@ from tabpipe.config import PATHS, load_params
 from tabpipe.contract import load_contract
 from tabpipe.io import read_table
 from tests.factories import enumerated_categorical, ranged_numeric
+from tests.workspace import fresh_clone, make, sh, stages_run
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def sh(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
-    done = subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL
-    )
-    if check and done.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
-        )
-    return done
-
-
-def make(target: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """`make TARGET` with the parent checkout's uv, so the clone skips re-downloading uv."""
-    uv = ROOT / ".tools" / "bin" / "uv"
-    args = ["make", target] + ([f"UV={uv}"] if uv.exists() else [])
-    return sh(args, cwd, check)
-
-
-def stages_run(output: str) -> list[str]:
-    return re.findall(r"Running stage '([a-z_]+)'", output)
-
-
-def bundled_remote_has_the_data() -> bool:
-    digest = yaml.safe_load((ROOT / "data.dvc").read_text())["outs"][0]["md5"]
-    return (ROOT / ".dvc" / "storage" / "files" / "md5" / digest[:2] / digest[2:]).exists()
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh repository holding exactly the files git would give a new user."""
-    target = tmp_path_factory.mktemp("fresh") / "repo"
-    listed = sh(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], ROOT
-    ).stdout
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    if not bundled_remote_has_the_data():
-        # An onboarded project may keep its data only in the DVC cache (no --bundle-data):
-        # stand in for the team's remote with this checkout's cache, in the clone's local
-        # (uncommitted) config, so the clone still starts without the data.
-        sh(
-            ["dvc", "remote", "add", "--local", "-d", "teamcache", str(ROOT / ".dvc" / "cache")],
-            target,
-        )
-    sh(["git", "init", "-q", "-b", "main"], target)
-    sh(["git", "add", "-A"], target)
-    sh(
-        [
-            "git",
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "commit",
-            "-qm",
-            "fresh",
-        ],
-        target,
-    )
-    return target
+    return fresh_clone(tmp_path_factory.mktemp("fresh") / "repo")
 
 
 def test_make_run_on_a_fresh_clone_produces_every_artifact(clone):

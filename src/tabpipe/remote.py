@@ -1,0 +1,146 @@
+"""``tabpipe pull``: ``dvc pull`` that fails loudly instead of passing with data missing.
+
+Two ways a pull "succeeds" with nothing to train on: ``dvc pull --allow-missing`` exits 0
+when the remote lacks the data, and a pull from the wrong remote can leave a stale
+workspace. After pulling, this command asks DVC (``dvc status --json``) whether every
+target's outputs are present and match their recorded hashes, and fails with the list if
+not. Remote errors are translated into the fix: which credentials or settings to provide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+CREDENTIAL_HINTS = {
+    "Unable to locate credentials": (
+        "no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (locally, "
+        "or as repository secrets in GitHub Actions), or use OIDC "
+        "(aws-actions/configure-aws-credentials)"
+    ),
+    "InvalidAccessKeyId": "S3 rejected the access key: check AWS_ACCESS_KEY_ID",
+    "SignatureDoesNotMatch": "S3 rejected the secret key: check AWS_SECRET_ACCESS_KEY",
+    "AccessDenied": "S3 denied access: the credentials lack permission for this bucket/path",
+    "Forbidden": "the remote refused the request (403): check the credentials and permissions",
+    "NoSuchBucket": "the bucket does not exist: check the remote URL (`dvc remote list`)",
+    "Could not connect to the endpoint URL": (
+        "cannot reach the remote's endpoint: check `endpointurl` (`dvc remote list --show-origin`)"
+    ),
+}
+
+
+class PullError(Exception):
+    """The pull failed or left data missing; the message says what and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Missing:
+    target: str
+    problems: list[str]
+
+
+def explain(stderr: str) -> str:
+    """The most useful line of a failed DVC command, plus the fix when we recognise it."""
+    for marker, hint in CREDENTIAL_HINTS.items():
+        if marker in stderr:
+            return hint
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR")]
+    return (errors or lines or ["dvc failed without a message"])[-1]
+
+
+def missing_outputs(status: dict[str, object]) -> list[Missing]:
+    """Parse ``dvc status --json``: anything listed is absent or differs from its hash."""
+    found = []
+    for target, changes in status.items():
+        problems: list[str] = []
+        for change in changes if isinstance(changes, list) else [changes]:
+            if isinstance(change, dict):
+                for kind in ("changed outs", "changed deps"):
+                    for path, state in (change.get(kind) or {}).items():
+                        problems.append(f"{path}: {state}")
+            elif isinstance(change, str):
+                problems.append(change)
+        found.append(Missing(target, problems or ["out of date"]))
+    return found
+
+
+def dvc(args: list[str]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    return subprocess.run(
+        ["dvc", *args], capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL
+    )
+
+
+def pull(targets: list[str], *, remote: str | None, allow_missing: bool, run_cache: bool) -> None:
+    args = ["pull", *targets]
+    if remote:
+        args += ["--remote", remote]
+    if allow_missing:
+        args.append("--allow-missing")
+    if run_cache:
+        args.append("--run-cache")
+    done = dvc(args)
+    if done.returncode != 0:
+        raise PullError(f"dvc {' '.join(args)} failed: {explain(done.stderr + done.stdout)}")
+    status = dvc(["status", "--json", *targets])
+    if status.returncode != 0:
+        raise PullError(f"dvc status failed: {explain(status.stderr)}")
+    missing = missing_outputs(json.loads(status.stdout or "{}"))
+    if missing:
+        detail = "; ".join(f"{m.target}: {', '.join(m.problems)}" for m in missing)
+        raise PullError(
+            f"the pull reported success but data is missing or stale: {detail}. The remote "
+            "lacks it: push it from where it exists (`dvc push`), or check `dvc remote list`"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tabpipe pull",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "targets",
+        nargs="*",
+        default=["data.dvc"],
+        help=".dvc files or stages to pull (default: data.dvc)",
+    )
+    parser.add_argument(
+        "--remote", "-r", help="remote name (default: the project's default remote)"
+    )
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="pass --allow-missing to dvc; the check after the pull still applies",
+    )
+    parser.add_argument(
+        "--run-cache",
+        action="store_true",
+        help="also pull the run-cache, so `dvc repro` restores unchanged stages",
+    )
+    args = parser.parse_args(argv)
+    try:
+        pull(
+            args.targets,
+            remote=args.remote,
+            allow_missing=args.allow_missing,
+            run_cache=args.run_cache,
+        )
+    except PullError as exc:
+        print(f"[pull] ERROR: {exc}", file=sys.stderr, flush=True)
+        return 1
+    print(
+        f"[pull] {', '.join(args.targets)}: present and matching their recorded hashes", flush=True
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

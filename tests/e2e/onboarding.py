@@ -1,0 +1,48 @@
+"""What every onboarding end-to-end test checks in the project `tabpipe init` made.
+
+Datasets come from packages installed with the dev environment (palmerpenguins,
+vega_datasets, scikit-learn), so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from tests.workspace import make, onboard, sh, stages_run
+
+EXPECTED_METRICS = {
+    "binary": {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"},
+    "multiclass": {"accuracy", "f1_macro", "roc_auc", "log_loss"},
+    "regression": {"rmse", "mae", "r2"},
+}
+
+
+def onboard_and_verify(clone: Path, data: Path, package: str, task: str, *init_args: str) -> str:
+    """Run init, check the project it produced, then the README's run and test commands."""
+    done = onboard(clone, data, *init_args)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    pipeline = list(yaml.safe_load((clone / "dvc.yaml").read_text())["stages"])
+    assert stages_run(output) == pipeline, "init runs the whole pipeline once"
+
+    assert (clone / "src" / package / "cli.py").exists()
+    assert not (clone / "src" / "tabpipe").exists()
+    untracked = sh(
+        ["grep", "-rlw", "tabpipe", "src", "tests", "dvc.yaml", "Makefile"], clone, check=False
+    )
+    assert untracked.stdout == "", f"old package name left in: {untracked.stdout}"
+
+    metrics = json.loads((clone / "metrics" / "test.json").read_text())
+    assert set(metrics) == EXPECTED_METRICS[task]
+    assert (clone / "models" / "model.onnx").stat().st_size > 0
+    assert (clone / "docs" / "project.md").exists()
+    assert f"task: {task}" in (clone / "params.yaml").read_text()
+
+    run = make("run", clone)
+    assert stages_run(run.stdout) == [], "init already ran the pipeline: make run is a no-op"
+    tests = make("test-fast", clone)
+    assert " passed" in tests.stdout and " failed" not in tests.stdout
+    return output

@@ -1,0 +1,22 @@
+"""`tabpipe init` on breast cancer (scikit-learn): binary 0/1 target, Parquet input, spaces."""
+
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from tests.e2e.onboarding import onboard_and_verify
+from tests.workspace import fresh_clone
+
+pytestmark = pytest.mark.e2e
+
+
+def test_breast_cancer_becomes_a_binary_project(tmp_path):
+    frame = load_breast_cancer(as_frame=True).frame
+    data = tmp_path / "tumours.parquet"
+    frame.to_parquet(data, index=False)
+    clone = fresh_clone(tmp_path / "project")
+    output = onboard_and_verify(
+        clone, data, "tumours", "binary", "--target", "target", "--positive-class", "0"
+    )
+    assert "task: binary, inferred" in output
+    assert (clone / "data" / "tumours.parquet").exists()
+    assert "mean radius" in (clone / "params.yaml").read_text()
