@@ -78,3 +78,12 @@ check-workflows: setup ## static checks of .github/: zizmor, shellcheck, the wor
 
 rehearse: setup ## run the workflows locally under act (host mode) for every event
 	pytest -n 2 --dist loadfile -m rehearsal tests/rehearsal
+
+# --- Model release (gate, registry, serving; see "Releasing a model" in README.md) ---------
+.PHONY: champion
+
+# The gate stage compares with the champion: resolve it from the git registry first.
+run: champion
+
+champion: setup ## resolve the champion (model in prod) from git tags into reports/champion.json
+	python -m tabpipe.champion

@@ -11,11 +11,14 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
 
-STAGES = ("validate", "split", "train", "evaluate", "export", "profile")
+STAGES = ("validate", "split", "train", "evaluate", "export", "profile", "gate")
 
 # subcommand -> module under tabpipe with a ``main(argv) -> int``
 TOOLS: dict[str, str] = {
     "init": "init_project",
+    "pull": "remote",
+    "champion": "champion",
+    "registry": "registry",
 }
 
 

@@ -146,6 +146,63 @@ class MonitorParams(_Strict):
     degradation: DegradationParams = DegradationParams()
 
 
+class ChangeThreshold(_Strict):
+    """TFX's GenericChangeThreshold: how the candidate may differ from the champion.
+
+    ``absolute`` bounds ``candidate - champion`` and ``relative`` bounds
+    ``(candidate - champion) / champion``; for ``higher_is_better`` the change must be >= the
+    bound (so -0.01 allows a drop of 0.01), for ``lower_is_better`` it must be <= the bound.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    direction: Literal["higher_is_better", "lower_is_better"]
+    absolute: float | None = None
+    relative: float | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> ChangeThreshold:
+        if self.absolute is None and self.relative is None:
+            raise ValueError("a change threshold needs absolute, relative or both")
+        return self
+
+
+class MetricThreshold(_Strict):
+    """TFX's MetricThreshold: a value threshold (floor and/or ceiling), a change threshold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    lower_bound: float | None = None
+    upper_bound: float | None = None
+    change: ChangeThreshold | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> MetricThreshold:
+        if self.lower_bound is None and self.upper_bound is None and self.change is None:
+            raise ValueError("set lower_bound, upper_bound or change")
+        if (
+            self.lower_bound is not None
+            and self.upper_bound is not None
+            and self.lower_bound > self.upper_bound
+        ):
+            raise ValueError(f"lower_bound {self.lower_bound} > upper_bound {self.upper_bound}")
+        return self
+
+
+class GateParams(_Strict):
+    """The model gate (TFX Evaluator semantics); no thresholds at all means nothing is blessed."""
+
+    fail_on_reject: bool = Field(
+        True, description="Exit non-zero after writing the verdict when the model is rejected."
+    )
+    thresholds: dict[str, MetricThreshold] = Field(
+        {}, description="Per metric, applied to the whole test split."
+    )
+    slice_thresholds: dict[str, MetricThreshold] = Field(
+        {}, description="Per metric, applied to each slice in metrics/slices.json."
+    )
+
+
 class Params(_Strict):
     data: DataParams
     features: FeatureParams
@@ -154,6 +211,7 @@ class Params(_Strict):
     evaluate: EvaluateParams = EvaluateParams()
     export: ExportParams = ExportParams()
     monitor: MonitorParams = MonitorParams()
+    gate: GateParams = GateParams()
 
     @model_validator(mode="after")
     def _consistent(self) -> Params:
@@ -205,8 +263,15 @@ class Paths:
     onnx_model: Path = Path("models/model.onnx")
     parity_report: Path = Path("reports/parity.json")
     reference_profile: Path = Path("reports/reference_profile.json")
+    gate_verdict: Path = Path("reports/gate.json")
+    gate_summary: Path = Path("reports/gate.md")
 
 
 PATHS = Paths()
 
-StageName = Literal["validate", "split", "train", "evaluate", "export", "profile"]
+# The champion (the model version assigned to prod in the git registry) and its metrics.
+# Written before `dvc repro` by `tabpipe champion` (make run does it) from git tags, so that
+# the gate stage can depend on it without dvc repro touching the network.
+CHAMPION_FILE = Path("reports/champion.json")
+
+StageName = Literal["validate", "split", "train", "evaluate", "export", "profile", "gate"]

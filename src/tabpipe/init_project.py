@@ -25,6 +25,7 @@ import pandas as pd
 import pandera.pandas as pa
 import yaml
 
+from tabpipe.champion import refresh as record_champion
 from tabpipe.config import PARAMS_FILE, Params, Task, load_params
 from tabpipe.contract import check
 from tabpipe.io import SUPPORTED_SUFFIXES, InputError, read_table
@@ -361,6 +362,7 @@ def initialise(request: Request) -> int:
     previous_raw = load_params().data.raw
 
     reset_template_outputs(root)
+    record_champion(root, fetch=False)  # no version in prod: the gate applies value thresholds
     raw = copy_data(request, frame, chosen.raw, previous_raw)
     say(f"data: {raw} ({len(frame)} rows, {len(column_plan.features)} features)")
     CONTRACT.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ import pandera.pandas as pa
 
 from tabpipe import contract as _registers_custom_checks  # noqa: F401  (min_rows, max_null_fraction)
 from tabpipe.config import Task
+from tabpipe.gate import suggested_thresholds
 
 MAX_CATEGORIES = 50  # a string column with more distinct values is not a category
 MAX_CLASSES = 30  # a target with more distinct values is treated as regression (if numeric)
@@ -265,4 +266,5 @@ def params_for(
         "slice_by": slices[:2],
         "min_slice_size": max(5, min(20, rows // 50)),
     }
+    params["gate"] = suggested_thresholds(column_plan.task)  # the demo's thresholds fit its data
     return params

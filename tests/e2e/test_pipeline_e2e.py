@@ -69,7 +69,7 @@ def test_changing_a_train_param_reruns_only_train_and_downstream(clone):
     params_file.write_text(yaml.safe_dump(settings, sort_keys=False))
 
     done = sh(["dvc", "repro"], clone)
-    assert stages_run(done.stdout) == ["train", "evaluate", "export"]
+    assert stages_run(done.stdout) == ["train", "evaluate", "export", "gate"]
     diff = json.loads(sh(["dvc", "params", "diff", "--json"], clone).stdout)
     change = diff["params.yaml"][f"train.{family}.{name}"]
     assert (change["old"], change["new"]) == (old, new)
