@@ -6,6 +6,7 @@ which variant is faster), so a rerun on another machine cannot leave a stale cla
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -66,6 +67,10 @@ def times(a: float, b: float) -> str:
     if abs(a - b) / max(a, b) < 0.05:
         return "about as fast as"
     return f"{b / a:.1f}x faster than" if a < b else f"{a / b:.1f}x slower than"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}" if math.isfinite(value) else "n/a"
 
 
 def _us(ns: float) -> str:
@@ -165,6 +170,7 @@ def _repro(r: ReproResult) -> list[str]:
                 s.seconds.n,
                 f"{s.seconds.median:.1f}",
                 f"{s.seconds.min:.1f}",
+                _seconds(median_run.cpu_seconds),
                 ", ".join(median_run.ran) or "(none)",
                 f"{body:.1f}",
             ]
@@ -182,14 +188,16 @@ def _repro(r: ReproResult) -> list[str]:
         "time, so DVC's run-cache cannot restore an earlier result).",
         "",
         *table(
-            ["scenario", "runs", "median s", "min s", "stages run (median run)", "stage bodies s"],
+            ["scenario", "runs", "median s", "min s", "CPU s", "stages run", "stage bodies s"],
             rows,
-            "lrrrlr",
+            "lrrrrlr",
         ),
         "",
-        "*stage bodies*: the sum of the times the stages log themselves (`[stage] done in`), "
-        "which start after the stage's imports; the rest of the wall time is DVC itself, "
-        "Python start-up and imports.",
+        "*CPU s*, *stages run* and *stage bodies* are those of the median run. *CPU s*: user "
+        "+ system time of `dvc repro` and its stage processes; below the wall time when they "
+        "waited for I/O or for CPUs that other processes held. *stage bodies*: the sum of the "
+        "times the stages log themselves (`[stage] done in`), which start after the stage's "
+        "imports; the rest of the wall time is DVC itself, Python start-up and imports.",
         "",
     ]
     cold, noop = by_name["cold"], by_name["no-op"]
@@ -199,7 +207,9 @@ def _repro(r: ReproResult) -> list[str]:
     rerun = ", ".join(_median_run(changed).ran)
     text = (
         f"A cold `dvc repro` took {cold.seconds.median:.1f} s (median; min "
-        f"{cold.seconds.min:.1f} s), of which the stage bodies account for {cold_body:.1f} s "
+        f"{cold.seconds.min:.1f} s; CPU time of the median run "
+        f"{_seconds(_median_run(cold).cpu_seconds)} s), of which the stage bodies account "
+        f"for {cold_body:.1f} s "
         f"({cold_body / cold.seconds.median:.0%}). A no-op run took {noop.seconds.median:.1f} s. "
         f"After the parameter change DVC reran {rerun} in {changed.seconds.median:.1f} s "
         f"({changed.seconds.median / cold.seconds.median:.0%} of a cold run), with "

@@ -38,6 +38,7 @@ class RunLog:
     seconds: float
     ran: tuple[str, ...]
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,9 @@ class ReproResult:
     scenarios: list[Scenario]
 
 
-def parse_log(seconds: float, output: str) -> RunLog:
+def parse_log(seconds: float, output: str, cpu_seconds: float = float("nan")) -> RunLog:
     stage_seconds = {name: float(value) for name, value in STAGE_DONE.findall(output)}
-    return RunLog(seconds, tuple(STAGE_RUNNING.findall(output)), stage_seconds)
+    return RunLog(seconds, tuple(STAGE_RUNNING.findall(output)), stage_seconds, cpu_seconds)
 
 
 def set_param(params_file: Path, dotted: str, value: Any) -> Any:
@@ -109,7 +110,7 @@ def prepare_clone(root: Path, workdir: Path, name: str) -> Path:
 
 def repro(clone: Path) -> RunLog:
     done = run_timed(dvc("repro"), cwd=clone, env=clone_env(clone))
-    return parse_log(done.seconds, done.stdout + done.stderr)
+    return parse_log(done.seconds, done.stdout + done.stderr, done.cpu_seconds)
 
 
 def _expect(log: RunLog, scenario: str, *, ran: set[str], skipped: set[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import statistics
 import subprocess
 import time
@@ -56,20 +57,30 @@ class CommandFailed(RuntimeError):
 @dataclass(frozen=True)
 class Timed:
     seconds: float
+    cpu_seconds: float  # user + system time of the command and the processes it waited for
     stdout: str
     stderr: str
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_timed(
     command: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float = 600
 ) -> Timed:
-    """Run ``command`` and return its wall time (process start to exit) and output."""
-    started = time.perf_counter()
+    """Run ``command``; return its wall time (process start to exit), CPU time and output.
+
+    CPU time well below wall time means the command waited: for I/O, or for CPUs that other
+    processes were using.
+    """
+    cpu_before, started = _children_cpu(), time.perf_counter()
     done = subprocess.run(
         list(command), cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=timeout
     )
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, _children_cpu() - cpu_before
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-20:])
         raise CommandFailed(f"{' '.join(command)} (in {cwd}) exited {done.returncode}:\n{tail}")
-    return Timed(seconds, done.stdout, done.stderr)
+    return Timed(seconds, cpu_seconds, done.stdout, done.stderr)

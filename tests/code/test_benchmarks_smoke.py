@@ -137,7 +137,7 @@ def test_the_report_renders_every_section(
     }
     agreement = validation.check_agreement(frame, contract, rules, seed=0)
     checked = validation.ValidationResult(ROWS, ROWS, 0, 1.0, agreement, engines)
-    logs = [repro.parse_log(9.0, "Running stage 'train':\n[train] done in 1.0s\n")]
+    logs = [repro.parse_log(9.0, "Running stage 'train':\n[train] done in 1.0s\n", 8.0)]
     repro_result = repro.ReproResult(
         "abc1234",
         ROWS,
