@@ -73,6 +73,7 @@ def _body(params: Params) -> None:
     task, positive = params.data.task, params.data.positive_class
     train = pd.read_parquet(PATHS.train_split)
     test = pd.read_parquet(PATHS.test_split)
+    log("evaluate", f"predicting on {len(train)} train and {len(test)} test rows")
     train_p, test_p = predict(model, train, params), predict(model, test, params)
     try:
         train_scores, test_scores = scores(task, train_p, positive), scores(task, test_p, positive)

@@ -140,6 +140,7 @@ def _body(params: Params) -> None:
     inputs = [i.name for i in proto.graph.input]
     proto = with_metadata(proto, metadata(model, params, read_json(PATHS.test_metrics), inputs))
     model_bytes = proto.SerializeToString()
+    log("export", f"parity check: ONNX vs scikit-learn on {len(test)} test rows")
     result = parity(model, model_bytes, test, params, params.export.parity_tolerance)
     write_json(PATHS.parity_report, {"ok": result.ok, **asdict(result)})
     log("export", result.describe())

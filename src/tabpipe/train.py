@@ -5,23 +5,45 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import joblib
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
-from tabpipe.config import PATHS, Params
+from tabpipe.config import PATHS, Family, Params
 from tabpipe.features import model_frame
 from tabpipe.io import write_with
 from tabpipe.model import encode_target, pipeline
 from tabpipe.stage import StageFailed, log, run_stage
 
 
+def boosting_progress(total: int) -> Callable[[int, Any, Any], bool]:
+    """A ``monitor`` for GradientBoosting's fit that logs at 25%, 50% and 75% of the trees.
+
+    Fitting many trees on millions of rows takes minutes; these lines show it is moving.
+    """
+    started = time.perf_counter()
+    marks = {max(1, round(total * share)) for share in (0.25, 0.5, 0.75)} - {total}
+
+    def monitor(iteration: int, _estimator: Any, _locals: Any) -> bool:
+        if iteration + 1 in marks:
+            elapsed = time.perf_counter() - started
+            log("train", f"{iteration + 1}/{total} boosting iterations ({elapsed:.1f}s)")
+        return False  # True would stop the boosting early
+
+    return monitor
+
+
 def fit(frame: pd.DataFrame, params: Params) -> Pipeline:
     """Fit the model; a linear model that does not converge is a failure, not a warning."""
     model = pipeline(params.data.task, params.features, params.train)
+    fit_params: dict[str, Any] = {}
+    if params.train.family is Family.GRADIENT_BOOSTING:
+        total = params.train.gradient_boosting.n_estimators
+        fit_params["model__monitor"] = boosting_progress(total)
     X = model_frame(frame, params.features)
     y = encode_target(frame[params.data.target], params.data.task)
     if params.data.task.is_classification and len(set(y)) < 2:
@@ -29,7 +51,7 @@ def fit(frame: pd.DataFrame, params: Params) -> Pipeline:
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         try:
-            model.fit(X, y)
+            model.fit(X, y, **fit_params)
         except ConvergenceWarning as exc:
             raise StageFailed(f"{params.train.family} did not converge: {exc}") from exc
     return model

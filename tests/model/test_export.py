@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pandas as pd
 import pytest
 import yaml
 
@@ -169,3 +170,14 @@ def test_awkward_column_names_map_to_sanitised_onnx_inputs():
     assert [(f["name"], f["onnx_input"]) for f in signature] == list(
         zip(params.features.all, inputs, strict=True)
     )
+
+
+def test_evaluate_and_export_say_how_many_rows_they_score(exported, capsys):
+    test_rows = len(pd.read_parquet(PATHS.test_split))
+    train_rows = len(pd.read_parquet(PATHS.train_split))
+    capsys.readouterr()
+    assert evaluate.main([]) == 0
+    assert export.main([]) == 0
+    out = capsys.readouterr().out
+    assert f"[evaluate] predicting on {train_rows} train and {test_rows} test rows" in out
+    assert f"[export] parity check: ONNX vs scikit-learn on {test_rows} test rows" in out

@@ -108,3 +108,16 @@ def test_missing_values_in_features_do_not_produce_nan_predictions(params, raw):
         holes[name] = None
     out = outputs(model, model_frame(holes, params.features))
     assert np.isfinite(np.asarray(out, dtype=float)).all()
+
+
+def test_gradient_boosting_logs_its_progress_without_changing_the_model(capsys):
+    params = with_train(synthetic_params("binary"), gradient_boosting__n_estimators=8)
+    frame = synthetic("binary")
+    model = fit(frame, params)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "boosting" in line]
+    assert [line.split(" (")[0] for line in lines] == [
+        "[train] 2/8 boosting iterations",
+        "[train] 4/8 boosting iterations",
+        "[train] 6/8 boosting iterations",
+    ]
+    assert model.named_steps["model"].n_estimators_ == 8  # the monitor never stops it early
