@@ -44,11 +44,19 @@ class Missing:
     problems: list[str]
 
 
+MISSING_MARKERS = ("Checkout failed", "Missing cache files", "do not exist neither locally nor")
+
+
 def explain(stderr: str) -> str:
     """The most useful line of a failed DVC command, plus the fix when we recognise it."""
     for marker, hint in CREDENTIAL_HINTS.items():
         if marker in stderr:
             return hint
+    if any(marker in stderr for marker in MISSING_MARKERS):
+        return (
+            "the remote does not have the data (a wrong URL or bucket, or nobody pushed it): "
+            "check `dvc remote list`, and run `dvc push` where the data exists"
+        )
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("ERROR")]
     return (errors or lines or ["dvc failed without a message"])[-1]

@@ -147,35 +147,43 @@ def test_missing_credentials_are_named(consumer):
     assert "no S3 credentials found" in done.stderr and "AWS_ACCESS_KEY_ID" in done.stderr
 
 
-def test_a_wrong_bucket_is_named(consumer, endpoint):
-    use_s3(consumer, endpoint, "no-such-bucket", name="wrong")
-    try:
-        done = run(["tabpipe", "pull", "--remote", "wrong"], consumer, CREDENTIALS, check=False)
-    finally:
-        run(["dvc", "remote", "default", "s3"], consumer, CREDENTIALS)
-    assert done.returncode == 1
-    assert "bucket does not exist" in done.stderr
-
-
-def test_an_unreachable_endpoint_is_named(consumer):
-    run(["dvc", "remote", "add", "-f", "down", "s3://models/project"], consumer, CREDENTIALS)
-    run(
-        ["dvc", "remote", "modify", "down", "endpointurl", f"http://127.0.0.1:{free_port()}"],
-        consumer,
-        CREDENTIALS,
-    )
-    run(["dvc", "remote", "modify", "down", "connect_timeout", "2"], consumer, CREDENTIALS)
-    done = run(["tabpipe", "pull", "--remote", "down"], consumer, CREDENTIALS, check=False)
-    assert done.returncode == 1
-    assert "cannot reach the remote's endpoint" in done.stderr or "failed" in done.stderr
-
-
-def test_allow_missing_cannot_hide_absent_data(tmp_path, endpoint):
-    clone = fresh_clone(tmp_path / "empty-remote")
+@pytest.fixture(scope="module")
+def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh clone with its environment installed and no data pulled yet."""
+    clone = fresh_clone(tmp_path_factory.mktemp("s3") / "newcomer")
     make("setup", clone)
-    use_s3(clone, endpoint, "empty")
-    plain = run(["dvc", "pull", "--allow-missing", "data.dvc"], clone, CREDENTIALS, check=False)
+    return clone
+
+
+def test_a_wrong_bucket_is_named(newcomer, endpoint):
+    use_s3(newcomer, endpoint, "no-such-bucket", name="wrong")
+    done = run(["tabpipe", "pull", "--remote", "wrong"], newcomer, CREDENTIALS, check=False)
+    assert done.returncode == 1
+    assert "the remote does not have the data" in done.stderr
+    assert "dvc remote list" in done.stderr
+
+
+def test_an_unreachable_endpoint_is_named(newcomer):
+    run(["dvc", "remote", "add", "-f", "down", "s3://models/project"], newcomer, CREDENTIALS)
+    closed = f"http://127.0.0.1:{free_port()}"
+    run(["dvc", "remote", "modify", "down", "endpointurl", closed], newcomer, CREDENTIALS)
+    done = run(["tabpipe", "pull", "--remote", "down"], newcomer, CREDENTIALS, check=False)
+    assert done.returncode == 1
+    assert "cannot reach the remote's endpoint" in done.stderr
+
+
+def test_allow_missing_cannot_hide_absent_data(newcomer, endpoint):
+    clone = newcomer
+    use_s3(clone, endpoint, "empty", name="empty")
+    plain = run(
+        ["dvc", "pull", "--allow-missing", "-r", "empty", "data.dvc"],
+        clone,
+        CREDENTIALS,
+        check=False,
+    )
     assert plain.returncode == 0 and not (clone / "data").exists(), "the trap: dvc says OK"
-    checked = run(["tabpipe", "pull", "--allow-missing"], clone, CREDENTIALS, check=False)
+    checked = run(
+        ["tabpipe", "pull", "-r", "empty", "--allow-missing"], clone, CREDENTIALS, check=False
+    )
     assert checked.returncode == 1
     assert "data is missing or stale" in checked.stderr and "data.dvc" in checked.stderr
