@@ -73,11 +73,11 @@ report: setup ## the pull-request report of the workspace against BASE (default:
 	@echo "==> build/report/report.md, build/report/plots.html"
 
 check-workflows: setup ## static checks of .github/: zizmor, shellcheck, the workflow rules
-	pytest -n 0 tests/workflows
+	pytest -n 2 tests/workflows
 	@if command -v actionlint >/dev/null; then actionlint; else echo "actionlint not installed: skipped (zizmor, shellcheck and tests/workflows ran)"; fi
 
 rehearse: setup ## run the workflows locally under act (host mode) for every event
-	pytest -n 2 --dist loadfile -m rehearsal tests/rehearsal
+	pytest -n 2 -m rehearsal tests/rehearsal
 
 # --- Model release (gate, registry, serving; see "Releasing a model" in README.md) ---------
 .PHONY: champion

@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.rehearsal.harness import Origin, Rehearsal
+from tests.rehearsal.harness import ROOT, Origin, Rehearsal
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "rehearsal: runs the real workflow files under act (host mode); slow"
     )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Rehearsals run when asked for (`make rehearse`, `-m rehearsal`, or this folder).
+
+    They take minutes, so `make test` leaves them out (pytest reports them as deselected)
+    and .ci/run runs `make rehearse` as a step of its own.
+    """
+    here = Path(__file__).parent
+    asked = "rehearsal" in (config.option.markexpr or "") or any(
+        Path(arg.split("::")[0]).resolve().is_relative_to(here) for arg in config.args
+    )
+    if asked:
+        return
+    kept = [item for item in items if item.get_closest_marker("rehearsal") is None]
+    dropped = [item for item in items if item.get_closest_marker("rehearsal") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +66,65 @@ def rehearsal(tmp_path: Path, shared_cache: Path) -> Rehearsal:
     runs = tmp_path / "runs"
     runs.mkdir()
     return Rehearsal(runs, shared_cache)
+
+
+@dataclass(frozen=True)
+class S3:
+    """A team's real DVC remote, played by moto's S3 server on loopback."""
+
+    endpoint: str
+    bucket: str
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+
+    def keys(self) -> list[str]:
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "rehearsal-key", "AWS_SECRET_ACCESS_KEY": "rehearsal-secret"}
+
+
+@pytest.fixture
+def s3_remote(tmp_path: Path) -> Iterator[S3]:
+    """moto_server on a free loopback port, with one empty bucket; stopped afterwards."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = shutil.which("moto_server", path=str(ROOT / ".venv" / "bin"))
+    assert server, "moto_server is missing: run `make setup` (moto[server] is a dev dependency)"
+    log = (tmp_path / "moto.log").open("w")
+    process = subprocess.Popen(
+        [server, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    s3 = S3(f"http://127.0.0.1:{port}", "rehearsal-dvc")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                s3.client().create_bucket(Bucket=s3.bucket)
+                break
+            except Exception:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        yield s3
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()

@@ -45,6 +45,7 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_EMAIL": "rehearsal@example.invalid",
 }
 ACT_TIMEOUT = 900
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def act_binary() -> Path:
@@ -274,7 +275,7 @@ class Rehearsal:
             timeout=ACT_TIMEOUT,
             check=False,
         )
-        log = done.stdout + done.stderr
+        log = ANSI.sub("", done.stdout + done.stderr)
         (run_dir / "act.log").write_text(log)
         return ActRun(done.returncode, log, artifacts, records)
 
