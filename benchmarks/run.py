@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from benchmarks import latency, machine, report, repro, startup, validation
+from benchmarks import latency, machine, report, repro, scale, startup, validation
 from tabpipe.config import load_params
 
-BENCHMARKS = ("repro", "startup", "validation", "latency")
+BENCHMARKS = ("repro", "startup", "validation", "latency", "scale")
 DOC = Path("docs/benchmarks.md")
 SCRATCH = Path(".bench")
 
@@ -37,6 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="reduced sizes, for a fast check")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these")
     parser.add_argument("--output", type=Path, help="where to write the Markdown report")
+    parser.add_argument(
+        "--sizes",
+        default=os.environ.get("TABPIPE_BENCH_SIZES"),
+        help="row counts for the scale benchmark, e.g. 10k,100k (default 10k,100k,1M,10M; "
+        "with --quick 10k; env TABPIPE_BENCH_SIZES)",
+    )
     args = parser.parse_args(argv)
     root = Path.cwd()
     if not (root / "dvc.yaml").exists() or not (root / "benchmarks").is_dir():
@@ -48,7 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     selected = set(args.only or BENCHMARKS)
     if args.quick:
         selected.discard("startup")
-    partial = args.quick or args.only is not None
+    try:
+        sizes = scale.parse_sizes(args.sizes or ("10k" if args.quick else "10k,100k,1M,10M"))
+    except ValueError as exc:
+        parser.error(f"--sizes: {exc}")
+    partial = args.quick or args.only is not None or args.sizes is not None
     output = args.output or (SCRATCH / "benchmarks.md" if partial else DOC)
     given = list(sys.argv[1:] if argv is None else argv)
     command = " ".join(["python -m benchmarks.run", *given]) if given else "make bench"
@@ -87,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 warmup=settings.warmup,
             ),
         )
+    scaled = None
+    if "scale" in selected:
+        loads["scale"] = os.getloadavg()[0]
+        _say(f"scale: the stages on {', '.join(scale.label(n) for n in sizes)} synthetic rows")
+        scaled = scale.run(root, sizes=sizes)
     loads["end"] = os.getloadavg()[0]
     results = replace(
         results,
@@ -96,10 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(report.render(results), encoding="utf-8")
+    text = report.render(results) + ("" if scaled is None else "\n" + scale.markdown(scaled))
+    output.write_text(text, encoding="utf-8")
     SCRATCH.mkdir(exist_ok=True)
     dump = SCRATCH / "benchmarks.json"
-    dump.write_text(json.dumps(asdict(results), indent=2, default=str) + "\n", encoding="utf-8")
+    raw_results = {**asdict(results), "scale": None if scaled is None else asdict(scaled)}
+    dump.write_text(json.dumps(raw_results, indent=2, default=str) + "\n", encoding="utf-8")
     _say(f"wrote {output} and {dump} in {results.total_seconds / 60:.1f} min")
     return 0
 

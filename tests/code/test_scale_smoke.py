@@ -7,13 +7,24 @@ rates, label balance and numeric centres. The full benchmark runs in ``make benc
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.scale import ScaleResult, SizeRun, StageRun, label, markdown, parse_sizes
+from benchmarks.scale import (
+    ScaleResult,
+    SizeRun,
+    StageRun,
+    label,
+    load,
+    markdown,
+    parse_sizes,
+    standalone,
+)
 from benchmarks.synthetic import chunks, contract_bounds, numeric_columns, write_parquet
 from tabpipe.config import load_params
 from tabpipe.contract import check, load_contract
@@ -132,8 +143,19 @@ def test_the_section_reports_every_stage_and_what_dominates():
     )
     text = markdown(result)
     assert text.count("| 1,000,000 |") == 6  # five stages and the total
-    assert "train dominated with 90 s" in text
+    assert "train dominated the wall time with 90 s" in text
     assert "`train.x: 1`" in text
     failed = markdown(ScaleResult("abc1234", 4454, {}, 0, 24.0, [size(10**5, 10, "timeout")]))
     assert "**incomplete**" in failed and "boom" in failed
     assert np.isfinite(result.memory_gib)
+
+
+def test_a_result_survives_its_json_round_trip(tmp_path):
+    stage = StageRun("train", 2.0, 1.5, 0.3, 0.7, "ok")
+    result = ScaleResult(
+        "abc1234", 4454, {"train.x": 1}, 0, 24.0, [SizeRun(10_000, 0.1, 1.0, [stage])]
+    )
+    path = tmp_path / "scale.json"
+    path.write_text(json.dumps(asdict(result)))
+    assert load(path) == result
+    assert standalone(load(path), "cmd", "today").startswith("# Benchmarks: scale")
