@@ -264,8 +264,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str) 
 def markdown(result: ScaleResult) -> str:
     """The ``## Scale`` section of docs/benchmarks.md; every reading is computed."""
     overrides = ", ".join(f"`{k}: {v}`" for k, v in result.overrides.items()) or "none"
+    rows = sorted(size.rows for size in result.sizes) or [0]
     lines = [
-        "## Scale: the pipeline on 10k to 10M rows",
+        f"## Scale: the pipeline on {label(rows[0])} to {label(rows[-1])} rows",
         "",
         f"Synthetic rows generated from the {result.source_rows:,}-row bundled data "
         "(`benchmarks/synthetic.py`: rows resampled with replacement, seed "
@@ -282,10 +283,10 @@ def markdown(result: ScaleResult) -> str:
         "with other work, so CPU s well below wall s means the stage waited for a CPU.",
         "",
     ]
-    rows: list[list[object]] = []
+    table: list[list[object]] = []
     for size in result.sizes:
         for s in size.stages:
-            rows.append(
+            table.append(
                 [
                     f"{size.rows:,}",
                     s.stage,
@@ -298,7 +299,7 @@ def markdown(result: ScaleResult) -> str:
             )
         total = sum(s.seconds for s in size.stages)
         peak = max((s.peak_rss_gib for s in size.stages), default=0.0)
-        rows.append(
+        table.append(
             [
                 f"{size.rows:,}",
                 "**all stages**",
@@ -310,7 +311,7 @@ def markdown(result: ScaleResult) -> str:
             ]
         )
     lines += _table(
-        ["rows", "stage", "wall s", "CPU s", "peak GiB", "load", "outcome"], rows, "llrrrrl"
+        ["rows", "stage", "wall s", "CPU s", "peak GiB", "load", "outcome"], table, "llrrrrl"
     )
     lines += [
         "",
