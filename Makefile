@@ -87,3 +87,10 @@ run: champion
 
 champion: setup ## resolve the champion (model in prod) from git tags into reports/champion.json
 	python -m tabpipe.champion
+
+.PHONY: bundle serve
+bundle: setup ## model.onnx + model.json + model card into build/bundle (what a release carries)
+	python -m tabpipe.bundle --out build/bundle
+
+serve: bundle ## serve build/bundle over HTTP on 127.0.0.1:8000 (FastAPI + onnxruntime; /docs)
+	python -m tabpipe.serving.app --model-dir build/bundle --port $(or $(PORT),8000)

@@ -19,6 +19,9 @@ TOOLS: dict[str, str] = {
     "pull": "remote",
     "champion": "champion",
     "registry": "registry",
+    "bundle": "bundle",
+    "serve": "serving.app",
+    "predict": "predict_batch",
 }
 
 

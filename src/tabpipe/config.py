@@ -203,6 +203,21 @@ class GateParams(_Strict):
     )
 
 
+class ReleaseParams(_Strict):
+    """What a release carries besides the model: the model card's words, serving limits."""
+
+    intended_use: str = Field(
+        "Not stated: describe who should use this model, for what, and for what not.",
+        description="The model card's intended-use section.",
+    )
+    limitations: list[str] = Field([], description="Known limitations, one per item.")
+    max_batch: int = Field(1000, ge=1, le=100_000, description="Largest batch the service takes.")
+    latency_budget_ms: float = Field(
+        100.0, gt=0, description="Infra validation: p99 of one-row requests over loopback HTTP."
+    )
+    infra_sample_rows: int = Field(200, ge=1, description="Test rows infra validation sends.")
+
+
 class Params(_Strict):
     data: DataParams
     features: FeatureParams
@@ -212,6 +227,7 @@ class Params(_Strict):
     export: ExportParams = ExportParams()
     monitor: MonitorParams = MonitorParams()
     gate: GateParams = GateParams()
+    release: ReleaseParams = ReleaseParams()
 
     @model_validator(mode="after")
     def _consistent(self) -> Params:

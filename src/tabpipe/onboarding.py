@@ -267,4 +267,10 @@ def params_for(
         "min_slice_size": max(5, min(20, rows // 50)),
     }
     params["gate"] = suggested_thresholds(column_plan.task)  # the demo's thresholds fit its data
+    params["release"] = {  # the demo's model-card text describes the demo data
+        **template.get("release", {}),
+        "intended_use": "Not stated yet: describe who should use this model, for what, and "
+        "for what not (params.yaml, release.intended_use).",
+        "limitations": [],
+    }
     return params

@@ -1,0 +1,261 @@
+"""``tabpipe serve``: the prediction service (FastAPI + onnxruntime).
+
+Loads ``model.onnx`` and ``model.json`` from a model bundle (``tabpipe bundle`` writes one;
+a release carries one) once, at start, and answers:
+
+- ``POST /predict``          one row: ``{"feature": value, ...}``
+- ``POST /predict/batch``    ``{"rows": [row, ...]}``, 1 to ``max_batch`` rows
+- ``POST /predict/columns``  ``{"columns": {"feature": [values...], ...}}``, equal lengths
+- ``GET /health`` (alive), ``GET /ready`` (model loaded and warmed up), ``GET /metadata``
+  (version, data hash, metrics), ``/docs`` and ``/openapi.json``
+
+A bad request gets 422 and a message naming each field at fault, never a 500: NaN and
+Infinity tokens, numbers outside the contract's range or float32's, booleans or strings
+for numbers, unknown categories, missing or extra fields, columns of different lengths,
+an empty or oversized batch, a body that is not JSON or not sent as JSON.
+
+Without Docker: ``tabpipe serve --model-dir build/bundle`` (``make serve``), or in a bare
+environment with only the serve group: ``python -m tabpipe.serving.app --model-dir DIR``.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the endpoint annotations, and
+# the request models are local variables built from the model's metadata.
+import argparse
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from tabpipe.serving.runtime import ModelLoadError, Prediction, ServingModel
+from tabpipe.serving.schema import (
+    ErrorResponse,
+    batch_model,
+    batch_response_model,
+    columns_model,
+    prediction_model,
+    row_model,
+    rows_from,
+    single_response_model,
+)
+
+DEFAULT_MAX_BATCH = 1000
+MAX_BATCH_ENV = "TABPIPE_MAX_BATCH"
+JSON_TYPES = ("application/json",)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorResponse, "description": "The request is invalid; see message."}
+}
+
+
+def _field_of(loc: Sequence[Any]) -> str | None:
+    """The feature or field an error is about: the last string in its location."""
+    names = [str(part) for part in loc if isinstance(part, str) and part != "body"]
+    return names[-1] if names else None
+
+
+def _path_of(loc: Sequence[Any]) -> str:
+    """Where in the body: ``Age``, ``rows[3].Age``, ``columns.Age[2]``."""
+    path = ""
+    for part in loc:
+        if part in {"body", "header"}:
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
+    if kind in {"less_than_equal", "greater_than_equal", "less_than", "greater_than"}:
+        bound = next(iter(ctx.values()), None) if isinstance(ctx, Mapping) else None
+        if isinstance(bound, int | float):
+            word = {"less_than_equal": "<=", "greater_than_equal": ">=", "less_than": "<"}.get(
+                kind, ">"
+            )
+            return f"Input should be {word} {bound:g}"
+    if kind == "json_invalid":
+        reason = ctx.get("error") if isinstance(ctx, Mapping) else None
+        return f"The body is not valid JSON ({reason})" if reason else "The body is not valid JSON"
+    return str(error.get("msg", "invalid"))
+
+
+def error_response(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
+    """422 with every problem, without echoing the input (it may hold NaN or Infinity)."""
+    items: list[dict[str, Any]] = []
+    for error in errors:
+        loc = [part if isinstance(part, int) else str(part) for part in error.get("loc", ())]
+        items.append(
+            {
+                "loc": loc,
+                "field": _field_of(loc),
+                "msg": _message(error),
+                "type": str(error.get("type", "invalid")),
+            }
+        )
+    paths = [_path_of(i["loc"]) for i in items]
+    message = "; ".join(
+        f"{path}: {i['msg']}" if path else str(i["msg"])
+        for path, i in zip(paths, items, strict=True)
+    )
+    return JSONResponse(status_code=422, content={"message": message, "detail": items})
+
+
+def _require_json(request: Request) -> None:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in JSON_TYPES:
+        shown = content_type or "none"
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("header", "content-type"),
+                    "msg": f"Content-Type must be application/json, not {shown}",
+                    "type": "content_type",
+                }
+            ]
+        )
+
+
+JSON_ONLY = [Depends(_require_json)]  # runs before the body is parsed
+
+
+def _warm_up_row(model: ServingModel) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for f in model.features:
+        if f.kind == "categorical":
+            row[f.name] = f.categories[0] if f.categories else None
+        else:
+            low = 0.0 if f.minimum is None else f.minimum
+            row[f.name] = low if f.maximum is None else (low + f.maximum) / 2
+    return row
+
+
+def create_app(model_dir: Path, max_batch: int | None = None) -> FastAPI:
+    """The service for one model bundle (raises ModelLoadError if it cannot be served)."""
+    model = ServingModel(model_dir)
+    serving = model.metadata.get("serving") or {}
+    limit = int(
+        max_batch or os.environ.get(MAX_BATCH_ENV) or serving.get("max_batch") or DEFAULT_MAX_BATCH
+    )
+    started = time.perf_counter()
+    model.predict_rows([_warm_up_row(model)])
+    warm_up_ms = (time.perf_counter() - started) * 1000
+
+    Row = row_model(model.features)
+    Batch = batch_model(Row, limit)
+    Columns = columns_model(model.features, limit)
+    Pred = prediction_model(model.task, model.classes)
+    Single = single_response_model(Pred)
+    Many = batch_response_model(Pred)
+
+    app = FastAPI(
+        title=f"{model.metadata.get('artifact', 'model')} prediction service",
+        version=model.version,
+        description=(
+            f"Predicts `{model.metadata.get('target')}` ({model.task}) from "
+            f"{len(model.features)} features. Model {model.version}, data md5 "
+            f"{model.metadata.get('data_md5')}."
+        ),
+    )
+    app.state.model = model
+    app.state.max_batch = limit
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(exc.errors())
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI could not even decode the body (e.g. not UTF-8)
+            reason = f"The body could not be read as JSON: {exc.detail}"
+            return error_response([{"loc": ("body",), "msg": reason, "type": "body_unreadable"}])
+        return await http_exception_handler(request, exc)
+
+    def answer(predictions: list[Prediction]) -> dict[str, Any]:
+        return {"model_version": model.version, "predictions": [p.to_dict() for p in predictions]}
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/ready")
+    def ready() -> dict[str, Any]:
+        """Readiness: the model is loaded and answered a warm-up prediction."""
+        return {"ready": True, "model_version": model.version, "warm_up_ms": round(warm_up_ms, 3)}
+
+    @app.get("/metadata")
+    def metadata() -> dict[str, Any]:
+        """Which model this is: version, commit, data hash, metrics, gate verdict, inputs."""
+        meta = model.metadata
+        keys = (
+            "artifact", "version", "commit", "data_md5", "onnx_md5", "task", "target",
+            "positive_class", "classes", "metrics", "slices", "gate", "inputs", "created_at",
+        )  # fmt: skip
+        return {
+            "model_version": model.version,
+            **{k: meta.get(k) for k in keys},
+            "max_batch": limit,
+        }
+
+    @app.post("/predict", response_model=Single, responses=ERRORS, dependencies=JSON_ONLY)
+    def predict(row: Row) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Predict one row."""
+        (prediction,) = model.predict_rows([row.model_dump(by_alias=True)])  # type: ignore[attr-defined]
+        return {"model_version": model.version, **prediction.to_dict()}
+
+    @app.post("/predict/batch", response_model=Many, responses=ERRORS, dependencies=JSON_ONLY)
+    def predict_batch(batch: Batch) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Predict a batch of rows."""
+        return answer(model.predict_rows(rows_from(batch)))
+
+    @app.post("/predict/columns", response_model=Many, responses=ERRORS, dependencies=JSON_ONLY)
+    def predict_columns(batch: Columns) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Predict a batch given column-wise: one list per feature, all the same length."""
+        columns = batch.columns.model_dump(by_alias=True)  # type: ignore[attr-defined]
+        return answer(model.predict_columns(columns))
+
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tabpipe serve", description=(__doc__ or "").split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, default=Path("build/bundle"),
+        help="folder with model.onnx and model.json (default: build/bundle, from make bundle)",
+    )  # fmt: skip
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument(
+        "--max-batch", type=int, help=f"largest batch (default: model.json or ${MAX_BATCH_ENV})"
+    )
+    args = parser.parse_args(argv)
+    try:
+        app = create_app(args.model_dir, args.max_batch)
+    except ModelLoadError as exc:
+        print(f"tabpipe serve: {exc}", file=sys.stderr)
+        return 1
+    import uvicorn
+
+    model: ServingModel = app.state.model
+    print(
+        f"serving {model.version} from {args.model_dir} on http://{args.host}:{args.port}",
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
