@@ -17,6 +17,7 @@ import pytest
 
 from benchmarks.scale import (
     ScaleResult,
+    body_seconds,
     SizeRun,
     StageRun,
     label,
@@ -159,3 +160,9 @@ def test_a_result_survives_its_json_round_trip(tmp_path):
     path.write_text(json.dumps(asdict(result)))
     assert load(path) == result
     assert standalone(load(path), "cmd", "today").startswith("# Benchmarks: scale")
+
+
+def test_the_stage_body_time_comes_from_its_own_log_line():
+    lines = ["[train] fitting", "[train] done in 12.5s", "[export] done in 1.0s"]
+    assert body_seconds("train", lines) == 12.5
+    assert np.isnan(body_seconds("evaluate", lines))  # a stage that never finished
