@@ -298,8 +298,9 @@ def markdown(result: ScaleResult) -> str:
         "system) and *peak GiB* (the process's peak RSS) come from `os.wait4` on each stage "
         "process, start-up and imports included; *body s* is the time the stage logs for its "
         "own work (`[stage] done in`), after its imports. *load*: the 1-minute load average "
-        f"when the stage started; the machine has {result.memory_gib:.1f} GiB of memory and was shared "
-        "with other work, so CPU s well below wall s means the stage waited for a CPU.",
+        f"when the stage started; the machine has {result.memory_gib:.1f} GiB of memory and "
+        "was shared with other work, so CPU s well below wall s means the stage waited for a "
+        "CPU.",
         "",
     ]
     table: list[list[object]] = []

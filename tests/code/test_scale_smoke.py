@@ -17,9 +17,9 @@ import pytest
 
 from benchmarks.scale import (
     ScaleResult,
-    body_seconds,
     SizeRun,
     StageRun,
+    body_seconds,
     label,
     load,
     markdown,
@@ -152,7 +152,7 @@ def test_the_section_reports_every_stage_and_what_dominates():
 
 
 def test_a_result_survives_its_json_round_trip(tmp_path):
-    stage = StageRun("train", 2.0, 1.5, 0.3, 0.7, "ok")
+    stage = StageRun("train", 2.0, 1.5, 0.3, 0.7, "ok", body_seconds=1.2)
     result = ScaleResult(
         "abc1234", 4454, {"train.x": 1}, 0, 24.0, [SizeRun(10_000, 0.1, 1.0, [stage])]
     )
