@@ -94,3 +94,7 @@ bundle: setup ## model.onnx + model.json + model card into build/bundle (what a 
 
 serve: bundle ## serve build/bundle over HTTP on 127.0.0.1:8000 (FastAPI + onnxruntime; /docs)
 	python -m tabpipe.serving.app --model-dir build/bundle --port $(or $(PORT),8000)
+
+.PHONY: infra-validate
+infra-validate: bundle ## serve build/bundle in a clean env (serve deps only): contract, real rows, latency
+	python -m tabpipe.infra_validate --bundle build/bundle

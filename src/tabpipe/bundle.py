@@ -52,7 +52,7 @@ def onnx_metadata(path: Path) -> dict[str, Any]:
     return out
 
 
-def _range(column: pa.Column) -> tuple[float | None, float | None]:
+def contract_range(column: pa.Column) -> tuple[float | None, float | None]:
     low: float | None = None
     high: float | None = None
     for check in column.checks:
@@ -66,7 +66,7 @@ def _range(column: pa.Column) -> tuple[float | None, float | None]:
     return (None if low is None else float(low)), (None if high is None else float(high))
 
 
-def _allowed(column: pa.Column) -> list[str] | None:
+def allowed_values(column: pa.Column) -> list[str] | None:
     for check in column.checks:
         if check.name == "isin":
             return [str(v) for v in (check.statistics or {}).get("allowed_values", [])]
@@ -95,10 +95,10 @@ def serving_inputs(
             "nullable": bool(column.nullable),
         }
         if entry["kind"] == "numeric":
-            entry["minimum"], entry["maximum"] = _range(column)
+            entry["minimum"], entry["maximum"] = contract_range(column)
         else:
             trained = [str(c) for c in feature.get("categories", []) if str(c) != ""]
-            entry["categories"] = _allowed(column) or trained
+            entry["categories"] = allowed_values(column) or trained
         inputs.append(entry)
     return inputs
 

@@ -22,6 +22,7 @@ TOOLS: dict[str, str] = {
     "bundle": "bundle",
     "serve": "serving.app",
     "predict": "predict_batch",
+    "infra-validate": "infra_validate",
     "sweep": "sweep",
 }
 
