@@ -25,15 +25,23 @@ from tests.workflows.spec import (
 WRITE_SCOPES = {
     ("continuous-training.yml", "comment"): {"pull-requests"},  # the sticky report comment
     ("continuous-training.yml", "record"): {"contents"},  # the [skip ci] dvc.lock commit
+    ("cloud-training.yml", "launch"): {"id-token"},  # OIDC for short-lived cloud credentials
 }
+# Secrets outside the DVC remote's steps: only the cloud runner's launch, and only these.
+LAUNCH_SECRETS = {"CML_RUNNER_APP_PRIVATE_KEY", "KUBERNETES_CONFIGURATION"}
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
 VERSION_COMMENT = re.compile(r"^\s+#\s+v\d+(\.\d+){1,2}\b")
 
 
 def test_there_is_one_workflow_per_concern():
-    assert [p.name for p in workflow_files()] == ["ci.yml", "continuous-training.yml"]
+    assert [p.name for p in workflow_files()] == [
+        "ci.yml",
+        "cloud-training.yml",
+        "continuous-training.yml",
+        "experiment-sweep.yml",
+    ]
     names = [load(p)["name"] for p in workflow_files()]
-    assert names == ["CI", "Continuous training"]
+    assert names == ["CI", "Cloud training", "Continuous training", "Experiment sweep"]
 
 
 @pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
@@ -109,6 +117,9 @@ def test_secrets_reach_only_the_steps_that_talk_to_the_dvc_remote():
     for step in steps():
         text = yaml.safe_dump(step.spec)
         if "secrets." not in text:
+            continue
+        if (step.file, step.job) == ("cloud-training.yml", "launch"):
+            assert set(re.findall(r"secrets\.(\w+)", text)) <= LAUNCH_SECRETS, step.where
             continue
         assert step.job == "train", step.where
         assert re.fullmatch(r"python -m tabpipe\.ci (pull|push)", step.run.strip()), step.where
