@@ -23,6 +23,13 @@ TOOLS: dict[str, str] = {
     "serve": "serving.app",
     "predict": "predict_batch",
     "infra-validate": "infra_validate",
+    "simulate": "simulate",
+    "ingest": "ingest",
+    "drift": "drift",
+    "degradation": "degradation",
+    "monitor": "monitor",
+    "alert": "alert",
+    "record": "run_record",
     "sweep": "sweep",
 }
 
