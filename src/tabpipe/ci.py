@@ -6,10 +6,12 @@
 ``collect``  copy ``dvc.lock`` and the small committed results into one folder (an artifact)
 ``record``   commit that folder's files to the branch with ``[skip ci]`` and push them
 
-Remotes: the template's default remote (``bundled``) is committed in git and needs no
-credentials, so every run, forks included, gets the data. A team with a real remote names
-it in the repository variable ``DVC_REMOTE`` and stores its credentials as secrets; a job
-uses that remote only when the credentials reach it, which they never do on a fork.
+Remotes: the template's default remote (``bundled``) is a folder committed in git and needs
+no credentials, so every run, forks included, gets the data. A team with a real remote
+makes it DVC's default (``dvc remote add -d``) or names it in the repository variable
+``DVC_REMOTE``, and stores its credentials as secrets. A job uses that remote only when the
+credentials reach it, which they never do on a fork; then the Actions cache and the
+remotes that need no credentials serve the data, and nothing is pushed.
 
 Who commits ``dvc.lock``: a pull request may carry its own (``make run`` updates it). After
 a merge, or a scheduled or dispatched retrain, the training run on ``main`` records what it
@@ -142,7 +144,10 @@ def _run(cmd: Sequence[str], env: Mapping[str, str] | None = None) -> bool:
 
 
 def _output(cmd: Sequence[str]) -> str:
-    done = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
     return done.stdout if done.returncode == 0 else ""
 
 
@@ -150,35 +155,74 @@ def _output(cmd: Sequence[str]) -> str:
 
 
 @dataclass(frozen=True)
-class RemoteChoice:
-    """Which DVC remote to use: ``name`` None means the default one in ``.dvc/config``."""
+class Remotes:
+    """The DVC remotes of the project (name -> URL) and which one is the default."""
 
-    name: str | None
-    can_push: bool
+    urls: Mapping[str, str]
+    default: str | None
+
+    @classmethod
+    def from_dvc(cls) -> Remotes:
+        """From ``dvc config --list`` (every config level merged; one setting a line)."""
+        urls: dict[str, str] = {}
+        default = None
+        for line in _output(["dvc", "config", "--list"]).splitlines():
+            key, _, value = line.strip().partition("=")
+            parts = key.split(".")
+            if len(parts) == 3 and parts[0] == "remote" and parts[2] == "url":
+                urls[parts[1]] = value
+            elif key == "core.remote":
+                default = value
+        return cls(urls, default)
+
+    def credential_free(self, name: str) -> bool:
+        """A remote on a path (like the bundled one, committed in git) needs no credentials."""
+        url = self.urls.get(name, "")
+        return bool(url) and ("://" not in url or url.startswith("file://"))
+
+
+@dataclass(frozen=True)
+class RemoteChoice:
+    """Where this job pulls from, in order, and where it may push (None: nowhere)."""
+
+    pull_from: tuple[str, ...]
+    push_to: str | None
     reason: str
 
-    def args(self) -> list[str]:
-        return ["--remote", self.name] if self.name else []
 
+def choose_remote(env: Mapping[str, str], remotes: Remotes) -> RemoteChoice:
+    """The project's remote (``DVC_REMOTE``, else DVC's default) when this job can use it.
 
-def choose_remote(env: Mapping[str, str] = os.environ) -> RemoteChoice:
-    wanted = env.get("DVC_REMOTE", "").strip()
-    if not wanted:
-        return RemoteChoice(
-            None,
-            False,
-            "DVC_REMOTE is not set: using the default remote (the bundled one needs no "
-            "credentials); nothing is pushed",
-        )
+    A remote that needs credentials is used only when they reach the job; pushing needs
+    them too. Without them (a fork, or secrets not set) the job pulls from the remotes that
+    need none, such as the bundled one, and from the Actions cache, and pushes nothing.
+    """
+    wanted = env.get("DVC_REMOTE", "").strip() or remotes.default
+    free = tuple(n for n in remotes.urls if remotes.credential_free(n) and n != wanted)
     present = [name for name in CREDENTIAL_VARIABLES if env.get(name, "").strip()]
-    if not present:
+    if wanted is None or wanted not in remotes.urls:
         return RemoteChoice(
-            None,
-            False,
-            f"no credentials for DVC remote {wanted!r} in this job (a fork, or the secrets "
-            "are not set): using the default remote and the cache; nothing is pushed",
+            free, None, f"no DVC remote named {wanted!r}: using {free or 'the cache'}"
         )
-    return RemoteChoice(wanted, True, f"using DVC remote {wanted!r} ({', '.join(present)} set)")
+    if remotes.credential_free(wanted):
+        return RemoteChoice(
+            (wanted, *free),
+            None,
+            f"DVC remote {wanted!r} is a folder in the repository and needs no credentials; "
+            "nothing is pushed to it",
+        )
+    if present:
+        return RemoteChoice(
+            (wanted, *free), wanted, f"using DVC remote {wanted!r} ({', '.join(present)} set)"
+        )
+    fallback = ", ".join(repr(n) for n in free) or "none"
+    return RemoteChoice(
+        free,
+        None,
+        f"no credentials for DVC remote {wanted!r} in this job (a fork, or the secrets are "
+        f"not set): using the Actions cache and the remotes that need none ({fallback}); "
+        "nothing is pushed",
+    )
 
 
 def pointer_files() -> list[str]:
@@ -206,28 +250,63 @@ def stages_to_rerun() -> list[str]:
 # --- commands -----------------------------------------------------------------------------
 
 
-def pull(env: Mapping[str, str] = os.environ) -> int:
+def data_present(pointers: Sequence[str]) -> bool:
+    """Every pointer's data is in the workspace and matches its hash (``dvc status``)."""
+    done = subprocess.run(
+        ["dvc", "status", "--json", *pointers], capture_output=True, text=True, check=False
+    )
+    try:
+        return done.returncode == 0 and json.loads(done.stdout or "{}") == {}
+    except ValueError:
+        return False
+
+
+def set_output(name: str, value: str, env: Mapping[str, str] = os.environ) -> None:
+    target = env.get("GITHUB_OUTPUT")
+    if target:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(f"{name}={value}\n")
+
+
+def pull(env: Mapping[str, str] = os.environ, remotes: Remotes | None = None) -> int:
+    """Get the data (the cache first, then the usable remotes); then outputs, best effort.
+
+    Writes the step output ``data=available|unavailable``. Without data and without
+    credentials (a fork whose project keeps its data on a private remote, with nothing in
+    the cache) the run cannot train: that is a warning and a note in the job summary,
+    never a red job for lack of a secret. With credentials, missing data is an error.
+    """
     trigger = Trigger.from_env(env)
-    remote = choose_remote(env)
-    annotate("notice", "DVC remote", remote.reason)
+    choice = choose_remote(env, remotes or Remotes.from_dvc())
+    annotate("notice", "DVC remote", choice.reason)
     pointers = pointer_files()
-    ok = _run(["dvc", "pull", *remote.args(), *pointers])
-    if not ok and remote.name:
-        annotate(
-            "warning", "DVC pull", f"pulling from {remote.name!r} failed; trying the default remote"
+    # The Actions cache may hold the data already: check it out without asking a remote.
+    subprocess.run(["dvc", "checkout", "--quiet", *pointers], capture_output=True, check=False)
+    available = data_present(pointers)
+    if available:
+        annotate("notice", "Data", "checked out from the DVC cache (in CI: the Actions cache)")
+    for name in choice.pull_from:
+        if available:
+            break
+        available = _run(["dvc", "pull", "--remote", name, *pointers]) and data_present(pointers)
+        if not available:
+            annotate("warning", "DVC pull", f"the data is not on DVC remote {name!r}")
+    if not available:
+        set_output("data", "unavailable", env)
+        message = (
+            f"{', '.join(pointers)}: not in the Actions cache, and not on any DVC remote this "
+            f"job can read ({choice.reason})."
         )
-        ok = _run(["dvc", "pull", *pointers])
-    if not ok:
-        annotate(
-            "error",
-            "No data",
-            f"could not get {', '.join(pointers)} from the DVC remote or the cache; "
-            "check the remote and its credentials",
-        )
+        if choice.push_to is None and not any(env.get(n) for n in CREDENTIAL_VARIABLES):
+            annotate("warning", "Training skipped", message + " Training is skipped.")
+            append_summary(f"> [!WARNING]\n> No training in this run: {message}", env)
+            return 0
+        annotate("error", "No data", message + " Check the remote and its credentials.")
         return 1
+    set_output("data", "available", env)
     if trigger.refreshes_data:
         imports = [p for p in pointers if is_import(p)]
-        if imports and not _run(["dvc", "update", *remote.args(), *imports]):
+        if imports and not _run(["dvc", "update", *imports]):
             annotate("error", "New data", f"dvc update {' '.join(imports)} failed")
             return 1
         if not imports:
@@ -237,8 +316,9 @@ def pull(env: Mapping[str, str] = os.environ) -> int:
                 f"{trigger.describe()}: no imported data to update; retraining on the tracked data",
             )
     # Outputs and run-cache are optional: missing pieces are rebuilt by `dvc repro`. The
-    # data above was pulled strictly on purpose: `--allow-missing` exits 0 without it.
-    _run(["dvc", "pull", *remote.args(), "--run-cache", "--allow-missing"])
+    # data above was checked on purpose: `dvc pull --allow-missing` exits 0 without it.
+    for name in choice.pull_from[:1]:
+        _run(["dvc", "pull", "--remote", name, "--run-cache", "--allow-missing"])
     pending = stages_to_rerun()
     if pending:
         annotate(
@@ -257,13 +337,14 @@ def push(env: Mapping[str, str] = os.environ) -> int:
     if trigger.is_pull_request:
         annotate("notice", "DVC push", "pull requests never push to the DVC remote")
         return 0
-    remote = choose_remote(env)
-    if not remote.can_push or remote.name is None:
-        annotate("notice", "DVC push skipped", remote.reason)
+    choice = choose_remote(env, Remotes.from_dvc())
+    if choice.push_to is None:
+        annotate("notice", "DVC push skipped", choice.reason)
         return 0
-    if not _run(["dvc", "push", "--remote", remote.name, "--run-cache"]):
-        annotate("error", "DVC push", f"dvc push to {remote.name!r} failed")
+    if not _run(["dvc", "push", "--remote", choice.push_to, "--run-cache"]):
+        annotate("error", "DVC push", f"dvc push to {choice.push_to!r} failed")
         return 1
+    annotate("notice", "DVC push", f"pushed data, outputs and run-cache to {choice.push_to!r}")
     return 0
 
 

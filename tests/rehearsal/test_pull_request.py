@@ -40,6 +40,15 @@ def open_pull_request(origin: Origin, tmp_path, *, branch: str = "tune-the-model
     return change, base_sha, head_sha, merge_sha, checkout
 
 
+def use_s3_by_default(work):
+    """What `dvc remote add -d team s3://...` writes (the README's way to move to S3)."""
+    config = work / ".dvc" / "config"
+    text = config.read_text().replace("remote = bundled", "remote = team")
+    remote = "['remote \"team\"']\n    url = s3://team-bucket/dvc\n    endpointurl = http://127.0.0.1:9\n"
+    config.write_text(text + remote)
+    assert "remote = team" in config.read_text()
+
+
 def test_a_params_change_gets_one_sticky_comment_with_the_param_and_metric_deltas(
     origin: Origin, rehearsal: Rehearsal, tmp_path
 ):
@@ -86,10 +95,12 @@ def test_a_params_change_gets_one_sticky_comment_with_the_param_and_metric_delta
 def test_a_fork_pull_request_needs_no_secret_and_reports_in_the_summary_when_commenting_is_refused(
     origin: Origin, rehearsal: Rehearsal, tmp_path
 ):
+    # The team keeps its data on S3 (DVC's default remote), with credentials as secrets;
+    # a fork's run gets none of them. The endpoint is never contacted.
+    origin.commit("main", "Store DVC data on S3", use_s3_by_default)
     _, base_sha, head_sha, _, checkout = open_pull_request(origin, tmp_path, branch="from-a-fork")
     payload = pull_request_payload(PR, "from-a-fork", head_sha, base_sha, fork=True)
 
-    rehearsal.variables["DVC_REMOTE"] = "team-s3"  # configured, but forks get no secrets
     run = rehearsal.run(checkout, "pull_request", payload, env={"REHEARSAL_CML_REFUSES": "1"})
 
     assert run.returncode == 0, run.log[-5000:]
@@ -98,4 +109,11 @@ def test_a_fork_pull_request_needs_no_secret_and_reports_in_the_summary_when_com
     assert len(run.cml_calls()) == 1
     assert "Report not posted" in run.log and "read-only token" in run.log
     assert "### Training report" in run.summary()
-    assert "no credentials for DVC remote 'team-s3'" in run.log  # pulled from the default remote
+    assert "no credentials for DVC remote 'team'" in run.log
+    # The data came from the Actions cache or from the remote that needs no credentials.
+    assert (
+        "+ dvc pull --remote bundled data.dvc" in run.log
+        or "checked out from the DVC cache" in run.log
+    )
+    assert "+ dvc pull --remote team" not in run.log
+    assert "DVC push" not in run.log

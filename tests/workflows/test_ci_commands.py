@@ -31,21 +31,33 @@ def git(cwd: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def test_without_dvc_remote_the_default_remote_is_used_and_nothing_is_pushed():
-    choice = ci.choose_remote({})
-    assert choice.name is None and not choice.can_push and choice.args() == []
+BUNDLED = ci.Remotes({"bundled": "storage"}, "bundled")
+TEAM_DEFAULT = ci.Remotes({"bundled": "storage", "team": "s3://bucket/dvc"}, "team")
+TEAM_NAMED = ci.Remotes({"bundled": "storage", "team": "s3://bucket/dvc"}, "bundled")
 
 
-def test_a_named_remote_without_credentials_falls_back_to_the_default_as_on_a_fork():
-    choice = ci.choose_remote({"DVC_REMOTE": "team", "AWS_ACCESS_KEY_ID": ""})
-    assert choice.name is None and not choice.can_push
-    assert "no credentials" in choice.reason
+def test_the_bundled_remote_needs_no_credentials_and_is_never_pushed_to():
+    choice = ci.choose_remote({}, BUNDLED)
+    assert choice.pull_from == ("bundled",) and choice.push_to is None
+    assert BUNDLED.credential_free("bundled")
+    assert not TEAM_DEFAULT.credential_free("team")
 
 
-def test_a_named_remote_with_credentials_is_pulled_from_and_pushed_to():
-    choice = ci.choose_remote({"DVC_REMOTE": "team", "AWS_ACCESS_KEY_ID": "AKIA"})
-    assert choice.name == "team" and choice.can_push
-    assert choice.args() == ["--remote", "team"]
+def test_a_team_remote_with_credentials_is_pulled_from_then_pushed_to():
+    env = {"AWS_ACCESS_KEY_ID": "AKIA"}
+    assert ci.choose_remote(env, TEAM_DEFAULT) == ci.RemoteChoice(
+        ("team", "bundled"), "team", "using DVC remote 'team' (AWS_ACCESS_KEY_ID set)"
+    )
+    named = ci.choose_remote({**env, "DVC_REMOTE": "team"}, TEAM_NAMED)
+    assert named.pull_from[0] == "team" and named.push_to == "team"
+
+
+def test_without_credentials_as_on_a_fork_only_remotes_that_need_none_are_used():
+    choice = ci.choose_remote({"AWS_ACCESS_KEY_ID": ""}, TEAM_DEFAULT)
+    assert choice.pull_from == ("bundled",) and choice.push_to is None
+    assert "no credentials for DVC remote 'team'" in choice.reason
+    alone = ci.choose_remote({}, ci.Remotes({"team": "s3://bucket/dvc"}, "team"))
+    assert alone.pull_from == () and alone.push_to is None  # only the Actions cache is left
 
 
 def test_the_trigger_is_read_from_the_event_and_new_data_refreshes_imports(tmp_path):
@@ -74,14 +86,30 @@ def test_annotations_keep_multi_line_messages_on_one_line(capsys):
     assert capsys.readouterr().out == "::warning title=a%3A b%2C c::first%0Asecond 100%25\n"
 
 
-def test_pull_requests_never_push_and_a_missing_remote_is_a_notice(capsys):
-    assert (
-        ci.push({"GITHUB_EVENT_NAME": "pull_request", "DVC_REMOTE": "t", "AWS_ACCESS_KEY_ID": "k"})
-        == 0
-    )
+def test_pull_requests_never_push(capsys):
+    assert ci.push({"GITHUB_EVENT_NAME": "pull_request", "AWS_ACCESS_KEY_ID": "k"}) == 0
     assert "never push" in capsys.readouterr().out
-    assert ci.push({"GITHUB_EVENT_NAME": "push"}) == 0
-    assert "DVC push skipped" in capsys.readouterr().out
+
+
+def test_without_data_or_credentials_training_is_skipped_with_a_warning_not_a_failure(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.dvc").write_text("outs:\n- md5: 0\n  path: data\n")
+    monkeypatch.setattr(ci, "data_present", lambda pointers: False)
+    monkeypatch.setattr(ci.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0))
+    monkeypatch.setattr(ci, "_output", lambda cmd: "data.dvc\n")
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    env = {"GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+
+    assert ci.pull(env, ci.Remotes({"team": "s3://b/p"}, "team")) == 0
+
+    assert output.read_text() == "data=unavailable\n"
+    assert "::warning title=Training skipped::" in capsys.readouterr().out
+    assert "No training in this run" in summary.read_text()
+    with_keys = {**env, "AWS_ACCESS_KEY_ID": "k"}
+    monkeypatch.setattr(ci, "_run", lambda cmd, env=None: False)
+    assert ci.pull(with_keys, ci.Remotes({"team": "s3://b/p"}, "team")) == 1  # a real failure
 
 
 @pytest.fixture

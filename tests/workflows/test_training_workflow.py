@@ -110,6 +110,14 @@ def test_dvc_lock_is_recorded_on_main_only_by_a_job_that_cannot_retrigger_traini
 
 def test_the_dvc_remote_is_pushed_only_from_main():
     push = step_named(TRAINING, "train", "Push data, outputs and run-cache")
-    assert (
-        push.spec["if"] == "github.ref == 'refs/heads/main' && github.event_name != 'pull_request'"
+    assert push.spec["if"] == (
+        "steps.repro.outcome == 'success' && github.ref == 'refs/heads/main' "
+        "&& github.event_name != 'pull_request'"
     )
+
+
+def test_training_runs_only_when_the_data_could_be_had():
+    pull = step_named(TRAINING, "train", "Pull the data")
+    assert pull.spec["id"] == "pull"
+    repro = step_named(TRAINING, "train", "Reproduce the pipeline")
+    assert repro.spec["if"] == "steps.pull.outputs.data == 'available'"
