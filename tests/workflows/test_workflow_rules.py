@@ -26,7 +26,11 @@ WRITE_SCOPES = {
     ("continuous-training.yml", "comment"): {"pull-requests"},  # the sticky report comment
     ("continuous-training.yml", "record"): {"contents"},  # the [skip ci] dvc.lock commit
     ("cloud-training.yml", "launch"): {"id-token"},  # OIDC for short-lived cloud credentials
+    ("monitoring.yml", "issue"): {"issues"},  # one issue per trigger kind, updated in place
+    ("monitoring.yml", "dispatch"): {"contents"},  # repository_dispatch asks for a retrain
 }
+# Jobs that pull from the DVC remote with its credentials (tabpipe.ci pull/push only).
+REMOTE_JOBS = {"train", "check"}
 # Secrets outside the DVC remote's steps: only the cloud runner's launch, and only these.
 LAUNCH_SECRETS = {"CML_RUNNER_APP_PRIVATE_KEY", "KUBERNETES_CONFIGURATION"}
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
@@ -39,9 +43,16 @@ def test_there_is_one_workflow_per_concern():
         "cloud-training.yml",
         "continuous-training.yml",
         "experiment-sweep.yml",
+        "monitoring.yml",
     ]
     names = [load(p)["name"] for p in workflow_files()]
-    assert names == ["CI", "Cloud training", "Continuous training", "Experiment sweep"]
+    assert names == [
+        "CI",
+        "Cloud training",
+        "Continuous training",
+        "Experiment sweep",
+        "Monitoring",
+    ]
 
 
 @pytest.mark.parametrize("path", workflow_files(), ids=lambda p: p.name)
@@ -121,7 +132,7 @@ def test_secrets_reach_only_the_steps_that_talk_to_the_dvc_remote():
         if (step.file, step.job) == ("cloud-training.yml", "launch"):
             assert set(re.findall(r"secrets\.(\w+)", text)) <= LAUNCH_SECRETS, step.where
             continue
-        assert step.job == "train", step.where
+        assert step.job in REMOTE_JOBS, step.where
         assert re.fullmatch(r"python -m tabpipe\.ci (pull|push)", step.run.strip()), step.where
         env = step.spec.get("env", {})
         mapped = {k for k, v in env.items() if "secrets." in str(v)}
