@@ -29,7 +29,7 @@ from tabpipe.champion import refresh as record_champion
 from tabpipe.config import PARAMS_FILE, Params, Task, load_params
 from tabpipe.contract import check
 from tabpipe.io import SUPPORTED_SUFFIXES, InputError, read_table
-from tabpipe.onboarding import ColumnPlan, OnboardingError, contract_for, params_for, plan
+from tabpipe.onboarding import ColumnPlan, OnboardingError, contract_spec, params_for, plan
 
 PROJECT_RECORD = Path("docs/project.md")
 CONTRACT = Path("contracts/data.yaml")
@@ -236,7 +236,7 @@ def render_params(column_plan: ColumnPlan, frame: pd.DataFrame, raw: Path) -> st
 
 
 def render_contract(frame: pd.DataFrame, column_plan: ColumnPlan, source: Path, name: str) -> str:
-    schema = contract_for(frame, column_plan, name)
+    spec = contract_spec(frame, column_plan, name)
     header = textwrap.dedent(
         f"""\
         # Data contract for {source.name}, inferred by `init` with pandera from {len(frame)} rows.
@@ -246,7 +246,9 @@ def render_contract(frame: pd.DataFrame, column_plan: ColumnPlan, source: Path, 
         # to what real data may contain; every rule stops the pipeline when broken.
         """
     )
-    text = header + (schema.to_yaml() or "")
+    text = header + yaml.dump(
+        spec, Dumper=ParamsDumper, sort_keys=False, allow_unicode=True, width=100
+    )
     report, _ = check(frame, load_contract_text(text), source=str(source), contract="inferred")
     if not report.ok:
         raise InitError(

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import yaml
 
 from tabpipe import contract as _registers_custom_checks  # noqa: F401  (min_rows, max_null_fraction)
 from tabpipe.config import Task
@@ -191,46 +193,59 @@ def _quote(name: str) -> str:
     return f"'{name}'" if re.search(r"[^\w.-]", name) else name
 
 
-def contract_for(frame: pd.DataFrame, column_plan: ColumnPlan, name: str) -> pa.DataFrameSchema:
+def contract_spec(frame: pd.DataFrame, column_plan: ColumnPlan, name: str) -> dict[str, Any]:
     """Infer the schema with pandera, then make it a contract worth enforcing.
 
-    pandera's inference gives dtypes, nullability and observed ranges. The contract widens
-    numeric ranges by 10% of the span (never below 0 for non-negative data), lists each
-    category's observed values, caps each nullable column's share of nulls, requires half
-    the rows seen (at least 50, at most 1000), and refuses unknown columns.
+    pandera's inference gives nullability and observed ranges. The contract widens numeric
+    ranges by 10% of the span (never below 0 for non-negative data), lists each category's
+    observed values, caps each nullable column's share of nulls, requires half the rows
+    seen (at least 50, at most 1000), and refuses unknown columns. The result is pandera's
+    YAML schema format in the compact form of the hand-written contract (one key per check).
     """
     inferred = pa.infer_schema(frame)
     assert isinstance(inferred, pa.DataFrameSchema)
-    columns: dict[str, pa.Column] = {}
+    columns: dict[str, dict[str, Any]] = {}
     for column_name, column in frame.items():
         label = str(column_name)
         nullable = bool(inferred.columns[label].nullable) and label != column_plan.target
-        checks: list[pa.Check] = []
+        spec: dict[str, Any] = {}
         if label in column_plan.numeric or (
             label == column_plan.target and column_plan.task is Task.REGRESSION
         ):
-            dtype: Any = "float64"
             low, high = float(column.min()), float(column.max())
             margin = 0.1 * (high - low) or max(abs(high), 1.0) * 0.1
             floor = 0.0 if low >= 0 and low - margin < 0 else _round(low - margin)
-            checks.append(pa.Check.in_range(floor, _round(high + margin)))
+            spec = {"dtype": "float64", "nullable": nullable, "coerce": True}
+            spec["in_range"] = {"min_value": floor, "max_value": _round(high + margin)}
         elif label in column_plan.categorical or label == column_plan.target:
-            dtype = str
-            allowed = sorted(column.dropna().astype(str).unique().tolist())
-            checks.append(pa.Check.isin(allowed))
+            spec = {"dtype": "str", "nullable": nullable, "coerce": True}
+            spec["isin"] = sorted(column.dropna().astype(str).unique().tolist())
         else:
-            dtype = None  # an excluded column: present, but unchecked
-        if nullable:
+            spec = {"nullable": True}  # an excluded column: must be present, is not checked
+        if nullable and "dtype" in spec:
             share = float(column.isna().mean())
             cap = round(min(0.99, max(0.05, 2 * share)), 2)
-            checks.append(pa.Check.max_null_fraction(max_fraction=cap, ignore_na=False))
-        columns[label] = pa.Column(
-            dtype, checks, nullable=nullable or dtype is None, coerce=dtype is not None
-        )
+            spec["max_null_fraction"] = {"max_fraction": cap, "ignore_na": False}
+        columns[label] = spec
     floor = int(min(1000, max(MIN_ROWS_FLOOR, len(frame) // 2)))
-    return pa.DataFrameSchema(
-        columns, checks=[pa.Check.min_rows(min_value=floor)], strict=True, name=name
-    )
+    return {
+        "schema_type": "dataframe",
+        "version": version("pandera"),
+        "columns": columns,
+        "checks": {"min_rows": {"min_value": floor}},
+        "strict": True,
+        "coerce": False,
+        "name": name,
+    }
+
+
+def schema_from_spec(spec: dict[str, Any]) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema.from_yaml(yaml.safe_dump(spec, allow_unicode=True))
+
+
+def contract_for(frame: pd.DataFrame, column_plan: ColumnPlan, name: str) -> pa.DataFrameSchema:
+    """The inferred contract as a pandera schema (see :func:`contract_spec`)."""
+    return schema_from_spec(contract_spec(frame, column_plan, name))
 
 
 def _round(value: float) -> float:
