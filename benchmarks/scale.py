@@ -312,7 +312,7 @@ def markdown(result: ScaleResult) -> str:
                     s.stage,
                     f"{s.seconds:.1f}",
                     _number(s.body_seconds),
-                    f"{s.cpu_seconds:.1f}",
+                    _number(s.cpu_seconds),
                     f"{s.peak_rss_gib:.2f}",
                     f"{s.load_at_start:.2f}",
                     s.outcome,
@@ -326,7 +326,7 @@ def markdown(result: ScaleResult) -> str:
                 "**all stages**",
                 f"**{total:.1f}**",
                 _number(sum(s.body_seconds for s in size.stages)),
-                f"{sum(s.cpu_seconds for s in size.stages):.1f}",
+                _number(sum(s.cpu_seconds for s in size.stages)),
                 f"**{peak:.2f}**",
                 "",
                 "ok" if size.ok else "**incomplete**",
@@ -341,7 +341,7 @@ def markdown(result: ScaleResult) -> str:
         "",
         "Generating the synthetic file (not part of the pipeline; chunks of 500,000 rows): "
         + ", ".join(
-            f"{label(s.rows)} in {s.generate_seconds:.1f} s ({s.file_mib:,.0f} MiB)"
+            f"{label(s.rows)} in {_number(s.generate_seconds)} s ({_number(s.file_mib)} MiB)"
             for s in result.sizes
         )
         + ".",
@@ -368,37 +368,50 @@ def _reading(result: ScaleResult) -> list[str]:
         return ["No size completed every stage; see the outcomes above.", ""]
     largest = max(complete, key=lambda s: s.rows)
     total = sum(s.seconds for s in largest.stages)
-    cpu = sum(s.cpu_seconds for s in largest.stages)
+    body = sum(s.body_seconds for s in largest.stages)
     by_wall = sorted(largest.stages, key=lambda s: s.seconds, reverse=True)
-    by_cpu = max(largest.stages, key=lambda s: s.cpu_seconds)
     heaviest_memory = max(largest.stages, key=lambda s: s.peak_rss_gib)
     text = (
-        f"At {largest.rows:,} rows the stages took {total:.0f} s of wall time and {cpu:.0f} s "
-        f"of CPU in all; {by_wall[0].stage} dominated the wall time with "
+        f"At {largest.rows:,} rows, the largest size that completed every stage, the stages "
+        f"took {total:.0f} s of wall time in all; {by_wall[0].stage} dominated with "
         f"{by_wall[0].seconds:.0f} s ({by_wall[0].seconds / total:.0%}), then "
-        f"{by_wall[1].stage} ({by_wall[1].seconds:.0f} s, {by_wall[1].seconds / total:.0%}); "
-        f"by CPU time {by_cpu.stage} came first ({by_cpu.cpu_seconds:.0f} s, "
-        f"{by_cpu.cpu_seconds / cpu:.0%}). Peak memory was highest in {heaviest_memory.stage}: "
+        f"{by_wall[1].stage} ({by_wall[1].seconds:.0f} s, {by_wall[1].seconds / total:.0%})."
+    )
+    if math.isfinite(body):
+        text += f" The stage bodies (after imports) account for {body:.0f} s of it."
+    cpu = sum(s.cpu_seconds for s in largest.stages)
+    if math.isfinite(cpu):
+        by_cpu = max(largest.stages, key=lambda s: s.cpu_seconds)
+        text += (
+            f" CPU time: {cpu:.0f} s, most of it in {by_cpu.stage} ({by_cpu.cpu_seconds:.0f} s)."
+        )
+    text += (
+        f" Peak memory was highest in {heaviest_memory.stage}: "
         f"{heaviest_memory.peak_rss_gib:.1f} GiB of the machine's {result.memory_gib:.0f} GiB."
     )
     smaller = [s for s in complete if s.rows < largest.rows]
     if smaller:
         base = max(smaller, key=lambda s: s.rows)
         factor = largest.rows / base.rows
+        use_body = all(
+            math.isfinite(s.body_seconds) and s.body_seconds > 0
+            for s in (*largest.stages, *base.stages)
+        )
+
+        def cost(run: StageRun) -> float:
+            return run.body_seconds if use_body else run.seconds
+
         growth = ", ".join(
-            f"{b.stage} x{a.cpu_seconds / b.cpu_seconds:.1f}"
+            f"{b.stage} x{cost(a) / cost(b):.1f}"
             for a, b in zip(largest.stages, base.stages, strict=True)
         )
-        base_total = sum(s.seconds for s in base.stages)
-        base_cpu = sum(s.cpu_seconds for s in base.stages)
         base_peak = max(s.peak_rss_gib for s in base.stages)
+        measure = "stage body time" if use_body else "wall time"
         text += (
-            f" From {base.rows:,} to {largest.rows:,} rows ({factor:.0f}x the rows), wall "
-            f"time grew x{total / base_total:.1f} and CPU time x{cpu / base_cpu:.1f} "
-            f"(per stage, CPU: {growth}); the largest peak RSS grew "
+            f" From {base.rows:,} to {largest.rows:,} rows ({factor:.0f}x the rows) the "
+            f"{measure} grew per stage: {growth}; the largest peak RSS grew "
             f"x{heaviest_memory.peak_rss_gib / base_peak:.1f}. A factor near {factor:.0f} "
-            "means cost linear in rows; a smaller one, that fixed costs (Python start-up and "
-            "imports, ONNX conversion) still weigh."
+            "means cost linear in rows; a smaller one, that fixed costs still weigh."
         )
     return [text, ""]
 
