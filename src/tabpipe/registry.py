@@ -201,8 +201,12 @@ def register(
     version: str | None = None,
     bump: Bump = "minor",
     message: str | None = None,
+    author: tuple[str, str] | None = None,
 ) -> Version:
-    """Tag ``rev`` as a new version. Existing versions are immutable: reusing one is refused."""
+    """Tag ``rev`` as a new version. Existing versions are immutable: reusing one is refused.
+
+    ``author`` is the (name, email) the tag records, for machines without a git identity.
+    """
     commit = resolve_commit(repo, rev)
     existing = versions(repo)
     same_commit = next((v for v in existing if v.commit == commit), None)
@@ -230,10 +234,15 @@ def register(
             commit,
             version=version,
             message=message or f"Register {ARTIFACT} {version}",
+            **_identity(author),
         )
     except Exception as exc:
         raise RegistryError(f"gto register refused {ARTIFACT}@{version}: {exc}") from exc
     return Version(version, commit)
+
+
+def _identity(author: tuple[str, str] | None) -> dict[str, str]:
+    return {} if author is None else {"author": author[0], "author_email": author[1]}
 
 
 def _wait_for_a_new_second(after: datetime | None) -> None:
@@ -244,7 +253,9 @@ def _wait_for_a_new_second(after: datetime | None) -> None:
         time.sleep(0.2)
 
 
-def assign_prod(repo: Path, version: str, message: str | None = None) -> str:
+def assign_prod(
+    repo: Path, version: str, message: str | None = None, author: tuple[str, str] | None = None
+) -> str:
     """Assign prod to a registered version; return the new tag (``model#prod#N``)."""
     target = find(repo, version)
     if target is None:
@@ -264,6 +275,7 @@ def assign_prod(repo: Path, version: str, message: str | None = None) -> str:
             version=version,
             message=message or f"Assign {PROD} to {ARTIFACT} {version}",
             force=any(a.version == version for a in history),  # back to an earlier version
+            **_identity(author),
         )
     except Exception as exc:
         raise RegistryError(f"gto assign refused {PROD} -> {version}: {exc}") from exc

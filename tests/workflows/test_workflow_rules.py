@@ -26,6 +26,7 @@ WRITE_SCOPES = {
     ("continuous-training.yml", "comment"): {"pull-requests"},  # the sticky report comment
     ("continuous-training.yml", "record"): {"contents"},  # the [skip ci] dvc.lock commit
     ("cloud-training.yml", "launch"): {"id-token"},  # OIDC for short-lived cloud credentials
+    ("deploy.yml", "release"): {"contents"},  # the registry tags and the GitHub release
     ("monitoring.yml", "issue"): {"issues"},  # one issue per trigger kind, updated in place
     ("monitoring.yml", "dispatch"): {"contents"},  # repository_dispatch asks for a retrain
 }
@@ -42,6 +43,7 @@ def test_there_is_one_workflow_per_concern():
         "ci.yml",
         "cloud-training.yml",
         "continuous-training.yml",
+        "deploy.yml",
         "experiment-sweep.yml",
         "monitoring.yml",
     ]
@@ -50,6 +52,7 @@ def test_there_is_one_workflow_per_concern():
         "CI",
         "Cloud training",
         "Continuous training",
+        "Deploy",
         "Experiment sweep",
         "Monitoring",
     ]
