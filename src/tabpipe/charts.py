@@ -75,17 +75,22 @@ def _quote(text: str) -> str:
 def mermaid_xychart(
     title: str,
     x_label: str,
-    x_ticks: Sequence[str],
+    x_axis: Sequence[str] | tuple[float, float],
     y_label: str,
     y_range: tuple[float, float] | None,
     series: Sequence[Series],
 ) -> str:
     """A fenced Mermaid ``xychart-beta`` line chart, colours set in its front matter.
 
-    Mermaid draws no legend, so callers print one beside the chart (see :func:`legend`).
+    ``x_axis`` is either category labels, one per value, or a numeric (min, max) range over
+    which Mermaid spreads each series' values evenly, with its own readable ticks. Mermaid
+    draws no legend, so callers print one beside the chart (see :func:`legend`).
     """
     palette = ", ".join(s.colour for s in series)
-    ticks = ", ".join(_quote(t) for t in x_ticks)
+    if isinstance(x_axis, tuple) and all(isinstance(v, int | float) for v in x_axis):
+        x_spec = f"{x_axis[0]:g} --> {x_axis[1]:g}"
+    else:
+        x_spec = "[" + ", ".join(_quote(str(t)) for t in x_axis) + "]"
     lines = [
         "```mermaid",
         "---",
@@ -99,7 +104,7 @@ def mermaid_xychart(
         "---",
         "xychart-beta",
         f"    title {_quote(title)}",
-        f"    x-axis {_quote(x_label)} [{ticks}]",
+        f"    x-axis {_quote(x_label)} {x_spec}",
     ]
     if y_range is None:
         lines.append(f"    y-axis {_quote(y_label)}")
@@ -184,7 +189,7 @@ def svg_line_chart(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
         f'viewBox="0 0 {_W} {_H}" font-family="sans-serif" font-size="12">',
         f'<rect width="{_W}" height="{_H}" fill="white"/>',
-        f'<text x="{_W / 2}" y="22" text-anchor="middle" font-size="15">{esc(title)}</text>',
+        f'<text x="{_W / 2}" y="20" text-anchor="middle" font-size="15">{esc(title)}</text>',
     ]
     for i in range(6):
         fx, fy = x0 + span_x * i / 5, y0 + span_y * i / 5
@@ -216,12 +221,12 @@ def svg_line_chart(
         parts.append(
             f'<polyline points="{points}" fill="none" stroke="{esc(colour)}" stroke-width="2"/>'
         )
-        ly = _PAD + 16 + index * 16
+        lx = _PAD + index * 170
         parts.append(
-            f'<line x1="{_W - _PAD - 150}" y1="{ly - 4}" x2="{_W - _PAD - 130}" y2="{ly - 4}" '
+            f'<line x1="{lx}" y1="40" x2="{lx + 20}" y2="40" '
             f'stroke="{esc(colour)}" stroke-width="3"/>'
         )
-        parts.append(f'<text x="{_W - _PAD - 124}" y="{ly}">{esc(name)}</text>')
+        parts.append(f'<text x="{lx + 26}" y="44">{esc(name)}</text>')
     parts.append(f'<text x="{_W / 2}" y="{_H - 14}" text-anchor="middle">{esc(x_label)}</text>')
     parts.append(
         f'<text x="16" y="{_H / 2}" text-anchor="middle" '

@@ -360,9 +360,8 @@ def _curve_section(e: Evidence, name: str) -> list[str]:
             continue
         series.append(charts.Series(label, colour, spec.on_grid(frame, grid)))
         notes.append(f"{spec.area_name} {charts.area_under(frame[spec.x], frame[spec.y]):.3f}")
-    ticks = [f"{x:.2f}" for x in grid]
     chart = charts.mermaid_xychart(
-        spec.title, spec.x_label, ticks, spec.y_label, (0.0, 1.0), series
+        spec.title, spec.x_label, (0.0, 1.0), spec.y_label, (0.0, 1.0), series
     )
     return [f"#### {spec.title}", "", chart, "", charts.legend(series, notes), ""]
 
@@ -668,9 +667,8 @@ def plot_files(e: Evidence) -> dict[str, str]:
                     charts.confusion_html(charts.confusion_counts(e.baseline_plots["confusion"])),
                 )
             )
-    files[PLOTS_PAGE] = charts.html_page(
-        f"Training plots: this run vs {e.baseline.label}", sections
-    )
+    against = e.baseline.label.replace("`", "")
+    files[PLOTS_PAGE] = charts.html_page(f"Training plots: this run vs {against}", sections)
     return files
 
 

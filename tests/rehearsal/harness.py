@@ -127,10 +127,9 @@ class Origin:
         out as itself.
         """
         git(dest.parent, "init", "--quiet", str(dest))
-        # The remote is named like GitHub's (act derives github.repository from it); git
-        # rewrites it to the local bare repository.
-        git(dest, "remote", "add", "origin", REMOTE_URL)
-        git(dest, "config", f"url.{self.bare}.insteadOf", REMOTE_URL)
+        git(dest, "remote", "add", "origin", str(self.bare))
+        # act derives github.repository from a remote's URL (--remote-name github).
+        git(dest, "remote", "add", "github", REMOTE_URL)
         tracking = "refs/remotes/" + ref.removeprefix("refs/").removeprefix("heads/")
         git(dest, "fetch", "--quiet", "--no-tags", "--depth=1", "origin", f"+{ref}:{tracking}")
         if branch:
@@ -255,6 +254,8 @@ class Rehearsal:
             "--no-cache-server",
             "--defaultbranch",
             "main",
+            "--remote-name",
+            "github",
             *local_repository_args(workflow_path),
             *(a for k, v in passed_env.items() for a in ("--env", f"{k}={v}")),
             *(a for k, v in self.variables.items() for a in ("--var", f"{k}={v}")),

@@ -44,6 +44,8 @@ def test_a_mermaid_chart_has_one_line_per_series_over_the_shared_ticks_and_its_c
     assert 'x-axis "fpr" ["0", "0.5", "1"]' in block and 'y-axis "tpr" 0 --> 1' in block
     assert re.findall(r"^    line \[(.*)\]$", block, re.M) == ["0.1, 0.5, 1", "0.2, 0.6, 1"]
     assert f'plotColorPalette: "{charts.BASELINE_COLOUR}, {charts.BRANCH_COLOUR}"' in block
+    numeric = charts.mermaid_xychart("ROC", "fpr", (0.0, 1.0), "tpr", (0, 1), series)
+    assert 'x-axis "fpr" 0 --> 1' in numeric  # Mermaid spreads the values and picks ticks
     assert charts.legend(series, ["AUC 0.8", "AUC 0.9"]) == (
         "_Lines: grey: main (AUC 0.8) · blue: branch (AUC 0.9)._"
     )
