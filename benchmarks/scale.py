@@ -269,8 +269,8 @@ def _memory_gib() -> float:
     return float("nan")
 
 
-def _number(value: float) -> str:
-    return f"{value:.1f}" if math.isfinite(value) else "n/a"
+def _number(value: float, digits: int = 1) -> str:
+    return f"{value:.{digits}f}" if math.isfinite(value) else "n/a"
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str) -> list[str]:
@@ -310,24 +310,25 @@ def markdown(result: ScaleResult) -> str:
                 [
                     f"{size.rows:,}",
                     s.stage,
-                    f"{s.seconds:.1f}",
+                    _number(s.seconds),
                     _number(s.body_seconds),
                     _number(s.cpu_seconds),
-                    f"{s.peak_rss_gib:.2f}",
+                    _number(s.peak_rss_gib, 2),
                     f"{s.load_at_start:.2f}",
                     s.outcome,
                 ]
             )
-        total = sum(s.seconds for s in size.stages)
-        peak = max((s.peak_rss_gib for s in size.stages), default=0.0)
+        finished = [s for s in size.stages if s.outcome == "ok"]
+        total = sum(s.seconds for s in finished)
+        peak = max((s.peak_rss_gib for s in finished), default=float("nan"))
         table.append(
             [
                 f"{size.rows:,}",
-                "**all stages**",
+                "**all stages**" if size.ok else "**stages finished**",
                 f"**{total:.1f}**",
-                _number(sum(s.body_seconds for s in size.stages)),
-                _number(sum(s.cpu_seconds for s in size.stages)),
-                f"**{peak:.2f}**",
+                _number(sum(s.body_seconds for s in finished)),
+                _number(sum(s.cpu_seconds for s in finished)),
+                f"**{_number(peak, 2)}**",
                 "",
                 "ok" if size.ok else "**incomplete**",
             ]
