@@ -118,10 +118,11 @@ def github_outputs(summary: Mapping[str, Any]) -> str:
     )
 
 
-def _append(path: str | None, text: str) -> None:
+def _append(path: str | None, text: str, *, gap: bool = True) -> None:
+    """Append to a file Actions reads; outputs must not hold blank lines, summaries may."""
     if path:
         with open(path, "a", encoding="utf-8") as handle:
-            handle.write(text.rstrip("\n") + "\n\n")
+            handle.write(text.rstrip("\n") + ("\n\n" if gap else "\n"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.plan:
         plan = f"batch={batch or ''}\nfeedback={feedback or ''}\n"
         print(plan, end="")
-        _append(os.environ.get("GITHUB_OUTPUT"), plan)
+        _append(os.environ.get("GITHUB_OUTPUT"), plan, gap=False)
         return 0
     outcomes = []
     if batch is None:
@@ -173,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 os.environ.get("GITHUB_STEP_SUMMARY"),
                 Path(outcome.reports["markdown"]).read_text(encoding="utf-8"),
             )
-    _append(os.environ.get("GITHUB_OUTPUT"), github_outputs(summary))
+    _append(os.environ.get("GITHUB_OUTPUT"), github_outputs(summary), gap=False)
     fired = ", ".join(summary["triggers"]) or "nothing"
     print(
         f"[monitor] fired: {fired}; exit status {summary['exit_status']} ({summary['trigger']}); "

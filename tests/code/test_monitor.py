@@ -29,7 +29,9 @@ def test_nothing_to_check_exits_0(monitored, monkeypatch, tmp_path):
     output = tmp_path / "github_output"
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
     assert monitor.main(["--out", "out"]) == 0
-    assert "status=0\n" in output.read_text() and "retrain=false\n" in output.read_text()
+    lines = output.read_text().splitlines()
+    assert "status=0" in lines and "retrain=false" in lines
+    assert all("=" in line for line in lines), "Actions rejects blank output lines"
     assert json.loads((monitored / "out" / "summary.json").read_text())["checks"] == []
 
 

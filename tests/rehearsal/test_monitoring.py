@@ -1,0 +1,114 @@
+"""The monitoring workflow under act: a drifted batch opens an issue and dispatches a retrain;
+a clean one does neither.
+
+Batches are simulated from the project's raw data and committed to main under
+``monitor.incoming``, as a team would drop them there. ``gh`` is the stand-in in ``gh/``:
+it serves GitHub's issues and dispatches endpoints from a JSON file that outlives one act
+run (so a second run must find and update the first run's issue) and records every call.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tabpipe.alert import RETRAIN_EVENT
+from tests.monitoring import write_simulated
+from tests.rehearsal.harness import Origin, Rehearsal, git, host_env, repository_payload
+
+pytestmark = pytest.mark.rehearsal
+
+WORKFLOW = "monitoring.yml"
+GH_STANDIN = Path(__file__).resolve().parent / "gh"
+CHECK = "Check the newest batch and feedback"
+ISSUE = "Open or update one issue per trigger"
+DISPATCH = "Ask the training workflow to retrain"
+
+
+def commit_batch(origin: Origin, raw, params, contract, name: str, kind: str) -> str:
+    relative = params.monitor.incoming / name
+
+    def edit(work: Path) -> None:
+        write_simulated(raw, params, contract, work / relative, kind, labelled=False, seed=11)
+        git(work, "add", str(relative))
+
+    origin.commit("main", f"New batch {name} ({kind})", edit)
+    return str(relative)
+
+
+def gh_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "PATH": f"{GH_STANDIN}:{host_env()['PATH']}",  # gh is preinstalled on GitHub's runners
+        "REHEARSAL_GH_STATE": str(tmp_path / "github-state.json"),
+    }
+
+
+def gh_calls(run) -> list[dict]:
+    path = run.records / "gh-calls.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def test_a_drifted_batch_opens_one_issue_and_dispatches_retraining_every_time(
+    origin: Origin, rehearsal: Rehearsal, tmp_path, raw, params, contract
+):
+    commit_batch(origin, raw, params, contract, "2025-01-01.csv", "drift-numeric")
+    checkout = origin.checkout("refs/heads/main", tmp_path / "checkout", branch="main")
+    env = gh_env(tmp_path)
+    payload = {"schedule": "41 6 * * *", "repository": repository_payload()}
+
+    first = rehearsal.run(checkout, "schedule", payload, workflow=WORKFLOW, env=env)
+
+    assert first.returncode == 0, first.log[-5000:]
+    for job in (CHECK, ISSUE, DISPATCH):
+        assert first.job_succeeded(job), f"{job}\n{first.log[-5000:]}"
+    report = (first.artifact("monitoring-report") / "drift.md").read_text()
+    assert "🔴 **drift**" in report
+    calls = [(c["method"], c["endpoint"].split("?")[0]) for c in gh_calls(first)]
+    repo = "repos/rehearsal/tabpipe"
+    assert calls.count(("POST", f"{repo}/issues")) == 1
+    (dispatch,) = [c for c in gh_calls(first) if c["endpoint"].endswith("/dispatches")]
+    assert dispatch["body"]["event_type"] == RETRAIN_EVENT
+    assert "drift in" in dispatch["body"]["client_payload"]["reason"]
+    (issue,) = [
+        c["body"]
+        for c in gh_calls(first)
+        if c["method"] == "POST" and c["endpoint"].endswith("/issues")
+    ]
+    assert "<!-- tabpipe-monitor:drift" in issue["body"] and "## Drift check" in issue["body"]
+
+    second = rehearsal.run(
+        checkout,
+        "workflow_dispatch",
+        {"inputs": {}, "repository": repository_payload()},
+        workflow=WORKFLOW,
+        env=env,
+    )
+
+    assert second.returncode == 0, second.log[-5000:]
+    again = [(c["method"], c["endpoint"]) for c in gh_calls(second)]
+    assert ("PATCH", f"{repo}/issues/1") in again, "the open issue is updated"
+    assert ("POST", f"{repo}/issues") not in again, "no second issue"
+    assert ("POST", f"{repo}/dispatches") in again
+    state = json.loads(Path(env["REHEARSAL_GH_STATE"]).read_text())
+    assert len(state["issues"]) == 1 and len(state["dispatches"]) == 2
+
+
+def test_a_clean_batch_raises_no_issue_and_no_retrain(
+    origin: Origin, rehearsal: Rehearsal, tmp_path, raw, params, contract
+):
+    commit_batch(origin, raw, params, contract, "2025-02-01.csv", "clean")
+    checkout = origin.checkout("refs/heads/main", tmp_path / "checkout", branch="main")
+    payload = {"inputs": {}, "repository": repository_payload()}
+
+    run = rehearsal.run(
+        checkout, "workflow_dispatch", payload, workflow=WORKFLOW, env=gh_env(tmp_path)
+    )
+
+    assert run.returncode == 0, run.log[-5000:]
+    assert run.job_succeeded(CHECK), run.log[-5000:]
+    assert "monitoring exit status: 0" in run.log
+    assert not run.job_ran(ISSUE) and not run.job_ran(DISPATCH)
+    assert gh_calls(run) == []
+    assert "✅ **no drift**" in (run.artifact("monitoring-report") / "drift.md").read_text()
