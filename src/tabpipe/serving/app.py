@@ -139,9 +139,15 @@ def _warm_up_row(model: ServingModel) -> dict[str, Any]:
     return row
 
 
-def create_app(model_dir: Path, max_batch: int | None = None) -> FastAPI:
-    """The service for one model bundle (raises ModelLoadError if it cannot be served)."""
-    model = ServingModel(model_dir)
+def create_app(
+    model_dir: Path, max_batch: int | None = None, model: ServingModel | None = None
+) -> FastAPI:
+    """The service for one model bundle (raises ModelLoadError if it cannot be served).
+
+    ``model`` replaces the bundle's onnxruntime model with another predictor of the same
+    bundle (the serving benchmark compares scikit-learn behind the very same service).
+    """
+    model = model or ServingModel(model_dir)
     serving = model.metadata.get("serving") or {}
     limit = int(
         max_batch or os.environ.get(MAX_BATCH_ENV) or serving.get("max_batch") or DEFAULT_MAX_BATCH
