@@ -76,9 +76,11 @@ def bin_counts(values: np.ndarray, edges: Sequence[float]) -> dict[str, Any]:
 
 def category_counts(values: pd.Series) -> dict[str, int]:
     """Count of each category (as a string); missing values are counted as ``(missing)``."""
-    labels = values.astype(object).where(values.notna(), MISSING).astype(str)
-    counts = labels.value_counts(sort=False)
-    return {str(k): int(v) for k, v in sorted(counts.items())}
+    counts: dict[str, int] = {}
+    for key, count in values.value_counts(dropna=False, sort=False).items():
+        label = MISSING if pd.isna(key) else str(key)
+        counts[label] = counts.get(label, 0) + int(count)
+    return dict(sorted(counts.items()))
 
 
 def numeric_values(series: pd.Series) -> np.ndarray:
