@@ -98,3 +98,13 @@ serve: bundle ## serve build/bundle over HTTP on 127.0.0.1:8000 (FastAPI + onnxr
 .PHONY: infra-validate
 infra-validate: bundle ## serve build/bundle in a clean env (serve deps only): contract, real rows, latency
 	python -m tabpipe.infra_validate --bundle build/bundle
+
+# --- Monitoring and continuous training (see "Monitoring and continuous training" in README.md)
+.PHONY: record monitor
+
+record: setup ## write reports/run.json: code, data, params, stage timings, runner, replaced model, metrics
+	tabpipe record
+	tabpipe record --show
+
+monitor: setup ## check the newest batch (drift, schema skew) and feedback (degradation); exit 0/2/3/4
+	tabpipe monitor
