@@ -359,9 +359,32 @@ def release_body(info: Mapping[str, Any], bundle: Path) -> str:
     return "\n".join(lines)[:120_000]
 
 
+def ensure_commit(repo: Path, commit: str, env: Mapping[str, str] = os.environ) -> None:
+    """Fetch the commit to tag if this (one-commit-deep) checkout lacks it."""
+    present = subprocess.run(
+        ["git", "cat-file", "-e", f"{commit}^{{commit}}"],
+        cwd=repo,
+        capture_output=True,
+        check=False,
+    )
+    if present.returncode == 0:
+        return
+    done = subprocess.run(
+        ["git", "fetch", "--quiet", "--no-tags", "--depth=1", "origin", commit],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env=git_auth_env(env),
+        check=False,
+    )
+    if done.returncode != 0:
+        raise DeployError(f"could not fetch commit {commit} from origin: {done.stderr.strip()}")
+
+
 def publish(repo: Path, bundle: Path, version: str, commit: str, github: GitHub) -> dict[str, Any]:
     """Tags and a release, all or nothing (see the module docstring)."""
     info = check_bundle(bundle, version, commit)
+    ensure_commit(repo, commit)
     identity = (BOT_NAME, BOT_EMAIL)
     created: list[str] = []
     release: dict[str, Any] | None = None
@@ -434,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             outcome, why = wait_for_checks(
                 github, sha, args.timeout_minutes * 60, args.poll_seconds
             )
-            set_outputs({"proceed": "true" if outcome == "proceed" else "false", "sha": sha})
+            set_outputs({"proceed": "true" if outcome == "proceed" else "false"})
             annotate("error" if outcome == "fail" else "notice", "Deploy", why)
             return 1 if outcome == "fail" else 0
         if args.command == "plan":

@@ -307,3 +307,17 @@ def test_the_command_reports_outputs_for_the_next_jobs(project, tmp_path, monkey
         f"commit={merged}",
         "previous=",
     ]
+
+
+def test_the_release_job_fetches_the_results_commit_its_checkout_lacks(project, tmp_path):
+    merged = commit_files(project, {"dvc.lock": lock_for(OLD_MODEL)}, "Merge")
+    recorded = commit_files(project, {"dvc.lock": lock_for(NEW_MODEL)}, "Record results [skip ci]")
+    job = tmp_path / "release-job"
+    git(tmp_path, "init", "--quiet", str(job))
+    git(job, "remote", "add", "origin", str(project.origin))
+    git(job, "fetch", "--quiet", "--no-tags", "--depth=1", "origin", merged)
+    git(job, "checkout", "--quiet", "--detach", "FETCH_HEAD")
+    bundle = bundle_for(tmp_path, "v1.0.0", recorded)
+    with serving(FakeGitHub()) as fake:
+        deploy.publish(job, bundle, "v1.0.0", recorded, GitHub(fake.base, fake.repository, "t"))
+    assert git(project.origin, "rev-list", "-n", "1", "model@v1.0.0") == recorded
