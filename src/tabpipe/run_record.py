@@ -12,7 +12,8 @@ records and adds only what DVC lacks:
 - from the environment: who or what ran it (GitHub Actions run and runner, or host);
 - from ``build/timings.jsonl`` (written by each stage): start, end and duration of each
   stage that ran. A stage DVC skipped keeps the timing of the run that produced its
-  outputs (from the previous record); one restored from the cache has none;
+  outputs when the previous record has it (``unchanged``); otherwise (first record, or
+  outputs restored from DVC's cache) it is ``skipped``, without times;
 - the model it replaced: the previous different ``model.onnx`` hash in the git history of
   ``dvc.lock``, and the registry's champion (``reports/champion.json``) it was gated against;
 - train and test metrics.
@@ -250,7 +251,7 @@ def stage_runs(
                 seconds=before[name].get("seconds"),
             )
         else:
-            entry.update(status="restored", started=None, ended=None, seconds=None)
+            entry.update(status="skipped", started=None, ended=None, seconds=None)
         out[name] = entry
     return out
 
@@ -274,7 +275,7 @@ def build(
     now: datetime,
 ) -> dict[str, Any]:
     runs = stage_runs(stages, executions, previous)
-    ran = [s for s in runs.values() if s["status"] not in {"unchanged", "restored"}]
+    ran = [s for s in runs.values() if s["status"] not in {"unchanged", "skipped"}]
     started = min((s["started"] for s in ran), default=None)
     ended = max((s["ended"] for s in ran), default=None)
     seconds = (

@@ -42,7 +42,7 @@ def execution(stage: str, start: str, end: str, outcome: str = "ok") -> dict:
     return {"stage": stage, "started": start, "ended": end, "seconds": 1.0, "outcome": outcome}
 
 
-def test_stages_that_ran_skipped_or_were_restored_are_told_apart():
+def test_stages_that_ran_were_unchanged_or_skipped_are_told_apart():
     stages = run_record.lock_stages(lock("m2"))
     previous = {
         "stages": {"train": {**stages["train"], "started": "t0", "ended": "t1", "seconds": 3}}
@@ -51,7 +51,7 @@ def test_stages_that_ran_skipped_or_were_restored_are_told_apart():
     assert runs["export"]["status"] == "ran" and runs["export"]["started"] == "t2"
     assert runs["train"]["status"] == "unchanged" and runs["train"]["started"] == "t0"
     fresh = stage_runs(stages, [], None)
-    assert {r["status"] for r in fresh.values()} == {"restored"}
+    assert {r["status"] for r in fresh.values()} == {"skipped"}
     failed = stage_runs(stages, [execution("train", "t4", "t5", "failed")], None)
     assert failed["train"]["status"] == "failed"
 
@@ -156,7 +156,7 @@ def test_the_command_writes_once_then_leaves_an_unchanged_record_alone(history, 
     assert run_record.main([]) == 0
     record = json.loads(Path("reports/run.json").read_text())
     assert record["stages"]["export"]["status"] == "ran"
-    assert record["stages"]["train"]["status"] == "restored"
+    assert record["stages"]["train"]["status"] == "skipped"
     assert record["replaced"]["md5"] == "m2" and record["metrics"]["test"] == {"accuracy": 0.8}
     assert record["code"]["uncommitted_inputs"] == [] and record["executor"]["kind"] == "local"
     assert not timings.TIMINGS.exists(), "the timings were consumed"
