@@ -25,6 +25,7 @@ from tabpipe.features import model_frame
 
 # ai.onnx.ml opset 3 stores tree thresholds with full precision.
 ML_OPSET = 3
+GRAPH_NAME = "tabpipe"
 
 
 def convert(model: Pipeline, features: FeatureParams, task: Task, opset: int) -> onnx.ModelProto:
@@ -32,12 +33,16 @@ def convert(model: Pipeline, features: FeatureParams, task: Task, opset: int) ->
         (name, FloatTensorType([None, 1])) for name in features.numeric
     ] + [(name, StringTensorType([None, 1])) for name in features.categorical]
     options = {id(model): {"zipmap": False}} if task.is_classification else None
-    return convert_sklearn(
+    proto = convert_sklearn(
         model,
         initial_types=initial_types,
         options=options,
         target_opset={"": opset, "ai.onnx.ml": ML_OPSET},
     )
+    # skl2onnx names the graph with a random UUID; a fixed name makes the same model give the
+    # same bytes, so a rebuilt model.onnx has the md5 dvc.lock recorded (the release needs it).
+    proto.graph.name = GRAPH_NAME
+    return proto
 
 
 def with_metadata(proto: onnx.ModelProto, metadata: dict[str, Any]) -> onnx.ModelProto:

@@ -186,3 +186,12 @@ def test_evaluate_and_export_say_how_many_rows_they_score(exported, capsys):
     out = capsys.readouterr().out
     assert f"[evaluate] predicting on {train_rows} train and {test_rows} test rows" in out
     assert f"[export] parity check: ONNX vs scikit-learn on {test_rows} test rows" in out
+
+
+def test_converting_the_same_model_twice_gives_the_same_bytes():
+    """dvc.lock's md5 of model.onnx identifies a release, so a rebuild must reproduce it."""
+    params = synthetic_params("binary", "gradient_boosting")
+    model = fit(synthetic("binary", rows=200), params)
+    first = convert(model, params.features, Task.BINARY, 17).SerializeToString()
+    second = convert(model, params.features, Task.BINARY, 17).SerializeToString()
+    assert first == second
