@@ -80,15 +80,24 @@ def _gto() -> Any:
     return api
 
 
-def _git(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
-    done = subprocess.run(
-        ["git", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=None if env is None else dict(env),
-    )
+NETWORK_TIMEOUT_S = 120
+
+
+def _git(
+    repo: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float | None = None
+) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=None if env is None else dict(env),
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RegistryError(f"git {' '.join(args)}: no answer within {timeout:g}s") from exc
     if done.returncode != 0:
         raise RegistryError(f"git {' '.join(args)} failed: {done.stderr.strip() or done.stdout}")
     return done.stdout
@@ -326,13 +335,26 @@ def has_remote(repo: Path, remote: str = "origin") -> bool:
 
 
 def fetch_tags(repo: Path, remote: str = "origin", env: Mapping[str, str] = os.environ) -> None:
-    """Fetch the registry's tags (and the commits they tag, one deep) from ``remote``."""
-    auth = git_auth_env(env)
+    """Fetch the registry's tags (and the commits they tag, one deep) from ``remote``.
+
+    Never waits for a password or a passphrase (``make run`` must not hang on a remote that
+    wants credentials): such a remote fails at once, and so does one that does not answer.
+    """
+    auth = noninteractive(git_auth_env(env))
     patterns = [f"refs/tags/{ARTIFACT}{sep}*" for sep in ("@", "#")]
-    if not _git(repo, "ls-remote", "--tags", remote, *patterns, env=auth).strip():
+    listed = _git(
+        repo, "ls-remote", "--tags", remote, *patterns, env=auth, timeout=NETWORK_TIMEOUT_S
+    )
+    if not listed.strip():
         return  # nothing registered yet (a depth-limited fetch of no refs would fail)
     specs = [f"+{p}:{p}" for p in patterns]
-    _git(repo, "fetch", "--quiet", "--depth=1", remote, *specs, env=auth)
+    _git(repo, "fetch", "--quiet", "--depth=1", remote, *specs, env=auth, timeout=NETWORK_TIMEOUT_S)
+
+
+def noninteractive(env: Mapping[str, str]) -> dict[str, str]:
+    out = {**env, "GIT_TERMINAL_PROMPT": "0"}
+    out.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    return out
 
 
 def push_tags(
@@ -341,7 +363,10 @@ def push_tags(
     """Publish tags all or nothing; a tag that already exists on the remote is refused."""
     if tags:
         refs = [f"refs/tags/{t}" for t in tags]
-        _git(repo, "push", "--atomic", "--quiet", remote, *refs, env=git_auth_env(env))
+        auth = noninteractive(git_auth_env(env))
+        _git(
+            repo, "push", "--atomic", "--quiet", remote, *refs, env=auth, timeout=NETWORK_TIMEOUT_S
+        )
 
 
 def delete_local_tags(repo: Path, tags: Sequence[str]) -> None:

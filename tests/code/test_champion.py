@@ -104,3 +104,14 @@ def test_the_command_reports_the_champion(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(project.path)
     assert champion.main(["--offline"]) == 0
     assert "model@v1.0.0 is in prod" in capsys.readouterr().out
+
+
+def test_an_unreachable_remote_is_a_warning_and_never_a_prompt(tmp_path):
+    project = make_project(tmp_path)
+    clone = shallow_clone(project, tmp_path / "ci")
+    git(clone, "remote", "set-url", "origin", "https://127.0.0.1:9/private/repo.git")
+    written, warnings = champion.refresh(
+        clone, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    )
+    assert written["version"] is None
+    assert any("could not fetch the registry tags" in w for w in warnings)
