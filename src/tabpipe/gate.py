@@ -380,17 +380,13 @@ def verdict_markdown(verdict: Mapping[str, Any], *, heading: str = "####") -> st
     blessed = bool(verdict.get("blessed"))
     champion = verdict.get("champion")
     against = (
-        f"champion `{champion['version']}` (`{str(champion['commit'])[:7]}`)"
+        f"Champion: `{champion['version']}` (commit `{str(champion['commit'])[:7]}`), the "
+        "model in prod."
         if isinstance(champion, Mapping)
-        else "no champion yet: only value thresholds apply"
+        else "No champion in prod yet: only value thresholds apply."
     )
     mark = "✅ blessed" if blessed else "❌ not blessed"
-    lines = [
-        f"{heading} Model gate: {mark}",
-        "",
-        f"{verdict.get('reason', '')}. Compared with {against}.",
-        "",
-    ]
+    lines = [f"{heading} Model gate: {mark}", "", f"{verdict.get('reason', '')}. {against}", ""]
     checks = [c for c in verdict.get("checks", []) if isinstance(c, Mapping)]
     header = ["| metric | slice | threshold | value | result |", "|---|---|---|---|---|"]
     failed = [c for c in checks if not c.get("passed")]

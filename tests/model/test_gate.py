@@ -203,7 +203,7 @@ def test_the_markdown_shows_the_failed_metric_slice_threshold_and_value():
     payload = evaluate_thresholds(CANDIDATE, params(thresholds=config), CHAMPION).to_dict()
     text = verdict_markdown(payload)
     assert text.startswith("#### Model gate: ❌ not blessed")
-    assert "champion `v1.0.0` (`aaaaaaa`)" in text
+    assert "Champion: `v1.0.0` (commit `aaaaaaa`)" in text
     assert (
         "| `roc_auc` | overall | `change >= -0.005` | -0.0100 (0.8500 vs 0.8600) | ❌ fail |"
         in text
@@ -215,7 +215,7 @@ def test_the_markdown_shows_the_failed_metric_slice_threshold_and_value():
         ).to_dict()
     )
     assert "✅ blessed" in passing and "Failed checks" not in passing
-    assert "no champion yet" in passing
+    assert "No champion in prod yet: only value thresholds apply." in passing
 
 
 def test_a_change_threshold_needs_a_bound_and_a_valid_direction(tmp_path, root):

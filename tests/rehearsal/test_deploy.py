@@ -96,7 +96,7 @@ def test_a_worse_model_fails_the_gate_in_its_pull_request_and_the_report_says_wh
     (call,) = run.cml_calls()
     report = call["report"]
     assert "#### Model gate: ❌ not blessed" in report
-    assert "champion `v1.0.0`" in report
+    assert "Champion: `v1.0.0`" in report
     failed = [line for line in report.splitlines() if "❌ fail" in line and line.startswith("| `")]
     assert failed, report
     metric, where, threshold, value = (cell.strip() for cell in failed[0].strip("|").split("|")[:4])
