@@ -85,3 +85,18 @@ def write_simulated(
     result = simulate(raw, params, schema, kind=kind, rows=rows, seed=seed, labelled=labelled)
     write_batch(result.frame, path)
     return result.changed
+
+
+def with_drift_thresholds(
+    params: Params, numeric: float = 0.03, categorical: float = 0.12
+) -> Params:
+    """Drift thresholds on every feature (an onboarded project starts with none, as in TFDV).
+
+    A little wider than the template's (0.02 / 0.1) so that small onboarded datasets, whose
+    training split is itself a noisy reference, stay quiet on clean batches.
+    """
+    thresholds = {name: numeric for name in params.features.numeric}
+    thresholds |= {name: categorical for name in params.features.categorical}
+    drift = params.monitor.drift.model_copy(update={"thresholds": thresholds})
+    monitor = params.monitor.model_copy(update={"drift": drift})
+    return params.model_copy(update={"monitor": monitor})

@@ -288,4 +288,8 @@ def params_for(
         "for what not (params.yaml, release.intended_use).",
         "limitations": [],
     }
+    monitor = dict(template.get("monitor") or {})
+    if "drift" in monitor:  # the demo's drift thresholds name its features; TFDV: no default
+        monitor["drift"] = {**monitor["drift"], "thresholds": {}}
+        params["monitor"] = monitor
     return params

@@ -272,9 +272,8 @@ def simulate(
     result = Simulation(kind, batch)
     if kind == "drift-numeric":
         numeric = params.features.numeric
-        names = _pick(
-            features, continuous_features(source, params)[:SHIFTED_NUMERIC], numeric, "numeric"
-        )
+        default = continuous_features(source, params)[:SHIFTED_NUMERIC]
+        names = _pick(features, default, numeric, "continuous numeric")
         result.notes = shift_numeric(batch, source, names, schema, strength)
         result.changed = names
     elif kind == "drift-categorical":

@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 
 from tabpipe import monitor
+from tabpipe.batch import check_batch
 from tabpipe.exit_status import ExitStatus
-from tests.monitoring import write_champion, write_profile, write_simulated
+from tests.monitoring import (
+    with_drift_thresholds,
+    write_champion,
+    write_profile,
+    write_simulated,
+)
 
 
 @pytest.fixture
@@ -46,15 +52,13 @@ def test_the_plan_names_the_newest_batch_and_feedback(monitored, raw, params, co
 def test_drift_and_degradation_together_exit_4_and_list_both(
     monitored, raw, params, contract, monkeypatch, tmp_path
 ):
-    write_simulated(
-        raw, params, contract, monitored / params.monitor.incoming / "b.csv", "drift-numeric"
-    )
-    write_simulated(
-        raw, params, contract, monitored / params.monitor.feedback / "f.csv", "concept-drift"
-    )
+    incoming, feedback = monitored / params.monitor.incoming, monitored / params.monitor.feedback
+    kind = "drift-numeric" if params.features.numeric else "drift-categorical"
+    write_simulated(raw, params, contract, incoming / "b.csv", kind)
+    write_simulated(raw, params, contract, feedback / "f.csv", "concept-drift")
     write_champion(raw, params, contract, monitored / "models" / "model.onnx")
     thresholds = {"accuracy": 0.1} if params.data.task.is_classification else {"r2": 0.1}
-    settings = params.model_dump(mode="json")
+    settings = with_drift_thresholds(params).model_dump(mode="json")
     settings["monitor"]["degradation"]["thresholds"] = thresholds
     (monitored / "p.yaml").write_text(json.dumps(settings))
     output = tmp_path / "github_output"
@@ -78,7 +82,9 @@ def test_a_schema_break_asks_for_a_human_not_a_retrain(monitored, raw, params, c
     summary = json.loads((monitored / "out" / "summary.json").read_text())
     assert summary["triggers"] == ["schema-skew"] and summary["retrain"] is False
     (check,) = summary["checks"]
-    assert params.features.numeric[0] in check["findings"]
+    report = check_batch(batch, params, require_label=False).report
+    broken = {failure.column or "(table)" for failure in report.failures}
+    assert check["findings"] and set(check["findings"]) == broken
 
 
 def test_a_check_that_cannot_run_is_an_error(monitored, raw, params, contract, capsys):

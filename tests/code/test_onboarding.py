@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from tabpipe.config import Task
+from tabpipe.config import Params, Task
 from tabpipe.contract import check
-from tabpipe.onboarding import OnboardingError, contract_for, plan
+from tabpipe.onboarding import OnboardingError, contract_for, params_for, plan
 from tests.factories import synthetic
 
 
@@ -109,3 +110,21 @@ def test_the_label_is_never_nullable_in_the_contract():
     schema = contract_for(frame, plan(frame, "y"), "demo")
     assert not schema.columns["y"].nullable
     assert schema.strict is True
+
+
+def test_the_demo_drift_thresholds_are_not_carried_to_new_data(root):
+    template = yaml.safe_load((root / "params.yaml").read_text())
+    assert template["monitor"]["drift"]["thresholds"], "the demo ships thresholds"
+    frame = synthetic("binary")
+    column_plan = plan(frame, "y")
+    written = params_for(
+        column_plan,
+        template,
+        raw="data/s.csv",
+        contract="contracts/data.yaml",
+        rows=400,
+        categories={"colour": 3},
+    )
+    assert written["monitor"]["drift"]["thresholds"] == {}
+    assert written["monitor"]["drift"]["bins"] == template["monitor"]["drift"]["bins"]
+    Params.model_validate(written)

@@ -18,7 +18,8 @@ from scipy.stats import entropy
 from tabpipe import drift
 from tabpipe.config import ConfigError
 from tabpipe.exit_status import ExitStatus
-from tests.monitoring import write_profile, write_simulated
+from tabpipe.simulate import SimulationError
+from tests.monitoring import with_drift_thresholds, write_profile, write_simulated
 
 PROFILE = Path("reports/reference_profile.json")
 
@@ -55,6 +56,12 @@ def monitored(project: Path, raw, params, contract) -> Path:
     return project
 
 
+@pytest.fixture
+def guarded(params):
+    """Thresholds on every feature: an onboarded project starts with none."""
+    return with_drift_thresholds(params)
+
+
 def run(monitored: Path, raw, params, contract, kind: str, **options):
     batch = monitored / "incoming" / f"{kind}.csv"
     changed = write_simulated(raw, params, contract, batch, kind, **options)
@@ -63,49 +70,75 @@ def run(monitored: Path, raw, params, contract, kind: str, **options):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_an_undrifted_batch_passes_and_every_distance_is_recorded(
-    monitored, raw, params, contract, seed
+    monitored, raw, guarded, contract, seed
 ):
-    report, _ = run(monitored, raw, params, contract, "clean", seed=seed, labelled=False)
+    report, _ = run(monitored, raw, guarded, contract, "clean", seed=seed, labelled=False)
     assert report.validation.ok, report.validation.summary()
     assert report.status is ExitStatus.NONE, report.summary()
-    assert {f.name for f in report.features} == set(params.features.all)
+    assert {f.name for f in report.features} == set(guarded.features.all)
     assert all(f.value is not None and 0 <= f.value <= 1 for f in report.features)
 
 
 @pytest.mark.parametrize("kind", ["drift-numeric", "drift-categorical"])
 def test_each_kind_of_drift_is_found_on_exactly_the_features_it_changed(
-    monitored, raw, params, contract, kind
+    monitored, raw, guarded, contract, kind
 ):
-    report, changed = run(monitored, raw, params, contract, kind)
+    kind_of_feature = "numeric" if kind == "drift-numeric" else "categorical"
+    if not getattr(guarded.features, kind_of_feature):
+        with pytest.raises(SimulationError, match=kind_of_feature):
+            run(monitored, raw, guarded, contract, kind)
+        return
+    report, changed = run(monitored, raw, guarded, contract, kind)
     assert changed, "the simulation changed nothing"
-    configured = [name for name in changed if name in params.monitor.drift.thresholds]
     assert report.status is ExitStatus.DRIFT, report.summary()
-    assert sorted(report.drifted) == sorted(configured), report.summary()
+    assert sorted(report.drifted) == sorted(changed), report.summary()
     measured = {f.name: f for f in report.features}
     expected_measure = drift.JS if kind == "drift-numeric" else drift.LINF
     assert all(measured[name].measure == expected_measure for name in changed)
 
 
-def test_a_schema_break_is_schema_skew_not_drift(monitored, raw, params, contract):
-    report, changed = run(monitored, raw, params, contract, "schema-break")
+def test_with_no_thresholds_everything_is_measured_and_nothing_fires(
+    monitored, raw, guarded, contract
+):
+    bare = guarded.model_copy(
+        update={
+            "monitor": guarded.monitor.model_copy(
+                update={"drift": guarded.monitor.drift.model_copy(update={"thresholds": {}})}
+            )
+        }
+    )
+    kind = "drift-numeric" if guarded.features.numeric else "drift-categorical"
+    report, changed = run(monitored, raw, bare, contract, kind)
+    assert report.status is ExitStatus.NONE
+    assert max(f.value for f in report.features if f.name in changed) > 0.1
+
+
+def test_a_schema_break_is_schema_skew_not_drift(monitored, raw, guarded, contract):
+    report, changed = run(monitored, raw, guarded, contract, "schema-break")
     assert report.status is ExitStatus.SCHEMA_SKEW
     failing = {failure.column for failure in report.validation.failures}
     assert set(changed) <= failing, report.validation.summary()
-    renamed = next(f for f in report.features if f.name == changed[0])
-    assert renamed.value is None and "not in the batch" in renamed.detail["note"]
+    if guarded.features.numeric:  # the renamed column cannot be measured
+        renamed = next(f for f in report.features if f.name == guarded.features.numeric[0])
+        assert renamed.value is None and "not in the batch" in renamed.detail["note"]
 
 
-def test_the_cli_writes_both_reports_and_exits_with_the_trigger(monitored, raw, params, contract):
-    batch = monitored / "incoming" / "numeric.parquet"
-    changed = write_simulated(raw, params, contract, batch, "drift-numeric")
-    assert drift.main([str(batch), "--out", "out"]) == ExitStatus.DRIFT == 3
+def test_the_cli_writes_both_reports_and_exits_with_the_trigger(
+    monitored, raw, params, guarded, contract
+):
+    batch = monitored / "incoming" / "drifted.parquet"
+    kind = "drift-numeric" if params.features.numeric else "drift-categorical"
+    changed = write_simulated(raw, params, contract, batch, kind)
+    (monitored / "guarded.yaml").write_text(json.dumps(guarded.model_dump(mode="json")))
+    status = drift.main([str(batch), "--params", "guarded.yaml", "--out", "out"])
+    assert status == ExitStatus.DRIFT == 3
     written = json.loads((monitored / "out" / "drift.json").read_text())
     assert written["trigger"] == "drift" and written["exit_status"] == 3
     assert len(written["features"]) == len(params.features.all)
     assert all(math.isfinite(f["value"]) for f in written["features"])
     markdown = (monitored / "out" / "drift.md").read_text()
     assert "🔴 **drift**" in markdown and f"`{changed[0]}`" in markdown
-    assert "JS divergence" in markdown
+    assert "JS divergence" in markdown or "L∞ distance" in markdown
 
 
 def test_thresholds_for_unknown_features_and_a_stale_profile_are_errors(monitored, params, capsys):
