@@ -27,6 +27,10 @@ ISSUE = "Open or update one issue per trigger"
 DISPATCH = "Ask the training workflow to retrain"
 
 
+CLEAN = "2025-01-01.csv"
+DRIFTED = "2025-02-01.csv"  # the newest: what a scheduled run checks
+
+
 def commit_batch(origin: Origin, raw, params, contract, name: str, kind: str) -> str:
     relative = params.monitor.incoming / name
 
@@ -36,6 +40,18 @@ def commit_batch(origin: Origin, raw, params, contract, name: str, kind: str) ->
 
     origin.commit("main", f"New batch {name} ({kind})", edit)
     return str(relative)
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory, raw, params, contract) -> Path:
+    """main with a clean and a drifted batch, checked out once for every run of this file
+    (each act run in a fresh checkout would install the environment again)."""
+    origin = Origin.create(tmp_path_factory.mktemp("monitoring-origin"))
+    commit_batch(origin, raw, params, contract, CLEAN, "clean")
+    commit_batch(origin, raw, params, contract, DRIFTED, "drift-numeric")
+    return origin.checkout(
+        "refs/heads/main", tmp_path_factory.mktemp("monitoring") / "co", branch="main"
+    )
 
 
 def gh_env(tmp_path: Path) -> dict[str, str]:
@@ -51,10 +67,8 @@ def gh_calls(run) -> list[dict]:
 
 
 def test_a_drifted_batch_opens_one_issue_and_dispatches_retraining_every_time(
-    origin: Origin, rehearsal: Rehearsal, tmp_path, raw, params, contract
+    checkout: Path, rehearsal: Rehearsal, tmp_path
 ):
-    commit_batch(origin, raw, params, contract, "2025-01-01.csv", "drift-numeric")
-    checkout = origin.checkout("refs/heads/main", tmp_path / "checkout", branch="main")
     env = gh_env(tmp_path)
     payload = {"schedule": "41 6 * * *", "repository": repository_payload()}
 
@@ -63,10 +77,11 @@ def test_a_drifted_batch_opens_one_issue_and_dispatches_retraining_every_time(
     assert first.returncode == 0, first.log[-5000:]
     for job in (CHECK, ISSUE, DISPATCH):
         assert first.job_succeeded(job), f"{job}\n{first.log[-5000:]}"
+    assert "monitoring exit status: 3" in first.log
     report = (first.artifact("monitoring-report") / "drift.md").read_text()
-    assert "🔴 **drift**" in report
-    calls = [(c["method"], c["endpoint"].split("?")[0]) for c in gh_calls(first)]
+    assert f"## Drift check: `monitoring/incoming/{DRIFTED}`" in report and "🔴 **drift**" in report
     repo = "repos/rehearsal/tabpipe"
+    calls = [(c["method"], c["endpoint"].split("?")[0]) for c in gh_calls(first)]
     assert calls.count(("POST", f"{repo}/issues")) == 1
     (dispatch,) = [c for c in gh_calls(first) if c["endpoint"].endswith("/dispatches")]
     assert dispatch["body"]["event_type"] == RETRAIN_EVENT
@@ -78,13 +93,8 @@ def test_a_drifted_batch_opens_one_issue_and_dispatches_retraining_every_time(
     ]
     assert "<!-- tabpipe-monitor:drift" in issue["body"] and "## Drift check" in issue["body"]
 
-    second = rehearsal.run(
-        checkout,
-        "workflow_dispatch",
-        {"inputs": {}, "repository": repository_payload()},
-        workflow=WORKFLOW,
-        env=env,
-    )
+    payload = {"inputs": {}, "repository": repository_payload()}
+    second = rehearsal.run(checkout, "workflow_dispatch", payload, workflow=WORKFLOW, env=env)
 
     assert second.returncode == 0, second.log[-5000:]
     again = [(c["method"], c["endpoint"]) for c in gh_calls(second)]
@@ -96,11 +106,10 @@ def test_a_drifted_batch_opens_one_issue_and_dispatches_retraining_every_time(
 
 
 def test_a_clean_batch_raises_no_issue_and_no_retrain(
-    origin: Origin, rehearsal: Rehearsal, tmp_path, raw, params, contract
+    checkout: Path, rehearsal: Rehearsal, tmp_path, params
 ):
-    commit_batch(origin, raw, params, contract, "2025-02-01.csv", "clean")
-    checkout = origin.checkout("refs/heads/main", tmp_path / "checkout", branch="main")
-    payload = {"inputs": {}, "repository": repository_payload()}
+    batch = str(params.monitor.incoming / CLEAN)  # named, as on "Run workflow" in the UI
+    payload = {"inputs": {"batch": batch}, "repository": repository_payload()}
 
     run = rehearsal.run(
         checkout, "workflow_dispatch", payload, workflow=WORKFLOW, env=gh_env(tmp_path)
@@ -111,4 +120,5 @@ def test_a_clean_batch_raises_no_issue_and_no_retrain(
     assert "monitoring exit status: 0" in run.log
     assert not run.job_ran(ISSUE) and not run.job_ran(DISPATCH)
     assert gh_calls(run) == []
-    assert "✅ **no drift**" in (run.artifact("monitoring-report") / "drift.md").read_text()
+    report = (run.artifact("monitoring-report") / "drift.md").read_text()
+    assert f"`{batch}`" in report and "✅ **no drift**" in report
