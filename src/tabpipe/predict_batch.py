@@ -1,10 +1,11 @@
 """``tabpipe predict``: score a CSV or Parquet file with a model bundle.
 
-The file is checked against the data contract minus the label (every column rule; not the
-training table's row floor) before anything is predicted: a file that breaks the contract
-gets every problem listed and no output. Predictions come from the same code the service
-runs (``tabpipe.serving.runtime``) and are written next to the features, with the model
-version on every row::
+The file is checked against the data contract minus the label before anything is
+predicted: every rule a row can break (names, types, nulls, ranges, categories), not the
+statistics of the training table (its row floor, its share of nulls). A file that breaks
+the contract gets every problem listed and no output. Predictions come from the same code
+the service runs (``tabpipe.serving.runtime``) and are written next to the features, with
+the model version on every row::
 
     tabpipe predict new_applicants.csv --out scored.parquet --model-dir build/bundle
 
@@ -37,12 +38,22 @@ class PredictError(Exception):
     """The file cannot be scored; the message says why."""
 
 
+# Statistics of the training table, not rules a row can break: a file of ten rows with two
+# missing incomes is as scoreable as the service finds each row (it accepts any null the
+# contract allows).
+TABLE_STATISTICS = frozenset({"max_null_fraction"})
+
+
 def unlabelled_contract(params: Params, keep: Sequence[str] = ()) -> pa.DataFrameSchema:
-    """The contract's column rules without the label and the table-level checks."""
+    """The contract's rules for a row: no label, no row floor, no share-of-nulls limits."""
     schema = without_columns(load_contract(params.data.contract), [params.data.target, *keep])
     schema = copy.deepcopy(schema)
     schema.checks = []
-    return schema
+    per_row = {
+        name: {"checks": [c for c in column.checks if c.name not in TABLE_STATISTICS]}
+        for name, column in schema.columns.items()
+    }
+    return schema.update_columns(per_row)
 
 
 def validate(

@@ -35,12 +35,11 @@ def client(bundle_dir: Path) -> TestClient:
 
 
 def _first(signature, **match) -> dict[str, Any]:
+    """The first feature with these properties; a dataset without one has no such case."""
     for feature in signature:
-        if all(
-            feature.get(k) == v if not callable(v) else v(feature.get(k)) for k, v in match.items()
-        ):
+        if all(v(feature.get(k)) if callable(v) else feature.get(k) == v for k, v in match.items()):
             return feature
-    pytest.fail(f"no feature in the signature matches {match}")
+    pytest.skip(f"not applicable: no feature of this model matches {match}")
 
 
 def _raw(row: dict[str, Any], feature: str, token: str) -> str:
@@ -63,14 +62,25 @@ def test_single_batch_and_columns_give_the_same_answer_as_the_pipeline(
     by_column = client.post("/predict/columns", json={"columns": columns})
     assert batch.status_code == by_column.status_code == 200
     assert batch.json()["predictions"] == by_column.json()["predictions"]
-    assert [r.json()["label"] for r in single] == [p["label"] for p in batch.json()["predictions"]]
     assert {r.json()["model_version"] for r in single} == {"v1.0.0"}
+    served = batch.json()["predictions"]
+    for one, many in zip(single, served, strict=True):
+        answer = {k: v for k, v in one.json().items() if k != "model_version"}
+        assert answer.keys() == many.keys()
+        if "value" in answer:
+            assert answer["value"] == pytest.approx(many["value"], rel=1e-6)
+        else:
+            assert answer["label"] == many["label"]
+            assert answer["probabilities"] == pytest.approx(many["probabilities"], abs=1e-6)
 
     # the pipeline's own path (pandas -> model_frame -> feeds) on the same rows agrees
     params = load_params(pipeline_project / "params.yaml")
     sess = ort.InferenceSession(str(pipeline_project / PATHS.onnx_model))
     expected = pipeline_run(sess, pd.DataFrame(rows), params.features)
-    served = batch.json()["predictions"]
+    if expected.proba is None:
+        values = [p["value"] for p in served]
+        assert values == pytest.approx([float(v) for v in expected.labels], rel=1e-6)
+        return
     assert [p["label"] for p in served] == list(expected.labels)
     classes = list(served[0]["probabilities"])
     for p, row in zip(served, expected.proba, strict=True):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from tabpipe import infra_validate
-from tabpipe.config import load_params
+from tabpipe.config import PATHS, load_params
 from tabpipe.serving import infra_check
 from tabpipe.serving.runtime import METADATA_FILE
 from tests.serving.scratch import inside
@@ -39,7 +40,8 @@ def test_the_bundle_passes_in_a_clean_environment_built_from_the_lock(
     assert environment["unexpectedly_present"] == []
     assert all(environment["packages"][p] for p in infra_check.SERVING_PACKAGES)
     rows = load_params(pipeline_project / "params.yaml").release.infra_sample_rows
-    assert report["latency"]["requests"] == min(rows, 891)
+    test_split = pd.read_parquet(pipeline_project / PATHS.test_split)
+    assert report["latency"]["requests"] == min(rows, len(test_split))
     assert "[infra] PASSED" in out
 
 
