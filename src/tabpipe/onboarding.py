@@ -282,6 +282,8 @@ def params_for(
         "min_slice_size": max(5, min(20, rows // 50)),
     }
     params["gate"] = suggested_thresholds(column_plan.task)  # the demo's thresholds fit its data
+    if not slices:
+        params["gate"]["slice_thresholds"] = {}  # no categorical feature to slice by
     params["release"] = {  # the demo's model-card text describes the demo data
         **template.get("release", {}),
         "intended_use": "Not stated yet: describe who should use this model, for what, and "
