@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -213,8 +214,14 @@ IDENTITY = {
 }
 
 
+VENV_BIN = Path(sys.executable).parent  # dvc lives beside the interpreter running the tests
+
+
 def sh(cwd: Path, *args: str) -> str:
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+    done = subprocess.run(
+        args, cwd=cwd, capture_output=True, text=True, check=True, env=_clean_env()
+    )
+    return done.stdout.strip()
 
 
 @pytest.fixture
@@ -310,6 +317,5 @@ def test_the_command_line_compares_with_the_base_and_writes_report_and_summary(
 
 
 def _clean_env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PYTEST_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PYTEST_"))}
+    return {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"}
