@@ -349,8 +349,14 @@ def push(env: Mapping[str, str] = os.environ) -> int:
 
 
 def results_paths() -> list[Path]:
-    """What a training run changes in git: the lock, pointer files, metrics, plots, reports."""
-    from tabpipe.config import PATHS  # the venv's job only; `record` runs without it
+    """What a training run changes in git: the lock, pointer files, metrics, plots, reports.
+
+    Every output ``dvc.yaml`` keeps out of the DVC cache (``cache: false``: git holds it),
+    and the champion the gate compared with (``tabpipe champion`` writes it before
+    ``dvc repro``): the gate verdict then reads the same in git as in the run.
+    """
+    # The venv's job only: `record` runs with a bare Python, without the project installed.
+    from tabpipe.config import CHAMPION_FILE, PATHS
 
     paths = [Path("dvc.lock"), *(Path(p) for p in pointer_files())]
     paths += [
@@ -361,6 +367,10 @@ def results_paths() -> list[Path]:
         PATHS.validation_report,
         PATHS.validation_summary,
         PATHS.parity_report,
+        PATHS.reference_profile,
+        CHAMPION_FILE,
+        PATHS.gate_verdict,
+        PATHS.gate_summary,
     ]
     return [p for p in paths if p.exists()]
 

@@ -8,8 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tabpipe import ci
+from tabpipe.config import CHAMPION_FILE, PATHS
+
+ROOT = Path(__file__).resolve().parents[2]
 
 IDENTITY = {
     "GIT_AUTHOR_NAME": "t",
@@ -110,6 +114,41 @@ def test_without_data_or_credentials_training_is_skipped_with_a_warning_not_a_fa
     with_keys = {**env, "AWS_ACCESS_KEY_ID": "k"}
     monkeypatch.setattr(ci, "_run", lambda cmd, env=None: False)
     assert ci.pull(with_keys, ci.Remotes({"team": "s3://b/p"}, "team")) == 1  # a real failure
+
+
+def git_kept_outputs() -> list[str]:
+    """The outputs dvc.yaml keeps out of the DVC cache (``cache: false``): git holds them."""
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    kept = []
+    for stage in spec["stages"].values():
+        for out in [*stage.get("outs", []), *stage.get("metrics", []), *stage.get("plots", [])]:
+            if isinstance(out, dict):
+                ((path, options),) = out.items()
+                if options and options.get("cache") is False:
+                    kept.append(path)
+    return kept
+
+
+def test_the_results_to_record_are_every_git_kept_output_the_champion_and_the_lock(
+    tmp_path, monkeypatch
+):
+    kept = git_kept_outputs()
+    assert {"reports/gate.json", "reports/gate.md", "reports/reference_profile.json"} <= set(kept)
+    expected = {"dvc.lock", "data.dvc", CHAMPION_FILE.as_posix(), *kept}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ci, "_output", lambda cmd: "data.dvc\n")
+    for relative in expected:
+        target = tmp_path / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if relative == "plots":
+            target.mkdir()
+        else:
+            target.write_text("{}\n")
+
+    assert {p.as_posix() for p in ci.results_paths()} == expected
+
+    (tmp_path / PATHS.gate_verdict).unlink()  # a run that stopped before the gate
+    assert PATHS.gate_verdict not in ci.results_paths()
 
 
 @pytest.fixture

@@ -121,3 +121,22 @@ def test_training_runs_only_when_the_data_could_be_had():
     assert pull.spec["id"] == "pull"
     repro = step_named(TRAINING, "train", "Reproduce the pipeline")
     assert repro.spec["if"] == "steps.pull.outputs.data == 'available'"
+
+
+def test_every_step_that_resolves_the_champion_gets_the_token_to_fetch_the_registry_tags():
+    """`make run` runs `tabpipe champion`, which fetches the GTO tags from origin first.
+
+    The checkout keeps no credentials, so on a private repository the fetch needs the
+    workflow's token in the step's env; without it the gate compares with a stale champion.
+    """
+    resolving = [
+        s
+        for s in steps()
+        if any(
+            line.strip() in ("make run", "python -m tabpipe.champion")
+            for line in s.run.splitlines()
+        )
+    ]
+    assert {s.file for s in resolving} >= {TRAINING, "deploy.yml"}
+    for step in resolving:
+        assert step.spec.get("env", {}).get("GITHUB_TOKEN") == "${{ github.token }}", step.where
