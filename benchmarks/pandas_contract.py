@@ -41,7 +41,7 @@ class UnsupportedRule(ValueError):
 @dataclass(frozen=True)
 class ColumnRule:
     name: str
-    dtype: str  # "float64" or "str"
+    dtype: str | None  # "float64", "str", or None: any dtype (an excluded column)
     nullable: bool
     isin: tuple[str, ...] | None = None
     in_range: tuple[float, float, bool, bool] | None = None  # min, max, include_min, include_max
@@ -83,14 +83,17 @@ def load_rules(path: Path) -> Rules:
 
 def _column_rule(name: str, body: dict[str, Any]) -> ColumnRule:
     body = {**body, **(body.pop("checks", None) or {})}
-    dtype = str(body.pop("dtype"))
-    if dtype in FLOAT_DTYPES:
+    declared = body.pop("dtype", None)
+    dtype = None if declared is None else str(declared)
+    if dtype is None:
+        pass  # no dtype: pandera checks presence and nulls only (columns init excludes)
+    elif dtype in FLOAT_DTYPES:
         dtype = "float64"
     elif dtype in STRING_DTYPES:
         dtype = "str"
     else:
         raise UnsupportedRule(f"column {name!r}: dtype {dtype!r}")
-    if body.pop("coerce", False) is not True:
+    if body.pop("coerce", False) is not True and dtype is not None:
         raise UnsupportedRule(f"column {name!r}: only coerce: true is implemented")
     nullable = bool(body.pop("nullable", False))
     isin = body.pop("isin", None)
@@ -120,8 +123,10 @@ def _column_rule(name: str, body: dict[str, Any]) -> ColumnRule:
     )
 
 
-def _coerce(raw: pd.Series, dtype: str) -> tuple[pd.Series, int]:
+def _coerce(raw: pd.Series, dtype: str | None) -> tuple[pd.Series, int]:
     """The coerced column and how many non-null values could not be coerced."""
+    if dtype is None:
+        return raw, 0
     if dtype == "str":
         return raw.astype(str), 0
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):

@@ -178,7 +178,15 @@ def run_size(
             say(f"{tag}: generated {done:,}/{rows:,} rows")
 
     started = time.perf_counter()
-    write_parquet(source, rows, clone / SYNTHETIC, bounds=bounds, seed=SEED, progress=generated)
+    write_parquet(
+        source,
+        rows,
+        clone / SYNTHETIC,
+        bounds=bounds,
+        seed=SEED,
+        progress=generated,
+        keep={params.data.target},
+    )
     generate_seconds = time.perf_counter() - started
     file_mib = (clone / SYNTHETIC).stat().st_size / 1024**2
     env = clone_env(clone)

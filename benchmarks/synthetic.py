@@ -11,7 +11,7 @@ generating 10M rows needs memory for one chunk, not for the table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,12 +55,17 @@ def chunks(
     seed: int = 0,
     chunk_rows: int = CHUNK_ROWS,
     jitter: float = JITTER,
+    keep: Collection[str] = (),
 ) -> Iterator[pd.DataFrame]:
-    """Yield ``rows`` synthetic rows in frames of at most ``chunk_rows`` rows."""
+    """Yield ``rows`` synthetic rows in frames of at most ``chunk_rows`` rows.
+
+    Numeric columns are jittered, except those in ``keep`` (the label: a 0/1 class label
+    stored as numbers must stay a class), which are copied like the text columns.
+    """
     if rows < 0 or chunk_rows <= 0:
         raise ValueError(f"rows must be >= 0 and chunk_rows > 0, got {rows} and {chunk_rows}")
     rng = np.random.default_rng(seed)
-    numeric = numeric_columns(source)
+    numeric = [name for name in numeric_columns(source) if name not in keep]
     whole = {c for c in numeric if np.all(np.mod(source[c].dropna().to_numpy(), 1) == 0)}
     done = 0
     while done < rows:
@@ -88,6 +93,7 @@ def write_parquet(
     seed: int = 0,
     chunk_rows: int = CHUNK_ROWS,
     progress: Callable[[int], None] | None = None,
+    keep: Collection[str] = (),
 ) -> int:
     """Write ``rows`` synthetic rows to ``destination`` chunk by chunk; return the row count.
 
@@ -97,7 +103,9 @@ def write_parquet(
     written = 0
     writer: pq.ParquetWriter | None = None
     try:
-        for frame in chunks(source, rows, bounds=bounds, seed=seed, chunk_rows=chunk_rows):
+        for frame in chunks(
+            source, rows, bounds=bounds, seed=seed, chunk_rows=chunk_rows, keep=keep
+        ):
             schema = writer.schema if writer is not None else None
             table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
             if writer is None:

@@ -148,6 +148,7 @@ def corruptions(frame: pd.DataFrame, schema: pa.DataFrameSchema, seed: int) -> l
         bad.loc[rows(3), rule.name] = high + 1 if np.isfinite(high) else low - 1
         expected.add((rule.name, "in_range"))
     if rule := take(lambda r: r.isin is not None):
+        bad[rule.name] = bad[rule.name].astype(object)  # the rule may be on an integer label
         bad.loc[rows(2), rule.name] = "__not_in_the_contract__"
         expected.add((rule.name, "isin"))
     if rule := take(lambda r: not r.nullable and r.dtype == "float64"):

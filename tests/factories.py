@@ -62,13 +62,20 @@ def ranged_numeric(params: Params, schema: pa.DataFrameSchema) -> tuple[str, flo
     raise AssertionError("the contract bounds no numeric feature with in_range")
 
 
-def enumerated_categorical(params: Params, schema: pa.DataFrameSchema) -> tuple[str, list]:
-    """A categorical feature whose contract lists its allowed values."""
-    for name in params.features.categorical:
+def enumerated_column(
+    params: Params, schema: pa.DataFrameSchema, *, features_only: bool = False
+) -> tuple[str, list] | None:
+    """A column whose contract lists its allowed values: a categorical feature if there is
+    one, else a classification label (unless ``features_only``); None for data with
+    neither (numeric features and a numeric label)."""
+    candidates = list(params.features.categorical)
+    if not features_only:
+        candidates.append(params.data.target)
+    for name in candidates:
         stats = check_statistics(schema, name, "isin")
         if stats is not None:
             return name, list(stats["allowed_values"])
-    raise AssertionError("the contract enumerates no categorical feature with isin")
+    return None
 
 
 def min_rows(schema: pa.DataFrameSchema) -> int:

@@ -3,8 +3,9 @@
 ``tabpipe simulate --kind KIND --out FILE`` resamples rows of ``data.raw`` (seeded) and
 perturbs them, so the batch looks like new data from the same source:
 
-- ``clean``: same distribution. Continuous numbers get a small multiplicative jitter (2%),
-  rounded to the column's precision, so rows are new rather than copies.
+- ``clean``: same distribution. Continuous numbers get a small jitter (Gaussian noise of 5%
+  of the column's standard deviation), rounded to the column's precision, so rows are new
+  rather than copies.
 - ``drift-numeric``: as clean, then the most continuous numeric features (or ``--features``)
   are shifted up by ``--strength`` standard deviations, kept inside the contract's bounds.
 - ``drift-categorical``: as clean, then in up to two categorical features a share
@@ -12,7 +13,8 @@ perturbs them, so the batch looks like new data from the same source:
 - ``schema-break``: an upstream change: a numeric feature is renamed and a categorical
   one gets a value the contract does not allow.
 - ``concept-drift``: features as clean, but a share (``0.35 x strength``) of labels is
-  changed, so the model is wrong more often while the inputs look the same.
+  changed (to another class; for regression, to another row's value), so the model is
+  wrong more often while the inputs look the same.
 
 Batches carry the label unless ``--unlabelled`` (what a serving log would hold).
 """
@@ -34,7 +36,7 @@ from tabpipe.contract import ContractError, load_contract
 from tabpipe.io import InputError, read_table, write_with
 
 KINDS = ("clean", "drift-numeric", "drift-categorical", "schema-break", "concept-drift")
-JITTER = 0.02
+JITTER = 0.05  # noise sd as a share of the column's sd: scale-free, unlike a % of the value
 CONTINUOUS_MIN_DISTINCT = 20
 JITTER_MAX_MODE_SHARE = 0.05  # jitter only columns with no heavy point mass (e.g. 27% at 35)
 SHIFTED_NUMERIC = 3
@@ -122,7 +124,7 @@ def resample(
     rows: int,
     rng: np.random.Generator,
 ) -> pd.DataFrame:
-    """Rows drawn with replacement; continuous numeric features jittered by ~2%.
+    """Rows drawn with replacement; continuous numeric features jittered by 5% of their sd.
 
     Jittered values stay inside the column's observed range, so a clean batch never looks
     like it left the training range.
@@ -131,8 +133,10 @@ def resample(
     batch = source.iloc[picked].reset_index(drop=True).copy()
     for name in jittered_features(source, params):
         values, observed = _numeric(batch, name), _numeric(source, name)
-        noise = 1 + rng.normal(0.0, JITTER, size=rows)
-        settled = _settle(values * noise, observed, (observed.min(), observed.max()))
+        # Additive: a share of the value would smear a narrow band far from zero (an
+        # isotope ratio around -25 with sd 0.8) and barely touch values near zero.
+        noise = rng.normal(0.0, JITTER * float(observed.std()), size=rows)
+        settled = _settle(values + noise, observed, (observed.min(), observed.max()))
         _assign(batch, name, settled, source)
     return batch
 
@@ -200,10 +204,12 @@ def change_labels(
         replaced = np.array(classes, dtype=object)[(index + offsets) % len(classes)]
         batch[target] = np.where(changed, replaced, current)
         return f"{target}: {changed.mean():.0%} of labels changed to another class"
-    values = _numeric(batch, target)
-    spread = float(_numeric(source, target).std())
-    batch[target] = np.where(changed, values + rng.normal(0, 2 * spread, len(batch)), values)
-    return f"{target}: {changed.mean():.0%} of values moved by ~2 sd of noise"
+    # Regression: the changed rows take the value of another random row. The label keeps
+    # its distribution (and the contract's range) but loses its link to the features;
+    # added noise would push values past the contract's bounds (a schema problem instead).
+    values = _numeric(batch, target).to_numpy()
+    batch[target] = np.where(changed, rng.permutation(values), values)
+    return f"{target}: {changed.mean():.0%} of values swapped with other rows' values"
 
 
 def break_schema(

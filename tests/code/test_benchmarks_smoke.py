@@ -166,3 +166,22 @@ def test_percentiles_and_spread() -> None:
     assert p.n == 5 and p.p50_ns == 3 and 4 < p.p99_ns <= 100
     s = Spread((3.0, 1.0, 2.0))
     assert (s.median, s.min, s.n) == (2.0, 1.0, 3)
+
+
+def test_a_column_without_dtype_is_checked_for_presence_and_nulls_only(tmp_path: Path) -> None:
+    # `tabpipe init --exclude` keeps such columns in the contract with no dtype.
+    path = tmp_path / "contract.yaml"
+    path.write_text(
+        "columns:\n  Name:\n    nullable: false\n  x:\n    dtype: float64\n    coerce: true\n"
+        "strict: true\n",
+        encoding="utf-8",
+    )
+    rules = load_rules(path)
+    clean = pd.DataFrame({"Name": ["a", 3, "c"], "x": [1.0, 2.0, 3.0]})
+    findings, coerced = validate(clean, rules)
+    assert findings == [] and coerced is not None
+    assert coerced["Name"].tolist() == ["a", 3, "c"], "values of any type pass through as they are"
+    findings, _ = validate(clean.assign(Name=["a", None, "c"]), rules)
+    assert [(f.column, f.check) for f in findings] == [("Name", "not_nullable")]
+    findings, _ = validate(clean.drop(columns="Name"), rules)
+    assert [(f.column, f.check) for f in findings] == [("Name", "missing column")]

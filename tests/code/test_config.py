@@ -41,8 +41,11 @@ def test_an_unknown_key_is_rejected(tmp_path, root):
 
 
 def test_a_feature_cannot_be_numeric_and_categorical(tmp_path, root, params):
-    both = [*params.features.numeric, params.features.all[-1]]
-    path = write_params(tmp_path, root, features={"numeric": both})
+    if params.features.categorical:
+        changed = {"numeric": [*params.features.numeric, params.features.categorical[0]]}
+    else:  # a numeric-only project: list a numeric feature as categorical too
+        changed = {"categorical": [params.features.numeric[0]]}
+    path = write_params(tmp_path, root, features=changed)
     with pytest.raises(ConfigError, match="both numeric and categorical"):
         load_params(path)
 

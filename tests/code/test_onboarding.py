@@ -114,7 +114,8 @@ def test_the_label_is_never_nullable_in_the_contract():
 
 def test_the_demo_drift_thresholds_are_not_carried_to_new_data(root):
     template = yaml.safe_load((root / "params.yaml").read_text())
-    assert template["monitor"]["drift"]["thresholds"], "the demo ships thresholds"
+    # Thresholds tuned on the demo's columns (this project's own may have been reset already).
+    template["monitor"]["drift"]["thresholds"] = {"Income": 0.2, "Home": 0.1}
     frame = synthetic("binary")
     column_plan = plan(frame, "y")
     written = params_for(

@@ -41,6 +41,9 @@ def source() -> tuple[pd.DataFrame, Path]:
     return read_table(ROOT / params.data.raw), ROOT / params.data.contract
 
 
+LABEL = {load_params(ROOT / "params.yaml").data.target}  # copied, never jittered
+
+
 @pytest.fixture(scope="module")
 def generated(source, tmp_path_factory) -> pd.DataFrame:
     frame, contract = source
@@ -48,7 +51,7 @@ def generated(source, tmp_path_factory) -> pd.DataFrame:
     seen: list[int] = []
     written = write_parquet(
         frame, ROWS, path, bounds=contract_bounds(contract), seed=1, chunk_rows=700,
-        progress=seen.append,
+        progress=seen.append, keep=LABEL,
     )  # fmt: skip
     assert written == ROWS
     assert seen == [700, 1400, 2000]  # three chunks appended to one file
@@ -86,7 +89,12 @@ def test_numeric_values_are_jittered_not_copied(source):
     tagged = frame.assign(row=frame.index.astype(str))  # a text column is copied, not jittered
     synthetic = next(chunks(tagged, 2_000, bounds=contract_bounds(contract), seed=3))
     origin = frame.loc[synthetic["row"].astype(int)].reset_index(drop=True)
-    for name in ("Income", "Amount", "Price"):
+    # The three numeric features with the most distinct values: a 5% jitter on a small
+    # whole number (a count of cylinders, say) rounds back to the same value.
+    numeric = load_params(ROOT / "params.yaml").features.numeric
+    varied = sorted(numeric, key=lambda name: frame[name].nunique(), reverse=True)[:3]
+    assert varied, "the project has numeric features"
+    for name in varied:
         present = origin[name].notna()
         changed = (synthetic[name][present] != origin[name][present]).mean()
         assert changed > 0.5, f"{name}: only {changed:.0%} of values differ from their source row"
@@ -95,10 +103,11 @@ def test_numeric_values_are_jittered_not_copied(source):
 
 def test_clipping_keeps_even_wild_jitter_inside_the_contract(source):
     frame, contract = source
-    wild = next(chunks(frame, 3_000, bounds=contract_bounds(contract), seed=2, jitter=3.0))
+    bounds = contract_bounds(contract)
+    wild = next(chunks(frame, 3_000, bounds=bounds, seed=2, jitter=3.0, keep=LABEL))
     report, _ = check(wild, load_contract(contract), source="wild", contract="c")
     assert report.ok, report.summary()
-    unclipped = next(chunks(frame, 3_000, bounds={}, seed=2, jitter=3.0))
+    unclipped = next(chunks(frame, 3_000, bounds={}, seed=2, jitter=3.0, keep=LABEL))
     report, _ = check(unclipped, load_contract(contract), source="unclipped", contract="c")
     assert not report.ok  # without the contract's bounds the same jitter breaks in_range
 
@@ -167,3 +176,12 @@ def test_the_stage_body_time_comes_from_its_own_log_line():
     lines = ["[train] fitting", "[train] done in 12.5s", "[export] done in 1.0s"]
     assert body_seconds("train", lines) == 12.5
     assert np.isnan(body_seconds("evaluate", lines))  # a stage that never finished
+
+
+def test_kept_columns_are_copied_not_jittered():
+    source = pd.DataFrame({"x": np.linspace(1.0, 100.0, 50), "label": [100, 200] * 25})
+    frame = next(chunks(source, 500, bounds={}, seed=0, keep={"label"}))
+    assert frame["label"].dtype == source["label"].dtype
+    assert set(frame["label"]) == {100, 200}
+    jittered = next(chunks(source, 500, bounds={}, seed=0))
+    assert not set(jittered["label"]) <= {100, 200}, "without keep a numeric label is jittered"

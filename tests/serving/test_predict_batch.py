@@ -8,7 +8,7 @@ import pytest
 from tabpipe import predict_batch
 from tabpipe.config import PATHS, load_params
 from tabpipe.serving.runtime import ServingModel
-from tests.factories import enumerated_categorical, ranged_numeric
+from tests.factories import enumerated_column, ranged_numeric
 from tests.serving.scratch import inside
 
 
@@ -62,10 +62,11 @@ def test_a_file_that_breaks_the_contract_lists_every_problem_and_writes_nothing(
 
     schema = load_contract(pipeline_project / params.data.contract)
     numeric, too_big = ranged_numeric(params, schema)
-    category, _ = enumerated_categorical(params, schema)
+    enumerated = enumerated_column(params, schema, features_only=True)  # no label here
     broken = unlabelled.astype(object)
     broken.loc[3, numeric] = too_big
-    broken.loc[5, category] = "castle-in-the-air"
+    if enumerated is not None:
+        broken.loc[5, enumerated[0]] = "castle-in-the-air"
     source, out = tmp_path / "new.csv", tmp_path / "scored.parquet"
     broken.to_csv(source, index=False)
     with inside(pipeline_project):
@@ -73,7 +74,8 @@ def test_a_file_that_breaks_the_contract_lists_every_problem_and_writes_nothing(
     err = capsys.readouterr().err
     assert code == 1
     assert f"column {numeric!r}: check in_range" in err and "row index 3" in err
-    assert f"column {category!r}: check isin" in err and "'castle-in-the-air'" in err
+    if enumerated is not None:
+        assert f"column {enumerated[0]!r}: check isin" in err and "'castle-in-the-air'" in err
     assert not out.exists()
 
 
