@@ -62,10 +62,13 @@ def origin(tmp_path: Path) -> Origin:
 
 
 @pytest.fixture
-def rehearsal(tmp_path: Path, shared_cache: Path) -> Rehearsal:
+def rehearsal(tmp_path: Path, shared_cache: Path, request: pytest.FixtureRequest) -> Rehearsal:
+    """Runs act; with TABPIPE_REHEARSAL_KEEP=DIR set, each run's rendered Markdown is kept in
+    DIR/<test file>/<test name>/run-<event>-<job>-<n>/ (see ActRun.keep)."""
     runs = tmp_path / "runs"
     runs.mkdir()
-    return Rehearsal(runs, shared_cache)
+    name = f"{request.node.path.stem}/{request.node.name}"
+    return Rehearsal(runs, shared_cache, name=name)
 
 
 @dataclass(frozen=True)

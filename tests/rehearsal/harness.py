@@ -46,6 +46,9 @@ GIT_IDENTITY = {
 }
 ACT_TIMEOUT = 900
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Set to a folder to keep what each rehearsal rendered for a human to read: the Markdown the
+# jobs uploaded (the pull-request report, monitoring reports) and the job summaries.
+KEEP_VARIABLE = "TABPIPE_REHEARSAL_KEEP"
 
 
 def act_binary() -> Path:
@@ -181,8 +184,38 @@ class ActRun:
         return bool(re.search(rf"\[[^\]]*/{re.escape(job)}\s*\]", self.log))
 
     def summary(self) -> str:
-        """The job summaries act printed ('⚙  Summary - ...' lines, one per write)."""
-        return "\n".join(re.findall(r"⚙\s+Summary - (.*)", self.log))
+        """The job summaries act printed, in full.
+
+        act prints each step's summary after '⚙  Summary - ', its later lines unprefixed,
+        up to the next line of the log ('[workflow/job] ...').
+        """
+        return "\n".join(
+            match.group(1).rstrip("\n")
+            for match in re.finditer(
+                r"⚙\s+Summary - (.*?)(?=^\[[^\]\n]+/[^\]\n]+\] |\Z)", self.log, re.M | re.S
+            )
+        )
+
+    def keep(self, dest: Path) -> list[Path]:
+        """Copy the rendered Markdown (uploaded artifacts, job summaries, the act log) to dest.
+
+        ``<artifact>/...md`` as uploaded (e.g. ``training-report/report.md``, the report
+        the pull request's comment carries), ``job-summary.md`` and ``act.log``.
+        """
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        kept = []
+        for source in sorted(self.artifacts.rglob("*.md")):
+            target = dest / source.relative_to(self.artifacts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+            kept.append(target)
+        summary = self.summary()
+        if summary.strip():
+            kept.append(dest / "job-summary.md")
+            kept[-1].write_text(summary + "\n")
+        (dest / "act.log").write_text(self.log)
+        return kept
 
 
 def host_env() -> dict[str, str]:
@@ -211,6 +244,7 @@ class Rehearsal:
 
     base: Path
     cache: Path
+    name: str = "rehearsal"
     extra_env: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
@@ -278,7 +312,11 @@ class Rehearsal:
         )
         log = ANSI.sub("", done.stdout + done.stderr)
         (run_dir / "act.log").write_text(log)
-        return ActRun(done.returncode, log, artifacts, records)
+        result = ActRun(done.returncode, log, artifacts, records)
+        keep = os.environ.get(KEEP_VARIABLE, "").strip()
+        if keep:
+            result.keep(Path(keep).resolve() / self.name / run_dir.name)
+        return result
 
 
 def workflow_paths(workflow: str = TRAINING) -> list[str]:

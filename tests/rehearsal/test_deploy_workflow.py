@@ -4,7 +4,8 @@ With a champion in prod (v1.0.0: the baseline commit, registered with GTO tags o
 'GitHub' origin):
 
 1. a pull request whose params make the model worse fails the training check at the gate,
-   and its report names the metric, threshold and value that failed;
+   and its report names the metric, threshold and value that failed; one that makes it no
+   worse passes the gate against the champion;
 2. a push to main that makes it no worse trains (continuous training records the results),
    then the deploy workflow waits for CI and training (a stand-in GitHub API on loopback
    says both succeeded), gates and infra-validates the model, registers v1.1.0 at the
@@ -101,6 +102,36 @@ def test_a_worse_model_fails_the_gate_in_its_pull_request_and_the_report_says_wh
     assert failed, report
     metric, where, threshold, value = (cell.strip() for cell in failed[0].strip("|").split("|")[:4])
     assert metric.strip("`") and where and threshold.startswith("`") and re.search(r"\d", value)
+
+
+def test_a_model_no_worse_than_the_champion_passes_the_gate_in_its_pull_request(
+    origin: Origin, rehearsal: Rehearsal, tmp_path
+):
+    champion = champion_in_prod(origin)
+    head = origin.commit("more-trees", "More trees", more_trees)
+    origin.merge_ref(PR, "more-trees")
+    checkout = origin.checkout(f"refs/pull/{PR}/merge", tmp_path / "checkout")
+
+    run = rehearsal.run(
+        checkout, "pull_request", pull_request_payload(PR, "more-trees", head, champion)
+    )
+
+    assert run.returncode == 0, run.log[-5000:]
+    assert run.job_succeeded("Retrain what changed and build the report"), run.log[-5000:]
+    assert "[gate] BLESSED" in run.log
+    assert "model@v1.0.0 is in prod" in run.log
+    assert run.job_succeeded("Post or update the report comment")
+    (call,) = run.cml_calls()
+    report = call["report"]
+    assert report == (run.artifact("training-report") / "report.md").read_text()
+    assert "#### Model gate: ✅ blessed" in report
+    assert f"Champion: `v1.0.0` (commit `{champion[:7]}`)" in report
+    rows = [line for line in report.splitlines() if line.startswith("| `")]
+    checks = [line for line in rows if "✅ pass" in line or "❌ fail" in line]
+    assert checks and not [line for line in checks if "❌ fail" in line], report
+    compared = [line for line in checks if re.search(r"\(\d+\.\d{4} vs \d+\.\d{4}\)", line)]
+    assert compared, "the change thresholds compare the candidate with the champion"
+    assert "change threshold(s) not applied" not in report  # compared with the champion
 
 
 def test_a_merge_is_trained_gated_released_as_a_new_version_and_rolled_back(
