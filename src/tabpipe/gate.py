@@ -191,56 +191,28 @@ def _change_checks(
 ) -> list[Check]:
     symbol = _change_symbol(change)
     higher = change.direction == "higher_is_better"
-    checks = []
+    wanted: list[tuple[str, float, str]] = []
     if change.absolute is not None:
-        text = f"change {symbol} {change.absolute:+.6g}"
-        if value is None or baseline is None:
-            checks.append(
-                Check(
-                    metric,
-                    where,
-                    "absolute_change",
-                    text,
-                    None,
-                    value,
-                    baseline,
-                    False,
-                    _why(value, present),
-                )
-            )
-        else:
-            diff = round(value - baseline, CHANGE_DIGITS)
-            passed = diff >= change.absolute if higher else diff <= change.absolute
-            checks.append(
-                Check(metric, where, "absolute_change", text, diff, value, baseline, passed)
-            )
+        wanted.append(
+            ("absolute_change", change.absolute, f"change {symbol} {change.absolute:+.6g}")
+        )
     if change.relative is not None:
         text = f"relative change {symbol} {change.relative:+.2%}"
+        wanted.append(("relative_change", change.relative, text))
+    checks = []
+    for kind, limit, text in wanted:
         if value is None or baseline is None:
-            checks.append(
-                Check(
-                    metric,
-                    where,
-                    "relative_change",
-                    text,
-                    None,
-                    value,
-                    baseline,
-                    False,
-                    _why(value, present),
-                )
-            )
-        elif math.isclose(baseline, 0.0, abs_tol=1e-12):
-            note = "the champion's value is 0: a relative change is undefined"
-            checks.append(
-                Check(metric, where, "relative_change", text, None, value, baseline, False, note)
-            )
+            measured, note = None, _why(value, present)
+        elif kind == "relative_change" and math.isclose(baseline, 0.0, abs_tol=1e-12):
+            measured, note = None, "the champion's value is 0: a relative change is undefined"
         else:
-            ratio = round((value - baseline) / abs(baseline), CHANGE_DIGITS)
-            passed = ratio >= change.relative if higher else ratio <= change.relative
-            checks.append(
-                Check(metric, where, "relative_change", text, ratio, value, baseline, passed)
+            diff = value - baseline
+            measured = round(
+                diff if kind == "absolute_change" else diff / abs(baseline), CHANGE_DIGITS
             )
+            note = ""
+        passed = measured is not None and (measured >= limit if higher else measured <= limit)
+        checks.append(Check(metric, where, kind, text, measured, value, baseline, passed, note))
     return checks
 
 
