@@ -73,13 +73,16 @@ class Champion:
     evaluation: Evaluation
 
 
+CheckKind = Literal["lower_bound", "upper_bound", "absolute_change", "relative_change"]
+
+
 @dataclass(frozen=True)
 class Check:
     """One comparison: a metric on a slice against one bound."""
 
     metric: str
     slice: str
-    kind: Literal["lower_bound", "upper_bound", "absolute_change", "relative_change"]
+    kind: CheckKind
     threshold: str
     value: float | None  # the metric (value thresholds) or the change (change thresholds)
     candidate: float | None
@@ -191,7 +194,7 @@ def _change_checks(
 ) -> list[Check]:
     symbol = _change_symbol(change)
     higher = change.direction == "higher_is_better"
-    wanted: list[tuple[str, float, str]] = []
+    wanted: list[tuple[CheckKind, float, str]] = []
     if change.absolute is not None:
         wanted.append(
             ("absolute_change", change.absolute, f"change {symbol} {change.absolute:+.6g}")
