@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from tabpipe import charts
-from tabpipe.ci import Trigger, annotate, append_summary, git_auth_env
+from tabpipe.ci import Trigger, annotate, append_summary, git_auth_env, stages_to_rerun
 from tabpipe.config import PARAMS_FILE, PATHS
 from tabpipe.io import write_text
 
@@ -139,6 +139,8 @@ class Evidence:
     parity: dict[str, Any] | None
     gate: dict[str, Any] | None = None
     pipeline_outcome: str = "success"
+    # After a failed `dvc repro`: the stages still not up to date (None: not known).
+    stale_stages: list[str] | None = None
     lock_changed: bool = False
     data_change: tuple[dict[str, Any], dict[str, Any]] | None = None
     plots: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -428,6 +430,33 @@ def _data_change_lines(e: Evidence) -> list[str]:
     return [f"- Data version: {describe(old)} → {describe(new)}"]
 
 
+# The stages whose outputs the metrics and plots are: when all ran, the numbers are this run's.
+METRIC_STAGES = ("validate", "split", "train", "evaluate")
+
+
+def pipeline_caution(e: Evidence) -> str:
+    """What a failed ``dvc repro`` means for the numbers below, and where to look."""
+    outcome = f"`dvc repro` {e.pipeline_outcome}"
+    if e.stale_stages is None:
+        return (
+            f"{outcome}: the metrics and plots below may be missing or those last committed. "
+            "The job log names the failing stage."
+        )
+    stale = ", ".join(f"`{name}`" for name in e.stale_stages) or "none"
+    if set(e.stale_stages) & set(METRIC_STAGES):
+        return (
+            f"{outcome} (stages not completed: {stale}): the metrics and plots below may be "
+            "missing or those last committed. The job log names the failing stage."
+        )
+    text = (
+        f"{outcome} (stages not completed: {stale}). Every stage up to `evaluate` ran: the "
+        "metrics and plots below are this run's."
+    )
+    if "gate" in e.stale_stages and e.gate is not None and not e.gate.get("blessed"):
+        text += " The model gate refused this model: the failed checks are under Model gate."
+    return text
+
+
 def render(e: Evidence, *, images: bool = False) -> str:
     """The whole report as GitHub-flavoured Markdown."""
     base = e.baseline
@@ -441,12 +470,7 @@ def render(e: Evidence, *, images: bool = False) -> str:
     if base.note:
         lines += [f"> [!NOTE]\n> {base.note}", ""]
     if e.pipeline_outcome != "success":
-        lines += [
-            "> [!CAUTION]",
-            f"> `dvc repro` {e.pipeline_outcome}: the metrics and plots below may be missing or "
-            "those last committed. The job log names the failing stage.",
-            "",
-        ]
+        lines += ["> [!CAUTION]", f"> {pipeline_caution(e)}", ""]
 
     gate = gate_rows(e)
     lines += [
@@ -853,6 +877,8 @@ def gather(
         parity=_read_json(PATHS.parity_report),
         gate=_read_json(GATE_REPORT),
         pipeline_outcome=pipeline_outcome or "success",
+        # dvc status finding nothing stale after a failure means it could not tell: unknown.
+        stale_stages=None if pipeline_outcome in ("", "success") else stages_to_rerun() or None,
         lock_changed=bool(lock.stdout.strip()),
         data_change=data_change,
         plots=_plots_at(None),

@@ -114,6 +114,31 @@ def test_a_failed_contract_or_parity_fails_the_verdict_and_lists_the_problems():
     assert "> [!CAUTION]" in text and "`dvc repro` failure" in text
 
 
+def test_a_failed_run_says_whether_the_numbers_are_this_runs_and_whether_the_gate_refused():
+    refused = {"blessed": False, "reason": "1 of 24 checks failed against champion v1.0.0"}
+    unknown = report.pipeline_caution(evidence(pipeline_outcome="failure"))
+    assert "may be missing or those last committed" in unknown and "failing stage" in unknown
+
+    at_gate = report.pipeline_caution(
+        evidence(pipeline_outcome="failure", stale_stages=["gate", "profile"], gate=refused)
+    )
+    assert "stages not completed: `gate`, `profile`" in at_gate
+    assert "the metrics and plots below are this run's" in at_gate
+    assert "The model gate refused this model" in at_gate
+
+    in_training = report.pipeline_caution(
+        evidence(pipeline_outcome="failure", stale_stages=["evaluate", "gate"], gate=refused)
+    )
+    assert "may be missing or those last committed" in in_training
+    assert "refused" not in in_training  # the verdict on disk is not this run's
+
+    text = report.render(
+        evidence(pipeline_outcome="failure", stale_stages=["profile"], gate={"blessed": True})
+    )
+    assert "> [!CAUTION]\n> `dvc repro` failure (stages not completed: `profile`)" in text
+    assert "refused" not in text
+
+
 def test_the_model_gate_verdict_joins_the_checks_and_gets_its_own_section():
     check = {
         "name": "roc_auc (overall) lower bound",
