@@ -32,10 +32,13 @@ class Settings:
     batch_rows: int
     batch_calls: int
     warmup: int
+    serving_seconds: float = 20.0  # locust run per backend and request kind
+    drift_rows: int = 1_000_000
+    drift_repeats: int = 3
 
 
 FULL = Settings("full", 3, 2, 1_000_000, 5, 1000, 10_000, 30, 50)
-QUICK = Settings("quick", 1, 0, 100_000, 2, 200, 10_000, 5, 10)
+QUICK = Settings("quick", 1, 0, 100_000, 2, 200, 10_000, 5, 10, 5.0, 100_000, 1)
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,22 @@ def _ms(ns: float) -> str:
     return f"{ns / 1e6:,.1f}"
 
 
+def sections(results: Results) -> dict[str, str]:
+    """The Markdown of each section this run measured, by name, heading first (no header)."""
+    bodies = {"machine": _machine(results.machine, results.loads)}
+    if results.repro is not None:
+        bodies["repro"] = _repro(results.repro)
+    if results.startup:
+        bodies["startup"] = _startup(results.startup, results.repro)
+    if results.validation is not None:
+        bodies["validation"] = _validation(results.validation)
+    if results.latency is not None:
+        bodies["latency"] = _latency(results.latency)
+    return {name: "\n".join(lines).rstrip() + "\n" for name, lines in bodies.items()}
+
+
 def render(results: Results) -> str:
+    """The sections of one run as a document of its own (no section markers)."""
     lines = _header(results) + _machine(results.machine, results.loads)
     if results.repro is not None:
         lines += _repro(results.repro)

@@ -1,31 +1,72 @@
-"""``make bench``: run the benchmarks and write ``docs/benchmarks.md``.
+"""``make bench``: run the benchmarks and update ``docs/benchmarks.md`` section by section.
 
-A full run writes docs/benchmarks.md. A quick run or a partial one (``--only``) writes to
-the git-ignored .bench/ unless --output says otherwise, so that reduced figures never
-replace the committed ones by accident. The raw numbers go to .bench/benchmarks.json.
+The document is a set of sections (:mod:`benchmarks.document`), one per benchmark plus the
+machine description, each with its own provenance line: the command, date, commit and load
+of the run that measured it. A run replaces the sections it measured and keeps the others
+byte for byte, so ``python -m benchmarks.run --only serving drift`` refreshes those two
+without the hour-long scale run. ``make bench`` runs every benchmark.
+
+Reduced runs (``--quick``, or ``--sizes`` other than 10k,100k,1M,10M for the scale
+benchmark) update the git-ignored .bench/benchmarks.md instead, unless ``--output`` says
+otherwise, so that reduced figures never replace the committed ones by accident. The raw
+numbers of the run go to .bench/benchmarks.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
-from benchmarks import latency, machine, report, repro, scale, startup, validation
+from benchmarks import (
+    document,
+    drift,
+    latency,
+    machine,
+    report,
+    repro,
+    scale,
+    serving,
+    startup,
+    validation,
+)
 from tabpipe.config import load_params
 
-BENCHMARKS = ("repro", "startup", "validation", "latency", "scale")
+BENCHMARKS = ("repro", "startup", "validation", "latency", "serving", "drift", "scale")
 DOC = Path("docs/benchmarks.md")
 SCRATCH = Path(".bench")
 
 
 def _say(message: str) -> None:
     print(f"[bench] {message}", flush=True)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def write_document(output: Path, produced: dict[str, str]) -> None:
+    """Merge ``produced`` sections into ``output``, keeping the sections this run did not make.
+
+    A file without section markers (an older format) is only replaced under .bench/.
+    """
+    existing = output.read_text(encoding="utf-8") if output.exists() else None
+    if existing is not None and not document.split(existing):
+        if SCRATCH.resolve() not in output.resolve().parents:
+            raise document.MalformedDocument(
+                f"{output} has no bench:begin/bench:end section markers; move it away first"
+            )
+        _say(f"{output} had no section markers: replaced")
+        existing = None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(document.merge(existing, produced), encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,7 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="reduced sizes, for a fast check")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these")
-    parser.add_argument("--output", type=Path, help="where to write the Markdown report")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="the Markdown document to update (default docs/benchmarks.md, or "
+        ".bench/benchmarks.md for a reduced run)",
+    )
     parser.add_argument(
         "--sizes",
         default=os.environ.get("TABPIPE_BENCH_SIZES"),
@@ -58,8 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = scale.parse_sizes(args.sizes or ("10k" if args.quick else "10k,100k,1M,10M"))
     except ValueError as exc:
         parser.error(f"--sizes: {exc}")
-    partial = args.quick or args.only is not None or args.sizes is not None
-    output = args.output or (SCRATCH / "benchmarks.md" if partial else DOC)
+    reduced = args.quick or ("scale" in selected and sizes != scale.SIZES)
+    output = args.output or (SCRATCH / "benchmarks.md" if reduced else DOC)
     given = list(sys.argv[1:] if argv is None else argv)
     command = " ".join(["python -m benchmarks.run", *given]) if given else "make bench"
 
@@ -67,41 +113,101 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine.describe(root)
     results = report.Results(info, settings, command, 0.0)
     loads: dict[str, float] = {}  # 1-minute load average as each benchmark starts
+    provenance: dict[str, document.Provenance] = {}
+    raw_results: dict[str, Any] = {}
+
+    def measured(name: str, message: str, work: Callable[[], Any]) -> Any:
+        """Run one benchmark, recording its load, start date and wall time."""
+        load = os.getloadavg()[0]
+        loads[name] = load
+        date = _now()
+        _say(f"{message} (1-minute load {load:.2f})")
+        began = time.perf_counter()
+        value = work()
+        minutes = (time.perf_counter() - began) / 60
+        provenance[name] = document.Provenance(
+            command,
+            date,
+            info.git_commit,
+            info.git_dirty,
+            load,
+            info.usable_cpus,
+            minutes,
+            args.quick,
+        )
+        _say(f"{name} done in {minutes:.1f} min")
+        return value
+
     if "repro" in selected:
-        loads["repro"] = os.getloadavg()[0]
-        _say(f"dvc repro timings in temporary clones ({settings.repro_repeats} repetitions)")
-        results = replace(results, repro=repro.run(root, repeats=settings.repro_repeats))
-    if "startup" in selected and settings.startup_repeats:
-        loads["start-up"] = os.getloadavg()[0]
-        _say("process start-up (imports) as is and with cached bytecode")
-        results = replace(results, startup=startup.run(root, repeats=settings.startup_repeats))
-    if "validation" in selected:
-        loads["validation"] = os.getloadavg()[0]
-        _say(f"validation throughput on {settings.validation_rows:,} rows")
         results = replace(
             results,
-            validation=validation.run(
-                root, rows=settings.validation_rows, repeats=settings.validation_repeats
+            repro=measured(
+                "repro",
+                f"dvc repro timings in temporary clones ({settings.repro_repeats} repetitions)",
+                lambda: repro.run(root, repeats=settings.repro_repeats),
+            ),
+        )
+    if "startup" in selected and settings.startup_repeats:
+        results = replace(
+            results,
+            startup=measured(
+                "startup",
+                "process start-up (imports) as is and with cached bytecode",
+                lambda: startup.run(root, repeats=settings.startup_repeats),
+            ),
+        )
+    if "validation" in selected:
+        results = replace(
+            results,
+            validation=measured(
+                "validation",
+                f"validation throughput on {settings.validation_rows:,} rows",
+                lambda: validation.run(
+                    root, rows=settings.validation_rows, repeats=settings.validation_repeats
+                ),
             ),
         )
     if "latency" in selected:
-        loads["latency"] = os.getloadavg()[0]
-        _say("prediction latency, onnxruntime vs scikit-learn")
         results = replace(
             results,
-            latency=latency.run(
-                root,
-                single_calls=settings.single_calls,
-                batch_rows=settings.batch_rows,
-                batch_calls=settings.batch_calls,
-                warmup=settings.warmup,
+            latency=measured(
+                "latency",
+                "prediction latency, onnxruntime vs scikit-learn",
+                lambda: latency.run(
+                    root,
+                    single_calls=settings.single_calls,
+                    batch_rows=settings.batch_rows,
+                    batch_calls=settings.batch_calls,
+                    warmup=settings.warmup,
+                ),
             ),
         )
-    scaled = None
+    bodies: dict[str, str] = {}
+    if "serving" in selected:
+        served: serving.ServingResult = measured(
+            "serving",
+            f"serving under load on loopback, onnxruntime vs scikit-learn "
+            f"({settings.serving_seconds:g} s per backend and request kind)",
+            lambda: serving.run(root, duration_s=settings.serving_seconds),
+        )
+        bodies["serving"] = serving.markdown(served)
+        raw_results["serving"] = served.to_dict()
+    if "drift" in selected:
+        drifted: drift.DriftBench = measured(
+            "drift",
+            f"drift check on a {settings.drift_rows:,}-row batch",
+            lambda: drift.run(root, rows=settings.drift_rows, repeats=settings.drift_repeats),
+        )
+        bodies["drift"] = drift.markdown(drifted)
+        raw_results["drift"] = asdict(drifted)
     if "scale" in selected:
-        loads["scale"] = os.getloadavg()[0]
-        _say(f"scale: the stages on {', '.join(scale.label(n) for n in sizes)} synthetic rows")
-        scaled = scale.run(root, sizes=sizes)
+        scaled: scale.ScaleResult = measured(
+            "scale",
+            f"scale: the stages on {', '.join(scale.label(n) for n in sizes)} synthetic rows",
+            lambda: scale.run(root, sizes=sizes),
+        )
+        bodies["scale"] = scale.markdown(scaled)
+        raw_results["scale"] = asdict(scaled)
     loads["end"] = os.getloadavg()[0]
     results = replace(
         results,
@@ -109,15 +215,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         total_seconds=time.perf_counter() - started,
         loads=loads,
     )
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    text = report.render(results) + ("" if scaled is None else "\n" + scale.markdown(scaled))
-    output.write_text(text, encoding="utf-8")
+    bodies = report.sections(results) | bodies
+    provenance["machine"] = document.Provenance(
+        command,
+        info.date,
+        info.git_commit,
+        info.git_dirty,
+        info.load_before[0],
+        info.usable_cpus,
+        results.total_seconds / 60,
+        args.quick,
+    )
+    produced = {
+        name: document.section(name, body, provenance[name]) for name, body in bodies.items()
+    }
+    try:
+        write_document(output, produced)
+    except document.MalformedDocument as exc:
+        parser.error(str(exc))
     SCRATCH.mkdir(exist_ok=True)
     dump = SCRATCH / "benchmarks.json"
-    raw_results = {**asdict(results), "scale": None if scaled is None else asdict(scaled)}
+    raw_results = {
+        **asdict(results),
+        **raw_results,
+        "provenance": {name: asdict(p) for name, p in provenance.items()},
+    }
     dump.write_text(json.dumps(raw_results, indent=2, default=str) + "\n", encoding="utf-8")
-    _say(f"wrote {output} and {dump} in {results.total_seconds / 60:.1f} min")
+    _say(
+        f"updated {output} ({', '.join(produced)}) and wrote {dump} "
+        f"in {results.total_seconds / 60:.1f} min"
+    )
     return 0
 
 

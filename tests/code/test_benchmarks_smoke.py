@@ -8,6 +8,7 @@ and that the pandera-vs-pandas comparison refuses to time engines that disagree.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 from pathlib import Path
@@ -16,7 +17,8 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from benchmarks import latency, machine, report, repro, validation
+from benchmarks import document, drift, latency, machine, report, repro, serving, validation
+from benchmarks import run as bench_run
 from benchmarks.pandas_contract import Rules, load_rules, validate
 from benchmarks.startup import StartupRow
 from benchmarks.timing import Percentiles, Spread
@@ -185,3 +187,86 @@ def test_a_column_without_dtype_is_checked_for_presence_and_nulls_only(tmp_path:
     assert [(f.column, f.check) for f in findings] == [("Name", "not_nullable")]
     findings, _ = validate(clean.drop(columns="Name"), rules)
     assert [(f.column, f.check) for f in findings] == [("Name", "missing column")]
+
+
+def _provenance(command: str = "python -m benchmarks.run") -> document.Provenance:
+    return document.Provenance(command, "2026-01-01 00:00 UTC", "abc1234", False, 1.5, 2, 0.5)
+
+
+def test_a_run_replaces_its_sections_and_keeps_the_others_byte_for_byte() -> None:
+    kept = document.section(
+        "scale", "## Scale\n\n| rows |\n| ---: |\n| 10 |\n\nA note by hand.  \n", "*old run*"
+    )
+    old_drift = document.section("drift", "## Drift\n\nold figures\n", _provenance())
+    existing = document.merge(None, {"drift": old_drift, "scale": kept})
+    assert document.split(existing) == {"drift": old_drift, "scale": kept}
+
+    new_drift = document.section("drift", "## Drift\n\nnew figures\n", _provenance("new"))
+    merged = document.merge("# stale title\n" + existing, {"drift": new_drift})
+    assert merged.startswith(document.HEADER) and "stale title" not in merged
+    assert kept in merged, "a section that was not run is kept exactly"
+    assert "new figures" in merged and "old figures" not in merged
+    assert list(document.split(merged)) == ["drift", "scale"], "in the document's order"
+    assert "*Measured by `new` on 2026-01-01 00:00 UTC" in document.split(merged)["drift"]
+
+
+def test_a_document_with_broken_markers_is_refused() -> None:
+    block = document.section("drift", "## Drift\n\nfigures\n", _provenance())
+    with pytest.raises(document.MalformedDocument):
+        document.split(block + block)
+    with pytest.raises(document.MalformedDocument):
+        document.split(block.replace("<!-- bench:end drift -->", ""))
+
+
+def test_make_bench_runs_serving_and_drift_and_updates_only_their_sections(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: dict[str, dict[str, float]] = {}
+
+    def fake_serving(root: Path, *, duration_s: float) -> serving.ServingResult:
+        calls["serving"] = {"duration_s": duration_s}
+        loads = [
+            serving.LoadResult(b, m, 100 if m == "batch" else 1, 50, 0, 10.0, 4.0, 9.0)
+            for m in serving.MODES
+            for b in serving.BACKENDS
+        ]
+        return serving.ServingResult("gradient_boosting", 8, duration_s, 100, "0", loads)
+
+    def fake_drift(root: Path, *, rows: int, repeats: int) -> drift.DriftBench:
+        calls["drift"] = {"rows": rows, "repeats": repeats}
+        spread = Spread((1.0,) * repeats)
+        kinds = [
+            drift.KindResult(kind, rows, 1.0, spread, spread, spread, []) for kind in drift.KINDS
+        ]
+        return drift.DriftBench(rows, 3, repeats, kinds, 100.0, "params.yaml")
+
+    monkeypatch.setattr(bench_run.serving, "run", fake_serving)
+    monkeypatch.setattr(bench_run.drift, "run", fake_drift)
+    monkeypatch.setattr(bench_run, "SCRATCH", tmp_path / "scratch")
+    monkeypatch.chdir(root)
+    assert {"serving", "drift"} <= set(bench_run.BENCHMARKS)
+    output = tmp_path / "benchmarks.md"
+    kept = document.section("latency", "## Latency\n\nkept as is\n", "*an older run*")
+    output.write_text(document.merge(None, {"latency": kept}), encoding="utf-8")
+
+    argv = ["--only", "serving", "drift", "--output", str(output)]
+    assert bench_run.main(argv) == 0
+    assert calls == {"serving": {"duration_s": 20.0}, "drift": {"rows": 1_000_000, "repeats": 3}}
+    text = output.read_text(encoding="utf-8")
+    sections = document.split(text)
+    assert list(sections) == ["machine", "latency", "serving", "drift"]
+    assert sections["latency"] == kept
+    command = "python -m benchmarks.run " + " ".join(argv)
+    for name in ("machine", "serving", "drift"):
+        assert f"*Measured by `{command}`" in sections[name]
+    assert "| 1 row (`/predict`) | onnx |" in sections["serving"]
+    assert "1,000,000 incoming rows" in sections["drift"]
+    dump = json.loads((tmp_path / "scratch" / "benchmarks.json").read_text(encoding="utf-8"))
+    assert {"serving", "drift", "provenance"} <= set(dump)
+    assert set(dump["provenance"]) == {"machine", "serving", "drift"}
+
+    assert bench_run.main(["--quick", "--only", "serving", "--output", str(output)]) == 0
+    assert calls["serving"] == {"duration_s": 5.0}
+    sections = document.split(output.read_text(encoding="utf-8"))
+    assert "**Quick run**" in sections["serving"] and "**Quick run**" not in sections["drift"]
+    assert sections["latency"] == kept
