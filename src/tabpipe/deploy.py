@@ -257,19 +257,11 @@ class Plan:
         }
 
 
-def fetch_main(repo: Path, branch: str = "main", env: Mapping[str, str] = os.environ) -> str:
-    """Fetch the branch releases come from (its recent history) and the registry tags."""
-    ref = f"refs/remotes/origin/{branch}"
+def _fetch(repo: Path, what: str, env: Mapping[str, str], *args: str) -> None:
+    """`git fetch --quiet --no-tags origin ARGS` with the workflow's token; DeployError names
+    ``what`` could not be fetched."""
     done = subprocess.run(
-        [
-            "git",
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--depth=50",
-            "origin",
-            f"+refs/heads/{branch}:{ref}",
-        ],
+        ["git", "fetch", "--quiet", "--no-tags", *args],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -277,7 +269,13 @@ def fetch_main(repo: Path, branch: str = "main", env: Mapping[str, str] = os.env
         check=False,
     )
     if done.returncode != 0:
-        raise DeployError(f"could not fetch {branch} from origin: {done.stderr.strip()}")
+        raise DeployError(f"could not fetch {what} from origin: {done.stderr.strip()}")
+
+
+def fetch_main(repo: Path, branch: str = "main", env: Mapping[str, str] = os.environ) -> str:
+    """Fetch the branch releases come from (its recent history) and the registry tags."""
+    ref = f"refs/remotes/origin/{branch}"
+    _fetch(repo, branch, env, "--depth=50", "origin", f"+refs/heads/{branch}:{ref}")
     registry.fetch_tags(repo, env=env)
     return ref
 
@@ -369,16 +367,7 @@ def ensure_commit(repo: Path, commit: str, env: Mapping[str, str] = os.environ) 
     )
     if present.returncode == 0:
         return
-    done = subprocess.run(
-        ["git", "fetch", "--quiet", "--no-tags", "--depth=1", "origin", commit],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        env=git_auth_env(env),
-        check=False,
-    )
-    if done.returncode != 0:
-        raise DeployError(f"could not fetch commit {commit} from origin: {done.stderr.strip()}")
+    _fetch(repo, f"commit {commit}", env, "--depth=1", "origin", commit)
 
 
 def publish(repo: Path, bundle: Path, version: str, commit: str, github: GitHub) -> dict[str, Any]:
