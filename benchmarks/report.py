@@ -34,7 +34,7 @@ class Settings:
     warmup: int
     serving_seconds: float = 20.0  # locust run per backend and request kind
     drift_rows: int = 1_000_000
-    drift_repeats: int = 3
+    drift_repeats: int = 5
 
 
 FULL = Settings("full", 3, 2, 1_000_000, 5, 1000, 10_000, 30, 50)

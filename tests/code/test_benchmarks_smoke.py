@@ -251,7 +251,7 @@ def test_make_bench_runs_serving_and_drift_and_updates_only_their_sections(
 
     argv = ["--only", "serving", "drift", "--output", str(output)]
     assert bench_run.main(argv) == 0
-    assert calls == {"serving": {"duration_s": 20.0}, "drift": {"rows": 1_000_000, "repeats": 3}}
+    assert calls == {"serving": {"duration_s": 20.0}, "drift": {"rows": 1_000_000, "repeats": 5}}
     text = output.read_text(encoding="utf-8")
     sections = document.split(text)
     assert list(sections) == ["machine", "latency", "serving", "drift"]
