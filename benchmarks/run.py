@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,8 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def write_document(output: Path, produced: dict[str, str]) -> None:
-    """Merge ``produced`` sections into ``output``, keeping the sections this run did not make.
+def existing_document(output: Path) -> str | None:
+    """The document a run will update, checked before any benchmark runs.
 
     A file without section markers (an older format) is only replaced under .bench/.
     """
@@ -63,10 +63,9 @@ def write_document(output: Path, produced: dict[str, str]) -> None:
             raise document.MalformedDocument(
                 f"{output} has no bench:begin/bench:end section markers; move it away first"
             )
-        _say(f"{output} had no section markers: replaced")
+        _say(f"{output} has no section markers: it will be replaced")
         existing = None
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(document.merge(existing, produced), encoding="utf-8")
+    return existing
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,24 +105,71 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--sizes: {exc}")
     reduced = args.quick or ("scale" in selected and sizes != scale.SIZES)
     output = args.output or (SCRATCH / "benchmarks.md" if reduced else DOC)
+    try:
+        existing = existing_document(output)
+    except document.MalformedDocument as exc:
+        parser.error(str(exc))
     given = list(sys.argv[1:] if argv is None else argv)
     command = " ".join(["python -m benchmarks.run", *given]) if given else "make bench"
 
     started = time.perf_counter()
     info = machine.describe(root)
-    results = report.Results(info, settings, command, 0.0)
+    measured_parts: dict[str, Any] = {}  # benchmark name -> its result
     loads: dict[str, float] = {}  # 1-minute load average as each benchmark starts
     provenance: dict[str, document.Provenance] = {}
-    raw_results: dict[str, Any] = {}
 
-    def measured(name: str, message: str, work: Callable[[], Any]) -> Any:
-        """Run one benchmark, recording its load, start date and wall time."""
+    def write() -> report.Results:
+        """Update the document and the raw dump with every part measured so far.
+
+        Called after each benchmark, so a failure late in a long run keeps what came before.
+        """
+        results = report.Results(
+            machine.finished(info),
+            settings,
+            command,
+            time.perf_counter() - started,
+            repro=measured_parts.get("repro"),
+            startup=measured_parts.get("startup"),
+            validation=measured_parts.get("validation"),
+            latency=measured_parts.get("latency"),
+            loads={**loads, "end": os.getloadavg()[0]},
+        )
+        bodies = report.sections(results)
+        raw_results: dict[str, Any] = asdict(results)
+        for name, module in (("serving", serving), ("drift", drift), ("scale", scale)):
+            if name in measured_parts:
+                bodies[name] = module.markdown(measured_parts[name])
+                raw_results[name] = asdict(measured_parts[name])
+        provenance["machine"] = document.Provenance(
+            command,
+            info.date,
+            info.git_commit,
+            info.git_dirty,
+            info.load_before[0],
+            info.usable_cpus,
+            results.total_seconds / 60,
+            args.quick,
+        )
+        produced = {
+            name: document.section(name, body, provenance[name]) for name, body in bodies.items()
+        }
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(document.merge(existing, produced), encoding="utf-8")
+        SCRATCH.mkdir(exist_ok=True)
+        raw_results["provenance"] = {name: asdict(p) for name, p in provenance.items()}
+        dump = SCRATCH / "benchmarks.json"
+        dump.write_text(json.dumps(raw_results, indent=2, default=str) + "\n", encoding="utf-8")
+        _say(f"updated {output} ({', '.join(produced)}) and wrote {dump}")
+        return results
+
+    def measure(name: str, message: str, work: Callable[[], Any]) -> None:
+        """Run one benchmark, recording its load, start date and wall time, then write."""
         load = os.getloadavg()[0]
         loads[name] = load
         date = _now()
         _say(f"{message} (1-minute load {load:.2f})")
         began = time.perf_counter()
-        value = work()
+        measured_parts[name] = work()
         minutes = (time.perf_counter() - began) / 60
         provenance[name] = document.Provenance(
             command,
@@ -136,115 +182,61 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.quick,
         )
         _say(f"{name} done in {minutes:.1f} min")
-        return value
+        write()
 
     if "repro" in selected:
-        results = replace(
-            results,
-            repro=measured(
-                "repro",
-                f"dvc repro timings in temporary clones ({settings.repro_repeats} repetitions)",
-                lambda: repro.run(root, repeats=settings.repro_repeats),
-            ),
+        measure(
+            "repro",
+            f"dvc repro timings in temporary clones ({settings.repro_repeats} repetitions)",
+            lambda: repro.run(root, repeats=settings.repro_repeats),
         )
     if "startup" in selected and settings.startup_repeats:
-        results = replace(
-            results,
-            startup=measured(
-                "startup",
-                "process start-up (imports) as is and with cached bytecode",
-                lambda: startup.run(root, repeats=settings.startup_repeats),
-            ),
+        measure(
+            "startup",
+            "process start-up (imports) as is and with cached bytecode",
+            lambda: startup.run(root, repeats=settings.startup_repeats),
         )
     if "validation" in selected:
-        results = replace(
-            results,
-            validation=measured(
-                "validation",
-                f"validation throughput on {settings.validation_rows:,} rows",
-                lambda: validation.run(
-                    root, rows=settings.validation_rows, repeats=settings.validation_repeats
-                ),
+        measure(
+            "validation",
+            f"validation throughput on {settings.validation_rows:,} rows",
+            lambda: validation.run(
+                root, rows=settings.validation_rows, repeats=settings.validation_repeats
             ),
         )
     if "latency" in selected:
-        results = replace(
-            results,
-            latency=measured(
-                "latency",
-                "prediction latency, onnxruntime vs scikit-learn",
-                lambda: latency.run(
-                    root,
-                    single_calls=settings.single_calls,
-                    batch_rows=settings.batch_rows,
-                    batch_calls=settings.batch_calls,
-                    warmup=settings.warmup,
-                ),
+        measure(
+            "latency",
+            "prediction latency, onnxruntime vs scikit-learn",
+            lambda: latency.run(
+                root,
+                single_calls=settings.single_calls,
+                batch_rows=settings.batch_rows,
+                batch_calls=settings.batch_calls,
+                warmup=settings.warmup,
             ),
         )
-    bodies: dict[str, str] = {}
     if "serving" in selected:
-        served: serving.ServingResult = measured(
+        measure(
             "serving",
             f"serving under load on loopback, onnxruntime vs scikit-learn "
             f"({settings.serving_seconds:g} s per backend and request kind)",
             lambda: serving.run(root, duration_s=settings.serving_seconds),
         )
-        bodies["serving"] = serving.markdown(served)
-        raw_results["serving"] = served.to_dict()
     if "drift" in selected:
-        drifted: drift.DriftBench = measured(
+        measure(
             "drift",
             f"drift check on a {settings.drift_rows:,}-row batch",
             lambda: drift.run(root, rows=settings.drift_rows, repeats=settings.drift_repeats),
         )
-        bodies["drift"] = drift.markdown(drifted)
-        raw_results["drift"] = asdict(drifted)
     if "scale" in selected:
-        scaled: scale.ScaleResult = measured(
+        measure(
             "scale",
             f"scale: the stages on {', '.join(scale.label(n) for n in sizes)} synthetic rows",
             lambda: scale.run(root, sizes=sizes),
         )
-        bodies["scale"] = scale.markdown(scaled)
-        raw_results["scale"] = asdict(scaled)
-    loads["end"] = os.getloadavg()[0]
-    results = replace(
-        results,
-        machine=machine.finished(info),
-        total_seconds=time.perf_counter() - started,
-        loads=loads,
-    )
-    bodies = report.sections(results) | bodies
-    provenance["machine"] = document.Provenance(
-        command,
-        info.date,
-        info.git_commit,
-        info.git_dirty,
-        info.load_before[0],
-        info.usable_cpus,
-        results.total_seconds / 60,
-        args.quick,
-    )
-    produced = {
-        name: document.section(name, body, provenance[name]) for name, body in bodies.items()
-    }
-    try:
-        write_document(output, produced)
-    except document.MalformedDocument as exc:
-        parser.error(str(exc))
-    SCRATCH.mkdir(exist_ok=True)
-    dump = SCRATCH / "benchmarks.json"
-    raw_results = {
-        **asdict(results),
-        **raw_results,
-        "provenance": {name: asdict(p) for name, p in provenance.items()},
-    }
-    dump.write_text(json.dumps(raw_results, indent=2, default=str) + "\n", encoding="utf-8")
-    _say(
-        f"updated {output} ({', '.join(produced)}) and wrote {dump} "
-        f"in {results.total_seconds / 60:.1f} min"
-    )
+    results = write()
+    _say(f"done in {results.total_seconds / 60:.1f} min")
     return 0
 
 

@@ -270,3 +270,29 @@ def test_make_bench_runs_serving_and_drift_and_updates_only_their_sections(
     sections = document.split(output.read_text(encoding="utf-8"))
     assert "**Quick run**" in sections["serving"] and "**Quick run**" not in sections["drift"]
     assert sections["latency"] == kept
+
+
+def test_a_failing_benchmark_keeps_the_sections_measured_before_it(
+    tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fake_serving(root: Path, *, duration_s: float) -> serving.ServingResult:
+        return serving.ServingResult("gradient_boosting", 8, duration_s, 100, "0", [])
+
+    def failing_drift(root: Path, *, rows: int, repeats: int) -> drift.DriftBench:
+        raise RuntimeError("drift broke")
+
+    monkeypatch.setattr(bench_run.serving, "run", fake_serving)
+    monkeypatch.setattr(bench_run.drift, "run", failing_drift)
+    monkeypatch.setattr(bench_run, "SCRATCH", tmp_path / "scratch")
+    monkeypatch.chdir(root)
+    output = tmp_path / "benchmarks.md"
+    argv = ["--only", "serving", "drift", "--output", str(output)]
+    with pytest.raises(RuntimeError, match="drift broke"):
+        bench_run.main(argv)
+    assert list(document.split(output.read_text(encoding="utf-8"))) == ["machine", "serving"]
+
+    output.write_text("# Benchmarks\n\nan old document without section markers\n", "utf-8")
+    monkeypatch.setattr(bench_run.serving, "run", failing_drift)  # refused before it runs
+    with pytest.raises(SystemExit):
+        bench_run.main(["--only", "serving", "--output", str(output)])
+    assert "without section markers" in output.read_text(encoding="utf-8")
