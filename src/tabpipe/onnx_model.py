@@ -39,9 +39,14 @@ def convert(model: Pipeline, features: FeatureParams, task: Task, opset: int) ->
         options=options,
         target_opset={"": opset, "ai.onnx.ml": ML_OPSET},
     )
-    # skl2onnx names the graph with a random UUID; a fixed name makes the same model give the
-    # same bytes, so a rebuilt model.onnx has the md5 dvc.lock recorded (the release needs it).
+    # The same model must give the same bytes, so that a rebuilt model.onnx has the md5
+    # dvc.lock recorded (the release needs it). skl2onnx names the graph with a random UUID,
+    # and lists the opsets in set order, which changes with Python's hash seed per process.
     proto.graph.name = GRAPH_NAME
+    opsets = sorted((o.domain, o.version) for o in proto.opset_import)
+    del proto.opset_import[:]
+    for domain, version in opsets:
+        proto.opset_import.add(domain=domain, version=version)
     return proto
 
 

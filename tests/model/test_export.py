@@ -5,10 +5,14 @@ model.onnx, keeping any previous one) when the ONNX model and scikit-learn disag
 """
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from importlib import import_module
 from pathlib import Path
 
+import joblib
 import numpy as np
 import onnx
 import pandas as pd
@@ -195,3 +199,37 @@ def test_converting_the_same_model_twice_gives_the_same_bytes():
     first = convert(model, params.features, Task.BINARY, 17).SerializeToString()
     second = convert(model, params.features, Task.BINARY, 17).SerializeToString()
     assert first == second
+
+
+CONVERT_IN_A_NEW_PROCESS = """
+import hashlib, sys, joblib
+from tabpipe.config import Task
+from tabpipe.onnx_model import convert
+from tests.factories import synthetic_params
+model = joblib.load(sys.argv[1])
+params = synthetic_params("binary", "gradient_boosting")
+print(hashlib.md5(convert(model, params.features, Task.BINARY, 17).SerializeToString()).hexdigest())
+"""
+
+
+def test_a_rebuild_in_another_process_gives_the_same_bytes(tmp_path, root):
+    """The deploy job rebuilds model.onnx in a new process, with another hash seed.
+
+    skl2onnx lists the opsets in set order; under seeds 1 and 4 that order differed, the
+    rebuilt model.onnx had another md5 than dvc.lock recorded, and nothing was released.
+    """
+    params = synthetic_params("binary", "gradient_boosting")
+    path = tmp_path / "model.joblib"
+    joblib.dump(fit(synthetic("binary", rows=200), params), path)
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", CONVERT_IN_A_NEW_PROCESS, str(path)],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "4")
+    }
+    assert len(digests) == 1, digests
