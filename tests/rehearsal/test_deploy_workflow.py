@@ -97,6 +97,8 @@ def test_a_worse_model_fails_the_gate_in_its_pull_request_and_the_report_says_wh
     (call,) = run.cml_calls()
     report = call["report"]
     assert "#### Model gate: ❌ not blessed" in report
+    assert "The model gate refused this model" in report  # not "metrics may be stale"
+    assert "the metrics and plots below are this run's" in report
     assert "Champion: `v1.0.0`" in report
     failed = [line for line in report.splitlines() if "❌ fail" in line and line.startswith("| `")]
     assert failed, report
