@@ -17,7 +17,7 @@ from tabpipe.init_project import (
 
 @pytest.mark.parametrize(
     ("name", "package"),
-    [("Penguin Species", "penguin_species"), ("credit-risk", "credit_risk"), ("Ça va", "a_va")],
+    [("Sea Birds 2", "sea_birds_2"), ("credit-risk", "credit_risk"), ("Ça va", "a_va")],
 )
 def test_project_names_become_package_names(name, package):
     assert package_name(name) == package

@@ -93,6 +93,10 @@ def run(
 def use_s3(clone: Path, endpoint: str, bucket: str, name: str = "s3") -> None:
     run(["dvc", "remote", "add", "-f", "-d", name, f"s3://{bucket}/project"], clone, CREDENTIALS)
     run(["dvc", "remote", "modify", name, "endpointurl", endpoint], clone, CREDENTIALS)
+    if (clone / ".dvc" / "config.local").exists():
+        # An onboarded project's clone stands in for its team remote with a local default
+        # (tests/workspace.py), which would win over the committed one: S3 is the default.
+        run(["dvc", "remote", "default", "--local", name], clone, CREDENTIALS)
 
 
 @pytest.fixture(scope="module")
