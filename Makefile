@@ -7,6 +7,7 @@ SHELL := bash
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV ?= .tools/bin/uv
+export UV
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON_DOWNLOADS := never
@@ -69,10 +70,10 @@ clean: ## delete pipeline outputs (the DVC cache keeps them; dvc checkout restor
 BASE ?= main
 
 validate-data: data ## check the tracked data against its contract (CI's data-contract job)
-	python -m tabpipe.validate
+	python -m tabpipe.pipeline.validate
 
 report: setup ## the pull-request report of the workspace against BASE (default: main)
-	python -m tabpipe.report --base $(BASE)
+	python -m tabpipe.ci.report --base $(BASE)
 	@echo "==> build/report/report.md, build/report/plots.html"
 
 check-workflows: setup ## static checks of .github/: zizmor, shellcheck, the workflow rules
@@ -89,18 +90,18 @@ rehearse: setup ## run the workflows locally under act (host mode) for every eve
 run: champion
 
 champion: setup ## resolve the champion (model in prod) from git tags into reports/champion.json
-	python -m tabpipe.champion
+	python -m tabpipe.release.champion
 
 .PHONY: bundle serve
 bundle: setup ## model.onnx + model.json + model card into build/bundle (what a release carries)
-	python -m tabpipe.bundle --out build/bundle
+	python -m tabpipe.release.bundle --out build/bundle
 
 serve: bundle ## serve build/bundle over HTTP on 127.0.0.1:8000 (FastAPI + onnxruntime; /docs)
 	python -m tabpipe.serving.app --model-dir build/bundle --port $(or $(PORT),8000)
 
 .PHONY: infra-validate
 infra-validate: bundle ## serve build/bundle in a clean env (serve deps only): contract, real rows, latency
-	python -m tabpipe.infra_validate --bundle build/bundle
+	python -m tabpipe.release.infra_validate --bundle build/bundle
 
 # --- Monitoring and continuous training (see "Monitoring and continuous training" in README.md)
 .PHONY: record monitor

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.timing import Spread
-from tabpipe.batch import check_batch
-from tabpipe.config import Params, load_params
-from tabpipe.contract import load_contract
-from tabpipe.drift import compare, load_profile
-from tabpipe.exit_status import ExitStatus
-from tabpipe.io import read_table, write_json
-from tabpipe.profile import profile_frame
-from tabpipe.simulate import simulate, write_batch
-from tabpipe.split import split_frame
+from tabpipe.core.config import Params, load_params
+from tabpipe.core.contract import load_contract
+from tabpipe.core.exit_status import ExitStatus
+from tabpipe.core.io import read_table, write_json
+from tabpipe.monitoring.batch import check_batch
+from tabpipe.monitoring.drift import compare, load_profile
+from tabpipe.monitoring.simulate import simulate, write_batch
+from tabpipe.pipeline.profile import profile_frame
+from tabpipe.pipeline.split import split_frame
 
 KINDS = {"clean": ExitStatus.NONE, "drift-numeric": ExitStatus.DRIFT}
 

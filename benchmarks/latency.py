@@ -1,8 +1,9 @@
 """Prediction latency: onnxruntime vs scikit-learn on the same model, one row and a batch.
 
 The model is trained in-process exactly as the pipeline does (contract check, seeded split,
-``tabpipe.train.fit``) and converted with ``tabpipe.onnx_model.convert``, so the figures do
-not depend on whatever ``models/`` holds. End-to-end variants start from a raw DataFrame and
+``tabpipe.pipeline.train.fit``) and converted with ``tabpipe.core.onnx_model.convert``, so
+the figures do not depend on whatever ``models/`` holds. End-to-end variants start from a raw
+DataFrame and
 include the conversion to model inputs (``model_frame`` / ``feeds``); the raw variants time
 the model call alone on prebuilt inputs. Variants are interleaved call by call (with a
 rotating order) so that a burst of background load does not land on one variant only, and
@@ -23,17 +24,17 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from benchmarks.timing import Percentiles
-from tabpipe import onnx_model
-from tabpipe.config import Params, load_params
-from tabpipe.contract import check, load_contract
-from tabpipe.features import model_frame
-from tabpipe.io import read_table
-from tabpipe.split import split_frame
-from tabpipe.train import fit
+from tabpipe.core import onnx_model
+from tabpipe.core.config import Params, load_params
+from tabpipe.core.contract import check, load_contract
+from tabpipe.core.io import read_table
+from tabpipe.core.model import model_frame
+from tabpipe.pipeline.split import split_frame
+from tabpipe.pipeline.train import fit
 
 VARIANTS = {
     "sklearn": "scikit-learn: `predict_proba(model_frame(rows))`",
-    "onnx": "onnxruntime: `tabpipe.onnx_model.run(session, rows)`",
+    "onnx": "onnxruntime: `tabpipe.core.onnx_model.run(session, rows)`",
     "sklearn_prebuilt": "scikit-learn: `predict_proba` on a prebuilt model frame",
     "onnx_raw": "onnxruntime: `session.run` on prebuilt feeds",
     "onnx_raw_1thread": "onnxruntime: `session.run` on prebuilt feeds, 1 intra-op thread",
@@ -167,7 +168,7 @@ def measure(
     batched = time_interleaved(_calls(models, [batch]), batch_calls, max(1, warmup // 10))
     train = models.params.train
     return LatencyResult(
-        family=train.family.value,
+        family=train.family,
         hyperparameters=train.hyperparameters(),
         onnx_kib=len(models.onnx_bytes) / 1024,
         train_rows=models.train_rows,

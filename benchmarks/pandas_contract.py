@@ -5,7 +5,7 @@ pandera), so the two implementations cannot drift apart silently when the contra
 Only the rule kinds that the contract uses are implemented; anything else raises
 :class:`UnsupportedRule`, so the baseline never quietly checks less than pandera does.
 
-Findings follow what ``tabpipe.contract.check`` reports: one finding per (column, check)
+Findings follow what ``tabpipe.core.contract.check`` reports: one finding per (column, check)
 with the number of failing rows, a value check is not run on a column whose coercion failed,
 and missing values are ignored by ``isin`` and ``in_range`` (nullability is its own check).
 """

@@ -299,7 +299,7 @@ def _validation(v: ValidationResult) -> list[str]:
         "",
         f"`contracts/data.yaml` checked on {v.rows:,} rows sampled with replacement (seed "
         f"{v.seed}) from the {v.source_rows:,}-row bundled data as the validate stage reads it "
-        f"({v.frame_mib:.0f} MiB in memory). *pandera*: `tabpipe.contract.check` (lazy "
+        f"({v.frame_mib:.0f} MiB in memory). *pandera*: `tabpipe.core.contract.check` (lazy "
         "validation, coercion, the two custom checks, failure report). *pandas*: a vectorized "
         "implementation of the same rules (`benchmarks/pandas_contract.py`, rules read from "
         "the same YAML) that returns counts per check and the coerced frame. Each engine runs "
@@ -351,10 +351,10 @@ def _latency(r: LatencyResult) -> list[str]:
         "## Prediction latency: onnxruntime vs scikit-learn",
         "",
         f"Model: `{r.family}` ({hp}) trained in-process as the pipeline does (contract, "
-        f"seeded split, `tabpipe.train.fit`) on {r.train_rows:,} rows, converted with "
-        f"`tabpipe.onnx_model.convert` ({r.onnx_kib:.0f} KiB). On the benchmark batch the "
+        f"seeded split, `tabpipe.pipeline.train.fit`) on {r.train_rows:,} rows, converted with "
+        f"`tabpipe.core.onnx_model.convert` ({r.onnx_kib:.0f} KiB). On the benchmark batch the "
         f"largest probability difference between the two was {r.max_abs_diff:.2g}. "
-        f"Session from `tabpipe.onnx_model.session` (intra-op threads: {threads}) unless "
+        f"Session from `tabpipe.core.onnx_model.session` (intra-op threads: {threads}) unless "
         "stated. Rows come from the held-out split as raw DataFrames; the first two variants "
         "include the conversion to model inputs, the others start from prebuilt inputs. "
         "Timed with `time.perf_counter_ns`, variants interleaved call by call, garbage "

@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 
 from benchmarks.timing import Spread, run_timed
-from tabpipe.config import load_params
-from tabpipe.io import read_table
+from tabpipe.core.config import load_params
+from tabpipe.core.io import read_table
 
 CHANGED_PARAM = "train.gradient_boosting.n_estimators"
 STAGE_DONE = re.compile(r"^\[(\w+)\] done in ([0-9.]+)s$", re.MULTILINE)

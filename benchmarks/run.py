@@ -37,7 +37,7 @@ from benchmarks import (
     startup,
     validation,
 )
-from tabpipe.config import load_params
+from tabpipe.core.config import load_params
 
 BENCHMARKS = ("repro", "startup", "validation", "latency", "serving", "drift", "scale")
 DOC = Path("docs/benchmarks.md")

@@ -31,8 +31,8 @@ from typing import Any
 
 from benchmarks.repro import clone_env, set_param
 from benchmarks.synthetic import contract_bounds, write_parquet
-from tabpipe.config import load_params
-from tabpipe.io import read_table
+from tabpipe.core.config import load_params
+from tabpipe.core.io import read_table
 
 SIZES = (10_000, 100_000, 1_000_000, 10_000_000)
 STAGES = ("validate", "split", "train", "evaluate", "export")
@@ -199,7 +199,7 @@ def run_size(
         load = os.getloadavg()[0]
         say(f"{tag}: {stage} (1-min load {load:.2f})")
         seconds, cpu, peak, code, lines = run_stage(
-            [sys.executable, "-m", f"tabpipe.{stage}"],
+            [sys.executable, "-m", f"tabpipe.pipeline.{stage}"],
             cwd=clone,
             env=env,
             timeout=STAGE_TIMEOUT,

@@ -33,15 +33,16 @@ import onnx
 import pandas as pd
 
 from benchmarks import latency
-from tabpipe import export
-from tabpipe.bundle import serving_inputs
-from tabpipe.config import FeatureParams, load_params
-from tabpipe.contract import load_contract
-from tabpipe.features import model_frame
-from tabpipe.io import read_table
-from tabpipe.onnx_model import with_metadata
+from tabpipe.core.config import FeatureParams, load_params
+from tabpipe.core.contract import load_contract
+from tabpipe.core.dvcfiles import file_md5
+from tabpipe.core.io import read_table
+from tabpipe.core.model import model_frame
+from tabpipe.core.onnx_model import with_metadata
+from tabpipe.pipeline import export
+from tabpipe.release.bundle import serving_inputs
 from tabpipe.serving.infra_check import free_port, wait_ready
-from tabpipe.serving.runtime import Prediction, ServingModel, md5_of
+from tabpipe.serving.runtime import Prediction, ServingModel
 
 BACKENDS = {
     "onnx": "onnxruntime (the released service)",
@@ -122,7 +123,7 @@ def prepare(root: Path, work: Path) -> tuple[Path, Path, str]:
     info = {
         "artifact": "model",
         "version": "benchmark",
-        "onnx_md5": md5_of(bundle / "model.onnx"),
+        "onnx_md5": file_md5(bundle / "model.onnx"),
         "task": params.data.task.value,
         "target": params.data.target,
         "classes": meta["classes"],
@@ -133,7 +134,7 @@ def prepare(root: Path, work: Path) -> tuple[Path, Path, str]:
     rows = json.loads(models.test[params.features.all].head(SAMPLE_ROWS).to_json(orient="records"))
     rows_file = work / "rows.json"
     rows_file.write_text(json.dumps(rows))
-    return bundle, rows_file, params.train.family.value
+    return bundle, rows_file, params.train.family
 
 
 def _server(backend: str, bundle: Path, port: int, root: Path) -> subprocess.Popen[bytes]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmarks.timing import Spread, run_timed
 
 # validate imports pandas and pandera; export adds scikit-learn, skl2onnx, onnx, onnxruntime.
-MODULES = ("tabpipe.validate", "tabpipe.export")
+MODULES = ("tabpipe.pipeline.validate", "tabpipe.pipeline.export")
 
 
 @dataclass(frozen=True)

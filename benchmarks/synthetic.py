@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tabpipe.contract import load_contract
+from tabpipe.core.contract import load_contract
 
 CHUNK_ROWS = 500_000
 JITTER = 0.05  # relative standard deviation of the multiplicative noise on numeric values

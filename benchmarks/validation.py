@@ -1,4 +1,4 @@
-"""Validation throughput: the pandera contract (``tabpipe.contract.check``) vs plain pandas.
+"""Validation throughput: the pandera contract (``tabpipe.core.contract.check``) vs plain pandas.
 
 The bundled data is scaled up by sampling rows with replacement (seeded). Before anything is
 timed, both implementations must agree: both pass the clean frame and return equal coerced
@@ -27,9 +27,9 @@ import pandera.pandas as pa
 
 from benchmarks.pandas_contract import ColumnRule, Finding, Rules, load_rules, validate
 from benchmarks.timing import Spread
-from tabpipe.config import load_params
-from tabpipe.contract import STRUCTURAL, ValidationReport, check, load_contract
-from tabpipe.io import read_table
+from tabpipe.core.config import load_params
+from tabpipe.core.contract import STRUCTURAL, ValidationReport, check, load_contract
+from tabpipe.core.io import read_table
 
 ENGINES = ("pandera", "pandas")
 

@@ -13,11 +13,14 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from tabpipe.config import Params, load_params
-from tabpipe.contract import load_contract
-from tabpipe.io import read_table
+from tabpipe.core.config import Params, load_params
+from tabpipe.core.contract import load_contract
+from tabpipe.core.io import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# A model bundle built once per test session (serving and release tests use it).
+pytest_plugins = ["tests.support.bundled"]
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """``tabpipe``: one command with a subcommand per pipeline stage and per tool.
 
-``dvc repro`` runs the stages (``python -m tabpipe.<stage>``); this entry point runs the
+``dvc repro`` runs the stages (``python -m tabpipe.pipeline.<stage>``); this entry point runs the
 same code by hand, e.g. ``tabpipe validate`` while editing the contract. Tools that are
 not pipeline stages (onboarding, ingestion, monitoring, serving...) register in TOOLS.
 """
@@ -13,29 +13,34 @@ from importlib import import_module
 
 STAGES = ("validate", "split", "train", "evaluate", "export", "profile", "gate")
 
-# subcommand -> module under tabpipe with a ``main(argv) -> int``
+# subcommand -> module with a ``main(argv) -> int``; a stage's module is tabpipe.pipeline.<stage>
 TOOLS: dict[str, str] = {
-    "init": "init_project",
-    "pull": "remote",
-    "champion": "champion",
-    "registry": "registry",
-    "bundle": "bundle",
-    "serve": "serving.app",
-    "predict": "predict_batch",
-    "infra-validate": "infra_validate",
-    "simulate": "simulate",
-    "ingest": "ingest",
-    "drift": "drift",
-    "degradation": "degradation",
-    "monitor": "monitor",
-    "alert": "alert",
-    "record": "run_record",
-    "sweep": "sweep",
+    "init": "tabpipe.onboarding.init",
+    "pull": "tabpipe.ci.remote",
+    "champion": "tabpipe.release.champion",
+    "registry": "tabpipe.release.registry",
+    "bundle": "tabpipe.release.bundle",
+    "serve": "tabpipe.serving.app",
+    "predict": "tabpipe.release.predict",
+    "infra-validate": "tabpipe.release.infra_validate",
+    "simulate": "tabpipe.monitoring.simulate",
+    "ingest": "tabpipe.monitoring.ingest",
+    "drift": "tabpipe.monitoring.drift",
+    "degradation": "tabpipe.monitoring.degradation",
+    "monitor": "tabpipe.monitoring.monitor",
+    "alert": "tabpipe.monitoring.alert",
+    "record": "tabpipe.release.run_record",
+    "sweep": "tabpipe.ci.sweep",
 }
 
 
+def stage_module(stage: str) -> str:
+    """The module ``dvc.yaml`` runs for a stage: ``python -m tabpipe.pipeline.<stage>``."""
+    return f"tabpipe.pipeline.{stage}"
+
+
 def _module(command: str) -> str:
-    return f"tabpipe.{TOOLS.get(command, command)}"
+    return TOOLS[command] if command in TOOLS else stage_module(command)
 
 
 def _main_of(command: str) -> Callable[[Sequence[str] | None], int]:

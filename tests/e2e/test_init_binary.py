@@ -3,8 +3,8 @@
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from tests.e2e.onboarding import onboard_and_verify
-from tests.workspace import fresh_clone
+from tests.e2e.onboarding_checks import onboard_and_verify
+from tests.support.workspace import fresh_clone
 
 pytestmark = pytest.mark.e2e
 

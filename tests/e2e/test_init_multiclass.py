@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from tests.e2e.onboarding import onboard_and_verify
-from tests.workspace import fresh_clone
+from tests.e2e.onboarding_checks import onboard_and_verify
+from tests.support.workspace import fresh_clone
 
 pytestmark = pytest.mark.e2e
 

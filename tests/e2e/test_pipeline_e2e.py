@@ -16,11 +16,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from tabpipe.config import PATHS, load_params
-from tabpipe.contract import load_contract
-from tabpipe.io import read_table
-from tests.factories import enumerated_column, ranged_numeric
-from tests.workspace import fresh_clone, make, sh, stages_run
+from tabpipe.core.config import load_params
+from tabpipe.core.contract import load_contract
+from tabpipe.core.io import read_table
+from tabpipe.core.paths import PATHS
+from tests.support.factories import enumerated_column, ranged_numeric
+from tests.support.workspace import fresh_clone, make, sh, stages_run
 
 pytestmark = pytest.mark.e2e
 

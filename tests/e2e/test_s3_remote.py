@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.workspace import ROOT, fresh_clone, make, sh, stages_run
+from tests.support.workspace import ROOT, fresh_clone, make, sh, stages_run
 
 pytestmark = pytest.mark.e2e
 

@@ -23,9 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tabpipe import registry
-from tabpipe.deploy import CI_WORKFLOW, RELEASE_ASSETS, TRAINING_WORKFLOW
-from tests.fake_github import FakeGitHub, serving
+from tabpipe.release import registry
+from tabpipe.release.deploy import CI_WORKFLOW, RELEASE_ASSETS, TRAINING_WORKFLOW
 from tests.rehearsal.harness import (
     REMOTE_URL,
     Origin,
@@ -35,6 +34,7 @@ from tests.rehearsal.harness import (
     pull_request_payload,
     repository_payload,
 )
+from tests.support.fake_github import FakeGitHub, serving
 
 pytestmark = pytest.mark.rehearsal
 

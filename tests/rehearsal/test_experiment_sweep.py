@@ -1,7 +1,8 @@
 """The experiment sweep under act: a 2 x 1 grid, two real `dvc exp run` cells, one table.
 
-Every run: step is real (make setup, tabpipe.ci pull, tabpipe.champion, tabpipe.sweep run
-with dvc exp run, tabpipe.sweep report); the artifacts travel between the jobs through the
+Every run: step is real (make setup, tabpipe.ci.workflow pull, tabpipe.release.champion,
+tabpipe.ci.sweep run with dvc exp run, tabpipe.ci.sweep report); the artifacts travel between
+the jobs through the
 stand-ins, as actions/upload-artifact and download-artifact would carry them.
 """
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tabpipe.alert import RETRAIN_EVENT
-from tests.monitoring import write_simulated
+from tabpipe.monitoring.alert import RETRAIN_EVENT
 from tests.rehearsal.harness import Origin, Rehearsal, git, host_env, repository_payload
+from tests.support.monitoring import write_simulated
 
 pytestmark = pytest.mark.rehearsal
 

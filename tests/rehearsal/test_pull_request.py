@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tabpipe.comment import WATERMARK
+from tabpipe.ci.comment import WATERMARK
 from tests.rehearsal.harness import (
     Origin,
     Rehearsal,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tabpipe.ci import SKIP_CI
+from tabpipe.ci.workflow import SKIP_CI
 from tests.rehearsal.conftest import CREDENTIALS, S3
 from tests.rehearsal.harness import (
     Origin,

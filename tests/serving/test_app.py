@@ -21,8 +21,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from tabpipe.config import PATHS, load_params
-from tabpipe.onnx_model import run as pipeline_run
+from tabpipe.core.config import load_params
+from tabpipe.core.onnx_model import run as pipeline_run
+from tabpipe.core.paths import PATHS
 from tabpipe.serving import app as service
 from tabpipe.serving.runtime import METADATA_FILE, MODEL_FILE, ModelLoadError
 

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tabpipe.infra_validate import build_environment
+from tabpipe.release.infra_validate import build_environment
 from tabpipe.serving.infra_check import free_port, http, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from benchmarks import serving
-from tabpipe.config import PATHS
+from tabpipe.core.paths import PATHS
 from tabpipe.serving.runtime import ServingModel
 
 

@@ -79,7 +79,7 @@ def test_the_training_job_runs_only_on_the_runner_this_run_launched():
     assert train["needs"] == "launch"
     assert train["runs-on"] == ["self-hosted", "${{ needs.launch.outputs.label }}"]
     runs = [s.run.strip() for s in steps(CLOUD) if s.job == "train" and s.run]
-    assert "python -m tabpipe.ci pull" in runs and "make run" in runs
+    assert "python -m tabpipe.ci.workflow pull" in runs and "make run" in runs
 
 
 def test_the_sweep_fans_the_checked_grid_out_and_gathers_every_cell():
@@ -87,7 +87,7 @@ def test_the_sweep_fans_the_checked_grid_out_and_gathers_every_cell():
     assert set(spec["on"]) == {"workflow_dispatch"}
     expand = step_named(SWEEP, "expand", "Check the grid")
     assert expand.spec["env"]["SWEEP_GRID"] == "${{ inputs.grid }}"
-    assert "tabpipe.sweep expand" in expand.run
+    assert "tabpipe.ci.sweep expand" in expand.run
     train = spec["jobs"]["train"]
     assert train["strategy"]["matrix"]["cell"] == "${{ fromJSON(needs.expand.outputs.cells) }}"
     assert train["strategy"]["fail-fast"] is False

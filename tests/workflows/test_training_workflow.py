@@ -6,9 +6,9 @@ same file under act to show the behaviour, these pin the wiring that makes it so
 
 from __future__ import annotations
 
-from tabpipe.ci import SKIP_CI
-from tabpipe.comment import WATERMARK, cml_command
-from tabpipe.report import PIPELINE_INPUTS
+from tabpipe.ci.comment import WATERMARK, cml_command
+from tabpipe.ci.report import PIPELINE_INPUTS
+from tabpipe.ci.workflow import SKIP_CI
 from tests.workflows.spec import CI, TRAINING, jobs, step_named, steps, workflow
 
 PIPELINE_PATHS = ["data.dvc", "dvc.yaml", "params.yaml", "src/**", "contracts/**"]
@@ -65,9 +65,9 @@ def test_the_dvc_cache_is_keyed_on_the_pipeline_inputs_and_restored_by_prefix():
 
 def test_the_data_is_pulled_strictly_and_the_pipeline_runs_through_make():
     order = [s.run or s.uses for s in steps(TRAINING) if s.job == "train"]
-    pull, repro = order.index("python -m tabpipe.ci pull"), order.index("make run")
+    pull, repro = order.index("python -m tabpipe.ci.workflow pull"), order.index("make run")
     report = order.index(
-        'python -m tabpipe.report --out build/report --summary "$GITHUB_STEP_SUMMARY"'
+        'python -m tabpipe.ci.report --out build/report --summary "$GITHUB_STEP_SUMMARY"'
     )
     assert pull < repro < report
 
@@ -77,7 +77,7 @@ def test_the_comment_is_posted_by_a_job_that_runs_no_pipeline_code_with_cml_pinn
     assert comment["needs"] == "train"
     assert "github.event_name == 'pull_request'" in comment["if"]
     scripts = [s.run for s in steps(TRAINING) if s.job == "comment" and s.run]
-    assert scripts == ['python -m tabpipe.comment build/report/report.md --pr "$PR_NUMBER"']
+    assert scripts == ['python -m tabpipe.ci.comment build/report/report.md --pr "$PR_NUMBER"']
     setup = step_named(TRAINING, "comment", "Set up CML")
     assert setup.uses.startswith("iterative/setup-cml@")
     assert setup.spec["with"]["vega"] is False  # the vega/canvas install broke in 2026
@@ -101,7 +101,7 @@ def test_dvc_lock_is_recorded_on_main_only_by_a_job_that_cannot_retrigger_traini
     assert record["needs"] == "train"
     assert record["if"] == "github.ref == 'refs/heads/main' && github.event_name != 'pull_request'"
     commit = step_named(TRAINING, "record", "Commit them")
-    assert commit.run == "python -m tabpipe.ci record build/results"
+    assert commit.run == "python -m tabpipe.ci.workflow record build/results"
     assert commit.spec["env"]["GITHUB_TOKEN"] == "${{ github.token }}"  # its pushes start no run
     assert SKIP_CI == "[skip ci]"
     for path in ("dvc.lock", "metrics/test.json", "plots/roc.csv", "reports/parity.json"):
@@ -133,7 +133,7 @@ def test_every_step_that_resolves_the_champion_gets_the_token_to_fetch_the_regis
         s
         for s in steps()
         if any(
-            line.strip() in ("make run", "python -m tabpipe.champion")
+            line.strip() in ("make run", "python -m tabpipe.release.champion")
             for line in s.run.splitlines()
         )
     ]

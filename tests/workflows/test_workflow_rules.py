@@ -30,7 +30,7 @@ WRITE_SCOPES = {
     ("monitoring.yml", "issue"): {"issues"},  # one issue per trigger kind, updated in place
     ("monitoring.yml", "dispatch"): {"contents"},  # repository_dispatch asks for a retrain
 }
-# Jobs that pull from the DVC remote with its credentials (tabpipe.ci pull/push only).
+# Jobs that pull from the DVC remote with its credentials (tabpipe.ci.workflow pull/push only).
 REMOTE_JOBS = {"train", "check"}
 # Secrets outside the DVC remote's steps: only the cloud runner's launch, and only these.
 LAUNCH_SECRETS = {"CML_RUNNER_APP_PRIVATE_KEY", "KUBERNETES_CONFIGURATION"}
@@ -126,7 +126,7 @@ def test_no_workflow_runs_untrusted_code_with_the_base_repositorys_privileges():
 
 
 def test_secrets_reach_only_the_steps_that_talk_to_the_dvc_remote():
-    from tabpipe.ci import CREDENTIAL_VARIABLES
+    from tabpipe.ci.workflow import CREDENTIAL_VARIABLES
 
     for step in steps():
         text = yaml.safe_dump(step.spec)
@@ -136,7 +136,9 @@ def test_secrets_reach_only_the_steps_that_talk_to_the_dvc_remote():
             assert set(re.findall(r"secrets\.(\w+)", text)) <= LAUNCH_SECRETS, step.where
             continue
         assert step.job in REMOTE_JOBS, step.where
-        assert re.fullmatch(r"python -m tabpipe\.ci (pull|push)", step.run.strip()), step.where
+        assert re.fullmatch(r"python -m tabpipe\.ci\.workflow (pull|push)", step.run.strip()), (
+            step.where
+        )
         env = step.spec.get("env", {})
         mapped = {k for k, v in env.items() if "secrets." in str(v)}
         assert set(CREDENTIAL_VARIABLES) <= mapped, step.where

@@ -13,7 +13,6 @@ missing category the model was trained with).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -23,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+
+from tabpipe.core.dvcfiles import file_md5  # stdlib only: the serving image carries it
 
 METADATA_FILE = "model.json"
 MODEL_FILE = "model.onnx"
@@ -73,10 +74,6 @@ class Prediction:
         return {"label": self.label, "probabilities": self.probabilities}
 
 
-def md5_of(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
-
-
 class ServingModel:
     """An onnxruntime session with the metadata that says how to feed it."""
 
@@ -92,7 +89,7 @@ class ServingModel:
             self.metadata: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise ModelLoadError(f"{meta_path}: not valid JSON: {exc}") from exc
-        recorded, actual = self.metadata.get("onnx_md5"), md5_of(model_path)
+        recorded, actual = self.metadata.get("onnx_md5"), file_md5(model_path)
         if recorded != actual:
             raise ModelLoadError(
                 f"{meta_path} describes a model with md5 {recorded}, but {model_path} has md5 "

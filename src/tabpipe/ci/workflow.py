@@ -1,0 +1,404 @@
+"""What the GitHub workflows run around ``dvc repro``: ``python -m tabpipe.ci.workflow COMMAND``.
+
+``pull``     the tracked data (must succeed), then cached outputs and the run-cache (best
+             effort: whatever is missing, ``dvc repro`` rebuilds)
+``push``     data, outputs and run-cache to the project's DVC remote, if credentials are set
+``collect``  copy ``dvc.lock`` and the small committed results into one folder (an artifact)
+``record``   commit that folder's files to the branch with ``[skip ci]`` and push them
+
+Remotes: the template's default remote (``bundled``) is a folder committed in git and needs
+no credentials, so every run, forks included, gets the data. A team with a real remote
+makes it DVC's default (``dvc remote add -d``) or names it in the repository variable
+``DVC_REMOTE``, and stores its credentials as secrets. A job uses that remote only when the
+credentials reach it, which they never do on a fork; then the Actions cache and the
+remotes that need no credentials serve the data, and nothing is pushed.
+
+Who commits ``dvc.lock``: a pull request may carry its own (``make run`` updates it). After
+a merge, or a scheduled or dispatched retrain, the training run on ``main`` records what it
+produced in one bot commit. That commit cannot start another run: it is pushed with the
+workflow's ``GITHUB_TOKEN`` (GitHub starts no workflow for such pushes), its message carries
+``[skip ci]``, and it touches none of the paths that trigger training.
+
+Only the standard library is imported at load time: the record job runs this module with a
+bare Python, without installing the project.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tabpipe.ci.actions import Trigger, annotate, append_summary, git_auth_env, set_output
+from tabpipe.core.paths import CHAMPION_FILE, PATHS
+
+# Secrets a workflow maps into the job for a real DVC remote (S3, Azure, Google Drive).
+CREDENTIAL_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AZURE_STORAGE_CONNECTION_STRING",
+    "GDRIVE_CREDENTIALS_DATA",
+)
+RESULTS_MANIFEST = "MANIFEST"
+BOT_NAME = "github-actions[bot]"
+BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
+SKIP_CI = "[skip ci]"
+
+
+def _run(cmd: Sequence[str], env: Mapping[str, str] | None = None) -> bool:
+    print("+ " + " ".join(cmd), flush=True)
+    return (
+        subprocess.run(list(cmd), env=None if env is None else dict(env), check=False).returncode
+        == 0
+    )
+
+
+def _output(cmd: Sequence[str]) -> str:
+    try:
+        done = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    return done.stdout if done.returncode == 0 else ""
+
+
+# --- remotes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Remotes:
+    """The DVC remotes of the project (name -> URL) and which one is the default."""
+
+    urls: Mapping[str, str]
+    default: str | None
+
+    @classmethod
+    def from_dvc(cls) -> Remotes:
+        """From ``dvc config --list`` (every config level merged; one setting a line)."""
+        urls: dict[str, str] = {}
+        default = None
+        for line in _output(["dvc", "config", "--list"]).splitlines():
+            key, _, value = line.strip().partition("=")
+            parts = key.split(".")
+            if len(parts) == 3 and parts[0] == "remote" and parts[2] == "url":
+                urls[parts[1]] = value
+            elif key == "core.remote":
+                default = value
+        return cls(urls, default)
+
+    def credential_free(self, name: str) -> bool:
+        """A remote on a path (like the bundled one, committed in git) needs no credentials."""
+        url = self.urls.get(name, "")
+        return bool(url) and ("://" not in url or url.startswith("file://"))
+
+
+@dataclass(frozen=True)
+class RemoteChoice:
+    """Where this job pulls from, in order, and where it may push (None: nowhere)."""
+
+    pull_from: tuple[str, ...]
+    push_to: str | None
+    reason: str
+
+
+def choose_remote(env: Mapping[str, str], remotes: Remotes) -> RemoteChoice:
+    """The project's remote (``DVC_REMOTE``, else DVC's default) when this job can use it.
+
+    A remote that needs credentials is used only when they reach the job; pushing needs
+    them too. Without them (a fork, or secrets not set) the job pulls from the remotes that
+    need none, such as the bundled one, and from the Actions cache, and pushes nothing.
+    """
+    wanted = env.get("DVC_REMOTE", "").strip() or remotes.default
+    free = tuple(n for n in remotes.urls if remotes.credential_free(n) and n != wanted)
+    present = [name for name in CREDENTIAL_VARIABLES if env.get(name, "").strip()]
+    if wanted is None or wanted not in remotes.urls:
+        return RemoteChoice(
+            free, None, f"no DVC remote named {wanted!r}: using {free or 'the cache'}"
+        )
+    if remotes.credential_free(wanted):
+        return RemoteChoice(
+            (wanted, *free),
+            None,
+            f"DVC remote {wanted!r} is a folder in the repository and needs no credentials; "
+            "nothing is pushed to it",
+        )
+    if present:
+        return RemoteChoice(
+            (wanted, *free), wanted, f"using DVC remote {wanted!r} ({', '.join(present)} set)"
+        )
+    fallback = ", ".join(repr(n) for n in free) or "none"
+    return RemoteChoice(
+        free,
+        None,
+        f"no credentials for DVC remote {wanted!r} in this job (a fork, or the secrets are "
+        f"not set): using the Actions cache and the remotes that need none ({fallback}); "
+        "nothing is pushed",
+    )
+
+
+def pointer_files() -> list[str]:
+    """The ``.dvc`` files git tracks (the data, and any imports)."""
+    listed = _output(["git", "ls-files", "*.dvc"]).split()
+    return [p for p in listed if Path(p).is_file()] or (
+        ["data.dvc"] if Path("data.dvc").exists() else []
+    )
+
+
+def is_import(pointer: str) -> bool:
+    """A ``.dvc`` file made by ``dvc import``/``import-url`` records where its data came from."""
+    return re.search(r"^deps:", Path(pointer).read_text(encoding="utf-8"), re.MULTILINE) is not None
+
+
+def stages_to_rerun() -> list[str]:
+    """Stages whose outputs are missing or stale here, from ``dvc status``."""
+    try:
+        status = json.loads(_output(["dvc", "status", "--json"]) or "{}")
+    except ValueError:
+        return []
+    return sorted(name for name in status if not name.endswith(".dvc"))
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+def data_present(pointers: Sequence[str]) -> bool:
+    """Every pointer's data is in the workspace and matches its hash (``dvc status``)."""
+    done = subprocess.run(
+        ["dvc", "status", "--json", *pointers], capture_output=True, text=True, check=False
+    )
+    try:
+        return done.returncode == 0 and json.loads(done.stdout or "{}") == {}
+    except ValueError:
+        return False
+
+
+def pull(env: Mapping[str, str] = os.environ, remotes: Remotes | None = None) -> int:
+    """Get the data (the cache first, then the usable remotes); then outputs, best effort.
+
+    Writes the step output ``data=available|unavailable``. Without data and without
+    credentials (a fork whose project keeps its data on a private remote, with nothing in
+    the cache) the run cannot train: that is a warning and a note in the job summary,
+    never a red job for lack of a secret. With credentials, missing data is an error.
+    """
+    trigger = Trigger.from_env(env)
+    choice = choose_remote(env, remotes or Remotes.from_dvc())
+    annotate("notice", "DVC remote", choice.reason)
+    pointers = pointer_files()
+    # The Actions cache may hold the data already: check it out without asking a remote.
+    subprocess.run(["dvc", "checkout", "--quiet", *pointers], capture_output=True, check=False)
+    available = data_present(pointers)
+    if available:
+        annotate("notice", "Data", "checked out from the DVC cache (in CI: the Actions cache)")
+    for name in choice.pull_from:
+        if available:
+            break
+        available = _run(["dvc", "pull", "--remote", name, *pointers]) and data_present(pointers)
+        if not available:
+            annotate("warning", "DVC pull", f"the data is not on DVC remote {name!r}")
+    if not available:
+        set_output("data", "unavailable", env)
+        message = (
+            f"{', '.join(pointers)}: not in the Actions cache, and not on any DVC remote this "
+            f"job can read ({choice.reason})."
+        )
+        if choice.push_to is None and not any(env.get(n) for n in CREDENTIAL_VARIABLES):
+            annotate("warning", "Training skipped", message + " Training is skipped.")
+            append_summary(f"> [!WARNING]\n> No training in this run: {message}", env)
+            return 0
+        annotate("error", "No data", message + " Check the remote and its credentials.")
+        return 1
+    set_output("data", "available", env)
+    if trigger.refreshes_data:
+        imports = [p for p in pointers if is_import(p)]
+        if imports and not _run(["dvc", "update", *imports]):
+            annotate("error", "New data", f"dvc update {' '.join(imports)} failed")
+            return 1
+        if not imports:
+            annotate(
+                "notice",
+                "New data",
+                f"{trigger.describe()}: no imported data to update; retraining on the tracked data",
+            )
+    # Outputs and run-cache are optional: missing pieces are rebuilt by `dvc repro`. The
+    # data above was checked on purpose: `dvc pull --allow-missing` exits 0 without it.
+    for name in choice.pull_from[:1]:
+        _run(["dvc", "pull", "--remote", name, "--run-cache", "--allow-missing"])
+    pending = stages_to_rerun()
+    if pending:
+        annotate(
+            "notice",
+            "DVC cache",
+            f"stages not up to date here: {', '.join(pending)}; dvc repro restores each from "
+            "the run-cache if it ran before with the same inputs, and runs the rest",
+        )
+    else:
+        annotate("notice", "DVC cache", "every stage is up to date; dvc repro has nothing to run")
+    return 0
+
+
+def push(env: Mapping[str, str] = os.environ) -> int:
+    trigger = Trigger.from_env(env)
+    if trigger.is_pull_request:
+        annotate("notice", "DVC push", "pull requests never push to the DVC remote")
+        return 0
+    choice = choose_remote(env, Remotes.from_dvc())
+    if choice.push_to is None:
+        annotate("notice", "DVC push skipped", choice.reason)
+        return 0
+    if not _run(["dvc", "push", "--remote", choice.push_to, "--run-cache"]):
+        annotate("error", "DVC push", f"dvc push to {choice.push_to!r} failed")
+        return 1
+    annotate("notice", "DVC push", f"pushed data, outputs and run-cache to {choice.push_to!r}")
+    return 0
+
+
+def results_paths() -> list[Path]:
+    """What a training run changes in git: the lock, pointer files, metrics, plots, reports.
+
+    Every output ``dvc.yaml`` keeps out of the DVC cache (``cache: false``: git holds it),
+    and the champion the gate compared with (``tabpipe champion`` writes it before
+    ``dvc repro``): the gate verdict then reads the same in git as in the run.
+    """
+
+    paths = [Path("dvc.lock"), *(Path(p) for p in pointer_files())]
+    paths += [
+        PATHS.train_metrics,
+        PATHS.test_metrics,
+        PATHS.slice_metrics,
+        PATHS.plots_dir,
+        PATHS.validation_report,
+        PATHS.validation_summary,
+        PATHS.parity_report,
+        PATHS.reference_profile,
+        CHAMPION_FILE,
+        PATHS.gate_verdict,
+        PATHS.gate_summary,
+    ]
+    return [p for p in paths if p.exists()]
+
+
+def collect(out_dir: Path, paths: Sequence[Path] | None = None, root: Path = Path()) -> int:
+    """Copy the results (paths under ``root``) into ``out_dir`` with a manifest."""
+    chosen = list(paths) if paths is not None else results_paths()
+    relative = [p.relative_to(root) if p.is_absolute() else p for p in chosen]
+    shutil.rmtree(out_dir, ignore_errors=True)
+    out_dir.mkdir(parents=True)
+    for path in relative:
+        source, target = root / path, out_dir / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
+    (out_dir / RESULTS_MANIFEST).write_text(
+        "".join(f"{p.as_posix()}\n" for p in relative), encoding="utf-8"
+    )
+    print(f"collected {len(relative)} path(s) into {out_dir}", flush=True)
+    return 0
+
+
+def _safe_entry(entry: str) -> bool:
+    parts = Path(entry).parts
+    return (
+        bool(parts) and not Path(entry).is_absolute() and ".." not in parts and parts[0] != ".git"
+    )
+
+
+def record(results: Path, env: Mapping[str, str] = os.environ) -> int:
+    """Commit the collected results to the current branch with ``[skip ci]`` and push.
+
+    Never fails the run for a refused push (a protected branch, or main moved on): it says
+    why in a warning; the results stay in the run's artifact.
+    """
+    trigger = Trigger.from_env(env)
+    if trigger.is_pull_request:
+        annotate("notice", "Record", "pull requests are never committed to by the workflow")
+        return 0
+    manifest = results / RESULTS_MANIFEST
+    if not manifest.is_file():
+        annotate("warning", "Record", f"{manifest} not found: nothing to record")
+        return 0
+    entries = [e for e in manifest.read_text(encoding="utf-8").split() if _safe_entry(e)]
+    for entry in entries:
+        source, target = results / entry, Path(entry)
+        if source.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(source, target)
+        elif source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    if not _run(["git", "add", "--all", "--", *entries]):
+        annotate("error", "Record", "git add failed")
+        return 1
+    if subprocess.run(["git", "diff", "--cached", "--quiet"], check=False).returncode == 0:
+        annotate(
+            "notice", "Record", "dvc.lock and results already match this commit: nothing to record"
+        )
+        return 0
+    sha = env.get("GITHUB_SHA") or _output(["git", "rev-parse", "HEAD"]).strip()
+    message = (
+        f"Record pipeline results of {sha[:12]} ({trigger.describe()}) {SKIP_CI}\n\n"
+        "Written by the continuous-training workflow: dvc.lock, metrics, plots and reports\n"
+        "as `dvc repro` produced them on this runner."
+    )
+    bot = {
+        "GIT_AUTHOR_NAME": BOT_NAME,
+        "GIT_AUTHOR_EMAIL": BOT_EMAIL,
+        "GIT_COMMITTER_NAME": BOT_NAME,
+        "GIT_COMMITTER_EMAIL": BOT_EMAIL,
+    }
+    if not _run(["git", "commit", "--quiet", "-m", message], env={**os.environ, **bot}):
+        annotate("error", "Record", "git commit failed")
+        return 1
+    branch = env.get("GITHUB_REF_NAME") or _output(["git", "branch", "--show-current"]).strip()
+    if not branch:
+        annotate("warning", "Record", "not on a branch: the commit was not pushed")
+        return 0
+    if not _run(
+        ["git", "push", "origin", f"HEAD:refs/heads/{branch}"],
+        env=git_auth_env({**os.environ, **env}),
+    ):
+        annotate(
+            "warning",
+            "dvc.lock not recorded",
+            f"pushing the results commit to {branch} was refused (branch protection, or "
+            f"{branch} moved on and its own run will record). The files are in this run's "
+            "artifact; commit them with `make run` if needed.",
+        )
+        return 0
+    annotate("notice", "Record", f"committed dvc.lock and results to {branch} with {SKIP_CI}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tabpipe.ci.workflow", description=__doc__.split("\n\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("pull", help="pull data (strict), then outputs and run-cache (best effort)")
+    commands.add_parser("push", help="push data, outputs and run-cache when credentials are set")
+    collect_parser = commands.add_parser(
+        "collect", help="copy dvc.lock and results for the record job"
+    )
+    collect_parser.add_argument("out_dir", type=Path)
+    record_parser = commands.add_parser(
+        "record", help="commit collected results with [skip ci] and push"
+    )
+    record_parser.add_argument("results", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "pull":
+        return pull()
+    if args.command == "push":
+        return push()
+    if args.command == "collect":
+        return collect(args.out_dir)
+    return record(args.results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

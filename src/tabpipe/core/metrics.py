@@ -1,0 +1,132 @@
+"""Pure metric and plot-data functions: arrays in, plain dicts and frames out."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from tabpipe.core.config import Task
+
+# Which way each metric the evaluate stage writes is better: the one table the PR report,
+# the degradation check and the gate's suggested thresholds read.
+HIGHER_IS_BETTER = frozenset({"accuracy", "precision", "recall", "f1", "f1_macro", "roc_auc", "r2"})
+LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
+KNOWN_METRICS = HIGHER_IS_BETTER | LOWER_IS_BETTER
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """What a model said about some rows: labels (or values) and class probabilities."""
+
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    proba: np.ndarray | None = None  # (n_rows, n_classes), columns in ``classes`` order
+    classes: tuple[str, ...] = ()
+
+    def subset(self, mask: np.ndarray) -> Predictions:
+        proba = None if self.proba is None else self.proba[mask]
+        return Predictions(self.y_true[mask], self.y_pred[mask], proba, self.classes)
+
+
+def scores(task: Task, p: Predictions, positive_class: str | None = None) -> dict[str, float]:
+    """The task's metrics. Raises ValueError if any metric is NaN or infinite."""
+    if task is Task.REGRESSION:
+        result = {
+            "rmse": float(np.sqrt(skm.mean_squared_error(p.y_true, p.y_pred))),
+            "mae": float(skm.mean_absolute_error(p.y_true, p.y_pred)),
+            "r2": float(skm.r2_score(p.y_true, p.y_pred)) if len(p.y_true) > 1 else math.nan,
+        }
+    else:
+        result = _classification(task, p, positive_class)
+    result = {
+        name: round(value, 6) for name, value in result.items() if not _undefined(name, value)
+    }
+    bad = {name: value for name, value in result.items() if not math.isfinite(value)}
+    if bad:
+        raise ValueError(f"non-finite metrics: {bad}")
+    return result
+
+
+def _undefined(name: str, value: float) -> bool:
+    # r2 and ROC AUC are undefined on one row or one class; leave them out rather than lie.
+    return name in {"r2", "roc_auc"} and math.isnan(value)
+
+
+def _classification(task: Task, p: Predictions, positive_class: str | None) -> dict[str, float]:
+    assert p.proba is not None
+    labels = list(p.classes)
+    present = set(p.y_true.tolist())
+    result = {"accuracy": float(skm.accuracy_score(p.y_true, p.y_pred))}
+    if task is Task.BINARY:
+        assert positive_class is not None
+        result["precision"] = float(
+            skm.precision_score(p.y_true, p.y_pred, pos_label=positive_class, zero_division=0)
+        )
+        result["recall"] = float(
+            skm.recall_score(p.y_true, p.y_pred, pos_label=positive_class, zero_division=0)
+        )
+        result["f1"] = float(
+            skm.f1_score(p.y_true, p.y_pred, pos_label=positive_class, zero_division=0)
+        )
+        positive = p.proba[:, labels.index(positive_class)]
+        result["roc_auc"] = (
+            float(skm.roc_auc_score(p.y_true == positive_class, positive))
+            if len(present) == 2
+            else math.nan
+        )
+    else:
+        result["f1_macro"] = float(
+            skm.f1_score(p.y_true, p.y_pred, average="macro", labels=labels, zero_division=0)
+        )
+        result["roc_auc"] = (
+            float(skm.roc_auc_score(p.y_true, p.proba, multi_class="ovr", labels=labels))
+            if present == set(labels)
+            else math.nan
+        )
+    result["log_loss"] = float(skm.log_loss(p.y_true, np.clip(p.proba, 1e-15, 1), labels=labels))
+    return result
+
+
+def slice_scores(
+    task: Task,
+    p: Predictions,
+    slice_values: pd.Series,
+    positive_class: str | None,
+    min_size: int,
+) -> dict[str, dict[str, float | int]]:
+    """Metrics for each value of a categorical feature with at least ``min_size`` rows."""
+    values = slice_values.astype(object).where(slice_values.notna(), "(missing)").astype(str)
+    out: dict[str, dict[str, float | int]] = {}
+    for value, count in values.value_counts().sort_index().items():
+        if count < min_size:
+            continue
+        mask = (values == value).to_numpy()
+        out[str(value)] = {"rows": int(count), **scores(task, p.subset(mask), positive_class)}
+    return out
+
+
+def confusion_rows(p: Predictions) -> pd.DataFrame:
+    return pd.DataFrame({"actual": p.y_true, "predicted": p.y_pred})
+
+
+def roc_points(p: Predictions, positive_class: str) -> pd.DataFrame:
+    assert p.proba is not None
+    score = p.proba[:, list(p.classes).index(positive_class)]
+    fpr, tpr, thresholds = skm.roc_curve(p.y_true == positive_class, score)
+    frame = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thresholds})
+    return frame.replace([np.inf, -np.inf], 1.0).round(6)
+
+
+def precision_recall_points(p: Predictions, positive_class: str) -> pd.DataFrame:
+    assert p.proba is not None
+    score = p.proba[:, list(p.classes).index(positive_class)]
+    precision, recall, _ = skm.precision_recall_curve(p.y_true == positive_class, score)
+    return pd.DataFrame({"recall": recall, "precision": precision}).round(6)
+
+
+def prediction_points(p: Predictions) -> pd.DataFrame:
+    return pd.DataFrame({"actual": p.y_true, "predicted": p.y_pred}).round(6)

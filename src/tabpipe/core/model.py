@@ -1,0 +1,100 @@
+"""The scikit-learn Pipeline a project trains: its input frame, preprocessing and estimator.
+
+The preprocessing lives inside the Pipeline so the exported ONNX model takes raw features.
+The only step outside it is :func:`model_frame`, a type convention shared by training, the
+ONNX parity check and serving: numeric features as float32 (ONNX's tensor type;
+scikit-learn trees split on float32 anyway) and categorical features as strings with
+missing values as ``""`` (ONNX string tensors have no NaN).
+
+The estimator comes from the project's family registry (``src/<package>/models.py``, see
+:mod:`tabpipe.core.project`); derived columns from ``features.derived`` in params.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from tabpipe.core.config import FeatureParams, Params, Task
+from tabpipe.core.derived import DerivedColumns, inputs_of
+from tabpipe.core.expressions import Expression
+
+MISSING_CATEGORY = ""
+
+
+def model_frame(frame: pd.DataFrame, features: FeatureParams) -> pd.DataFrame:
+    """Select the features in order and give them the model's input types."""
+    missing = [name for name in features.all if name not in frame.columns]
+    if missing:
+        raise KeyError(f"feature columns not in the data: {missing}")
+    out = pd.DataFrame(index=frame.index)
+    for name in features.numeric:
+        out[name] = pd.to_numeric(frame[name], errors="raise").astype(np.float32)
+    for name in features.categorical:
+        column = frame[name].astype(object)
+        out[name] = column.where(column.notna(), MISSING_CATEGORY).astype(str).astype(object)
+    return out
+
+
+def _numeric_steps(scale_numeric: bool) -> list[tuple[str, Any]]:
+    steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+    if scale_numeric:
+        steps.append(("scale", StandardScaler()))
+    return steps
+
+
+def preprocessor(
+    features: FeatureParams,
+    *,
+    scale_numeric: bool,
+    derived: Mapping[str, Expression] | None = None,
+) -> ColumnTransformer:
+    """Median-impute (and optionally standardise) numbers; one-hot encode categories.
+
+    Derived columns are computed from the numeric columns they read, then imputed (and
+    scaled) like the raw numbers. Scaling is only for linear models: tree ensembles do not
+    need it, and float32 rounding of scaled values would make ONNX and scikit-learn split
+    differently.
+    """
+    transformers: list[tuple[str, Any, list[str]]] = []
+    if features.numeric:
+        numeric = Pipeline(_numeric_steps(scale_numeric))
+        transformers.append(("numeric", numeric, list(features.numeric)))
+    if derived:
+        inputs = inputs_of(derived)
+        compute = DerivedColumns({name: e.text for name, e in derived.items()}, inputs)
+        steps = [("compute", compute), *_numeric_steps(scale_numeric)]
+        transformers.append(("derived", Pipeline(steps), inputs))
+    if features.categorical:
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        transformers.append(("categorical", encoder, list(features.categorical)))
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+
+
+def estimator(params: Params) -> Any:
+    """The chosen family's unfitted estimator for the task, from the project's registry."""
+    family = params.code.family(params.train.family)
+    task, settings, seed = params.data.task.value, params.train.settings(), params.train.seed
+    return family.estimator(task, settings, seed)
+
+
+def pipeline(params: Params) -> Pipeline:
+    family = params.code.family(params.train.family)
+    preprocess = preprocessor(
+        params.features, scale_numeric=family.scale_numeric, derived=params.features.expressions
+    )
+    return Pipeline([("preprocess", preprocess), ("model", estimator(params))])
+
+
+def encode_target(y: pd.Series, task: Task) -> np.ndarray:
+    """Labels as strings for classification (ONNX returns string labels), floats otherwise."""
+    if task.is_classification:
+        return y.astype(str).to_numpy(dtype=object)
+    return pd.to_numeric(y, errors="raise").to_numpy(dtype=np.float64)

@@ -1,0 +1,62 @@
+"""What every stage's command line shares: argument parsing, timing, and clean failure.
+
+A stage's ``main`` returns an exit code. Expected failures (bad params, bad data, a
+failed check) print one readable message to stderr and exit 1; they never print a
+traceback, and the stage writes nothing it has not finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tabpipe.core import timings
+from tabpipe.core.config import ConfigError, Params, load_params
+from tabpipe.core.contract import ContractError
+from tabpipe.core.io import InputError
+
+EXPECTED_ERRORS = (ConfigError, ContractError, InputError)
+
+
+class StageFailed(Exception):
+    """A stage ran and its check failed; the message says what and by how much."""
+
+
+def log(stage: str, message: str) -> None:
+    print(f"[{stage}] {message}", flush=True)
+
+
+def run_stage(
+    name: str,
+    description: str,
+    body: Callable[[Params], None],
+    argv: Sequence[str] | None = None,
+) -> int:
+    parser = argparse.ArgumentParser(prog=f"tabpipe {name}", description=description)
+    parser.add_argument(
+        "--params",
+        type=Path,
+        default=Path("params.yaml"),
+        help="params file (default: params.yaml)",
+    )
+    args = parser.parse_args(argv)
+    started, started_at, outcome = time.perf_counter(), time.time(), "crashed"
+    try:
+        params = load_params(args.params)
+        body(params)
+        outcome = "ok"
+    except StageFailed as exc:
+        outcome = "failed"
+        print(f"[{name}] FAILED: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except EXPECTED_ERRORS as exc:
+        outcome = "error"
+        print(f"[{name}] ERROR: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        timings.append(name, started_at, time.time(), outcome)  # run metadata (tabpipe record)
+    log(name, f"done in {time.perf_counter() - started:.1f}s")
+    return 0

@@ -1,0 +1,358 @@
+"""Simulate a new batch of data from the project's own table, with or without drift.
+
+``tabpipe simulate --kind KIND --out FILE`` resamples rows of ``data.raw`` (seeded) and
+perturbs them, so the batch looks like new data from the same source:
+
+- ``clean``: same distribution. Continuous numbers get a small jitter (Gaussian noise of 5%
+  of the column's standard deviation), rounded to the column's precision, so rows are new
+  rather than copies.
+- ``drift-numeric``: as clean, then the most continuous numeric features (or ``--features``)
+  are shifted up by ``--strength`` standard deviations, kept inside the contract's bounds.
+- ``drift-categorical``: as clean, then in up to two categorical features a share
+  (``0.4 x strength``) of rows moves to the feature's second most common category.
+- ``schema-break``: an upstream change: a numeric feature is renamed and a categorical
+  one gets a value the contract does not allow.
+- ``concept-drift``: features as clean, but a share (``0.35 x strength``) of labels is
+  changed (to another class; for regression, to another row's value), so the model is
+  wrong more often while the inputs look the same.
+
+Batches carry the label unless ``--unlabelled`` (what a serving log would hold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from tabpipe.core.config import ConfigError, Params, load_params
+from tabpipe.core.contract import ContractError, load_contract
+from tabpipe.core.io import InputError, read_table, write_with
+
+KINDS = ("clean", "drift-numeric", "drift-categorical", "schema-break", "concept-drift")
+JITTER = 0.05  # noise sd as a share of the column's sd: scale-free, unlike a % of the value
+CONTINUOUS_MIN_DISTINCT = 20
+JITTER_MAX_MODE_SHARE = 0.05  # jitter only columns with no heavy point mass (e.g. 27% at 35)
+SHIFTED_NUMERIC = 3
+SHIFTED_CATEGORICAL = 2
+NEW_CATEGORY = "unknown"
+
+
+class SimulationError(Exception):
+    """The simulation cannot be made as asked (unknown feature, nothing to shift...)."""
+
+
+@dataclass
+class Simulation:
+    kind: str
+    frame: pd.DataFrame
+    changed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def decimals(values: pd.Series) -> int:
+    """The fewest decimal places that write every value of the column exactly (max 6)."""
+    finite = values.dropna().to_numpy(dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    for places in range(7):
+        scaled = finite * 10**places
+        if np.allclose(scaled, np.round(scaled), rtol=0, atol=1e-6):
+            return places
+    return 6
+
+
+def contract_bounds(schema: pa.DataFrameSchema, column: str) -> tuple[float, float]:
+    """The numeric bounds the contract puts on a column (-inf/inf where it sets none)."""
+    low, high = -np.inf, np.inf
+    if column not in schema.columns:
+        return low, high
+    for rule in schema.columns[column].checks:
+        stats = dict(rule.statistics)
+        if rule.name == "in_range":
+            low, high = float(stats["min_value"]), float(stats["max_value"])
+        elif rule.name in {"greater_than_or_equal_to", "greater_than"}:
+            low = float(stats["min_value"])
+        elif rule.name in {"less_than_or_equal_to", "less_than"}:
+            high = float(stats["max_value"])
+    return low, high
+
+
+def _numeric(frame: pd.DataFrame, name: str) -> pd.Series:
+    return pd.to_numeric(frame[name], errors="coerce").astype("float64")
+
+
+def _settle(values: pd.Series, source: pd.Series, bounds: tuple[float, float]) -> pd.Series:
+    """Round to the source column's precision and keep inside the contract's bounds."""
+    rounded = values.round(decimals(source))
+    return rounded.clip(lower=bounds[0], upper=bounds[1])
+
+
+def _assign(batch: pd.DataFrame, name: str, values: pd.Series, source: pd.DataFrame) -> None:
+    """Store values, keeping an integer column integer when nothing is missing."""
+    if pd.api.types.is_integer_dtype(source[name]) and not values.isna().any():
+        values = values.astype("int64")
+    batch[name] = values
+
+
+def continuous_features(frame: pd.DataFrame, params: Params) -> list[str]:
+    """Numeric features with many distinct values, most distinct first."""
+    distinct = {name: _numeric(frame, name).nunique() for name in params.features.numeric}
+    ranked = sorted(distinct, key=lambda name: (-distinct[name], name))
+    return [name for name in ranked if distinct[name] >= CONTINUOUS_MIN_DISTINCT]
+
+
+def jittered_features(frame: pd.DataFrame, params: Params) -> list[str]:
+    """Continuous features without a heavy point mass: jitter would smear real spikes."""
+    chosen = []
+    for name in continuous_features(frame, params):
+        shares = _numeric(frame, name).value_counts(normalize=True)
+        if shares.empty or float(shares.iloc[0]) < JITTER_MAX_MODE_SHARE:
+            chosen.append(name)
+    return chosen
+
+
+def resample(
+    source: pd.DataFrame,
+    params: Params,
+    schema: pa.DataFrameSchema,
+    rows: int,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Rows drawn with replacement; continuous numeric features jittered by 5% of their sd.
+
+    Jittered values stay inside the column's observed range, so a clean batch never looks
+    like it left the training range.
+    """
+    picked = rng.integers(0, len(source), size=rows)
+    batch = source.iloc[picked].reset_index(drop=True).copy()
+    for name in jittered_features(source, params):
+        values, observed = _numeric(batch, name), _numeric(source, name)
+        # Additive: a share of the value would smear a narrow band far from zero (an
+        # isotope ratio around -25 with sd 0.8) and barely touch values near zero.
+        noise = rng.normal(0.0, JITTER * float(observed.std()), size=rows)
+        settled = _settle(values + noise, observed, (observed.min(), observed.max()))
+        _assign(batch, name, settled, source)
+    return batch
+
+
+def shift_numeric(
+    batch: pd.DataFrame,
+    source: pd.DataFrame,
+    names: list[str],
+    schema: pa.DataFrameSchema,
+    strength: float,
+) -> list[str]:
+    notes = []
+    for name in names:
+        reference = _numeric(source, name)
+        shift = strength * float(reference.std())
+        shifted = _settle(_numeric(batch, name) + shift, reference, contract_bounds(schema, name))
+        _assign(batch, name, shifted, source)
+        notes.append(
+            f"{name}: +{strength:g} sd (mean {reference.mean():.4g} -> {shifted.mean():.4g})"
+        )
+    return notes
+
+
+def shift_categories(
+    batch: pd.DataFrame,
+    source: pd.DataFrame,
+    names: list[str],
+    strength: float,
+    rng: np.random.Generator,
+) -> list[str]:
+    share = min(0.4 * strength, 1.0)
+    notes = []
+    for name in names:
+        common = source[name].dropna().astype(str).value_counts()
+        if len(common) < 2:
+            raise SimulationError(f"{name!r} has fewer than 2 categories: nothing to shift to")
+        target = str(common.index[1])
+        moved = rng.random(len(batch)) < share
+        before = float((batch[name].astype(str) == target).mean())
+        batch.loc[moved, name] = target
+        after = float((batch[name].astype(str) == target).mean())
+        notes.append(
+            f"{name}: {share:.0%} of rows moved to {target!r} ({before:.0%} -> {after:.0%})"
+        )
+    return notes
+
+
+def change_labels(
+    batch: pd.DataFrame,
+    source: pd.DataFrame,
+    params: Params,
+    strength: float,
+    rng: np.random.Generator,
+) -> str:
+    target = params.data.target
+    share = min(0.35 * strength, 1.0)
+    changed = rng.random(len(batch)) < share
+    if params.data.task.is_classification:
+        classes = sorted(source[target].dropna().astype(str).unique())
+        if len(classes) < 2:
+            raise SimulationError(f"the label {target!r} has one class: nothing to change to")
+        current = batch[target].astype(str).to_numpy()
+        offsets = rng.integers(1, len(classes), size=len(batch))
+        index = np.array([classes.index(value) for value in current])
+        replaced = np.array(classes, dtype=object)[(index + offsets) % len(classes)]
+        batch[target] = np.where(changed, replaced, current)
+        return f"{target}: {changed.mean():.0%} of labels changed to another class"
+    # Regression: the changed rows take the value of another random row. The label keeps
+    # its distribution (and the contract's range) but loses its link to the features;
+    # added noise would push values past the contract's bounds (a schema problem instead).
+    values = _numeric(batch, target).to_numpy()
+    batch[target] = np.where(changed, rng.permutation(values), values)
+    return f"{target}: {changed.mean():.0%} of values swapped with other rows' values"
+
+
+def break_schema(
+    batch: pd.DataFrame, params: Params, schema: pa.DataFrameSchema
+) -> tuple[pd.DataFrame, list[str], list[str]]:
+    changed, notes = [], []
+    if params.features.numeric:
+        name = params.features.numeric[0]
+        renamed = f"{name.lower()}_v2"
+        batch = batch.rename(columns={name: renamed})
+        changed.append(name)
+        notes.append(f"column {name!r} renamed to {renamed!r}")
+    if params.features.categorical:
+        name = params.features.categorical[0]
+        allowed = _allowed_values(schema, name)
+        value = NEW_CATEGORY if NEW_CATEGORY not in allowed else f"{NEW_CATEGORY}-{len(allowed)}"
+        batch.loc[batch.index[: max(1, len(batch) // 10)], name] = value
+        changed.append(name)
+        notes.append(f"{name}: {max(1, len(batch) // 10)} rows hold the new value {value!r}")
+    return batch, changed, notes
+
+
+def _allowed_values(schema: pa.DataFrameSchema, column: str) -> set[str]:
+    if column not in schema.columns:
+        return set()
+    for rule in schema.columns[column].checks:
+        if rule.name == "isin":
+            return {str(v) for v in rule.statistics["allowed_values"]}
+    return set()
+
+
+def _pick(
+    requested: list[str] | None, default: list[str], allowed: list[str], kind: str
+) -> list[str]:
+    if requested:
+        unknown = [name for name in requested if name not in allowed]
+        if unknown:
+            raise SimulationError(
+                f"--features names no {kind} feature: {unknown}; choose from {allowed}"
+            )
+        return requested
+    if not default:
+        raise SimulationError(f"the project has no {kind} feature to shift")
+    return default
+
+
+def simulate(
+    source: pd.DataFrame,
+    params: Params,
+    schema: pa.DataFrameSchema,
+    *,
+    kind: str,
+    rows: int,
+    seed: int,
+    strength: float = 1.0,
+    features: list[str] | None = None,
+    labelled: bool = True,
+) -> Simulation:
+    """A batch of ``rows`` rows of the given kind, reproducible from ``seed``."""
+    if kind not in KINDS:
+        raise SimulationError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if rows < 1:
+        raise SimulationError("--rows must be at least 1")
+    rng = np.random.default_rng(seed)
+    batch = resample(source, params, schema, rows, rng)
+    result = Simulation(kind, batch)
+    if kind == "drift-numeric":
+        numeric = params.features.numeric
+        default = continuous_features(source, params)[:SHIFTED_NUMERIC]
+        names = _pick(features, default, numeric, "continuous numeric")
+        result.notes = shift_numeric(batch, source, names, schema, strength)
+        result.changed = names
+    elif kind == "drift-categorical":
+        categorical = params.features.categorical
+        default = [n for n in categorical if source[n].dropna().nunique() >= 2][
+            :SHIFTED_CATEGORICAL
+        ]
+        names = _pick(features, default, categorical, "categorical")
+        result.notes = shift_categories(batch, source, names, strength, rng)
+        result.changed = names
+    elif kind == "concept-drift":
+        result.notes = [change_labels(batch, source, params, strength, rng)]
+        result.changed = [params.data.target]
+    elif kind == "schema-break":
+        result.frame, result.changed, result.notes = break_schema(batch, params, schema)
+    if not labelled:
+        result.frame = result.frame.drop(columns=[params.data.target], errors="ignore")
+    return result
+
+
+def write_batch(frame: pd.DataFrame, out: Path) -> None:
+    suffix = out.suffix.lower()
+    if suffix == ".csv":
+        write_with(out, lambda path: frame.to_csv(path, index=False))
+    elif suffix in {".parquet", ".pq"}:
+        write_with(out, lambda path: frame.to_parquet(path, index=False))
+    else:
+        raise SimulationError(f"{out}: write .csv or .parquet")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tabpipe simulate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--kind", choices=KINDS, default="clean", help="what the batch simulates")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="where to write it (.csv or .parquet)"
+    )
+    parser.add_argument("--rows", type=int, default=1000, help="rows in the batch (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--strength", type=float, default=1.0, help="how strong the change is (default 1)"
+    )
+    parser.add_argument("--features", nargs="+", help="features to shift (default: chosen by kind)")
+    parser.add_argument("--unlabelled", action="store_true", help="leave out the label column")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    args = parser.parse_args(argv)
+    try:
+        params = load_params(args.params)
+        schema = load_contract(params.data.contract)
+        source = read_table(params.data.raw)
+        result = simulate(
+            source,
+            params,
+            schema,
+            kind=args.kind,
+            rows=args.rows,
+            seed=args.seed,
+            strength=args.strength,
+            features=args.features,
+            labelled=not args.unlabelled,
+        )
+        write_batch(result.frame, args.out)
+    except (ConfigError, ContractError, InputError, SimulationError) as exc:
+        print(f"[simulate] ERROR: {exc}", file=sys.stderr)
+        return 1
+    print(f"[simulate] {args.kind}: {len(result.frame)} rows from {params.data.raw} -> {args.out}")
+    for note in result.notes:
+        print(f"[simulate]   {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""The pipeline stages: one module per ``dvc.yaml`` stage, of the same name.
+
+``dvc repro`` runs ``python -m tabpipe.pipeline.<stage>``; ``tabpipe <stage>`` runs the same
+code by hand. Each stage's tests are ``tests/pipeline/test_<stage>.py``.
+"""

@@ -1,0 +1,150 @@
+"""Stage ``export``: convert to ONNX, attach provenance metadata, and gate on parity.
+
+The parity check runs the ONNX model in onnxruntime on the whole test split and compares
+it with scikit-learn: classifiers must give identical labels and probabilities within the
+tolerance; regressors must agree within the tolerance relative to max(1, |prediction|).
+If parity fails, ``model.onnx`` is not written and the stage exits non-zero.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from tabpipe import __version__
+from tabpipe.core import git
+from tabpipe.core.config import Params
+from tabpipe.core.dvcfiles import pointer_md5
+from tabpipe.core.io import read_json, write_bytes, write_json
+from tabpipe.core.model import model_frame
+from tabpipe.core.onnx_model import convert, prepare, run, session, with_metadata
+from tabpipe.core.paths import DATA_POINTER, PATHS
+from tabpipe.core.stage import StageFailed, log, run_stage
+
+
+@dataclass(frozen=True)
+class Parity:
+    rows: int
+    tolerance: float
+    max_abs_diff: float
+    label_mismatches: int
+    worst_row: int
+
+    @property
+    def ok(self) -> bool:
+        return self.label_mismatches == 0 and self.max_abs_diff <= self.tolerance
+
+    def describe(self) -> str:
+        verdict = "PASS" if self.ok else "FAIL"
+        return (
+            f"{verdict}: ONNX vs scikit-learn on {self.rows} test rows: "
+            f"{self.label_mismatches} label mismatches, max difference {self.max_abs_diff:.3g} "
+            f"(tolerance {self.tolerance:g}, worst row {self.worst_row})"
+        )
+
+
+def parity(
+    model: Pipeline, model_bytes: bytes, frame: pd.DataFrame, params: Params, tolerance: float
+) -> Parity:
+    onnx_out = run(session(model_bytes), frame, params.features)
+    X = model_frame(frame, params.features)
+    if params.data.task.is_classification:
+        expected_labels = model.predict(X).astype(str)
+        expected = model.predict_proba(X)
+        assert onnx_out.proba is not None
+        diff = np.abs(onnx_out.proba.astype(np.float64) - expected).max(axis=1)
+        mismatches = int((onnx_out.labels != expected_labels).sum())
+    else:
+        expected = model.predict(X).astype(np.float64)
+        diff = np.abs(onnx_out.labels - expected) / np.maximum(1.0, np.abs(expected))
+        mismatches = 0
+    if not np.isfinite(diff).all():
+        mismatches += int((~np.isfinite(diff)).sum())
+        diff = np.where(np.isfinite(diff), diff, np.inf)
+    worst = int(np.argmax(diff)) if len(diff) else -1
+    return Parity(len(frame), tolerance, float(diff.max()) if len(diff) else 0.0, mismatches, worst)
+
+
+def data_version(pointer: Path = DATA_POINTER) -> str:
+    """The md5 that ``data.dvc`` records for the raw data (``unknown`` without it)."""
+    return pointer_md5(pointer) or "unknown"
+
+
+def git_commit() -> str:
+    return git.head() or "unknown"
+
+
+def feature_signature(model: Pipeline, params: Params, inputs: list[str]) -> list[dict[str, Any]]:
+    """Per feature: name, ONNX input name, kind, and the categories seen in training."""
+    signature: list[dict[str, Any]] = [
+        {"name": n, "kind": "numeric", "dtype": "float32"} for n in params.features.numeric
+    ]
+    if params.features.categorical:
+        encoder = model.named_steps["preprocess"].named_transformers_["categorical"]
+        for name, categories in zip(params.features.categorical, encoder.categories_, strict=True):
+            signature.append(
+                {
+                    "name": name,
+                    "kind": "categorical",
+                    "dtype": "string",
+                    "categories": [str(c) for c in categories],
+                }
+            )
+    for entry, onnx_input in zip(signature, inputs, strict=True):
+        entry["onnx_input"] = onnx_input
+    return signature
+
+
+def metadata(
+    model: Pipeline, params: Params, test_metrics: dict[str, float], inputs: list[str]
+) -> dict[str, Any]:
+    classes = [str(c) for c in getattr(model, "classes_", [])]
+    return {
+        "tabpipe_version": __version__,
+        "git_commit": git_commit(),
+        "data_md5": data_version(),
+        "task": params.data.task.value,
+        "target": params.data.target,
+        "positive_class": params.data.positive_class or "",
+        "classes": classes,
+        "features": feature_signature(model, params, inputs),
+        "params": params.model_dump(mode="json"),
+        "metrics": test_metrics,
+    }
+
+
+def _body(params: Params) -> None:
+    model = joblib.load(PATHS.model)
+    test = pd.read_parquet(PATHS.test_split)
+    log("export", f"converting {params.train.family} to ONNX (opset {params.export.opset})")
+    prepare(params)
+    proto = convert(model, params.features, params.data.task, params.export.opset)
+    inputs = [i.name for i in proto.graph.input]
+    proto = with_metadata(proto, metadata(model, params, read_json(PATHS.test_metrics), inputs))
+    model_bytes = proto.SerializeToString()
+    log("export", f"parity check: ONNX vs scikit-learn on {len(test)} test rows")
+    result = parity(model, model_bytes, test, params, params.export.parity_tolerance)
+    write_json(PATHS.parity_report, {"ok": result.ok, **asdict(result)})
+    log("export", result.describe())
+    if not result.ok:
+        raise StageFailed(
+            f"ONNX parity check failed; {PATHS.onnx_model} was not written. {result.describe()}"
+        )
+    write_bytes(PATHS.onnx_model, model_bytes)
+    log("export", f"wrote {PATHS.onnx_model} ({len(model_bytes) / 1024:.0f} KiB)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_stage("export", __doc__ or "", _body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,466 @@
+"""Stage ``gate``: bless the candidate model or not, with the semantics of TFX's Evaluator.
+
+Thresholds live in ``params.yaml`` (``gate``): per metric a value threshold (an absolute
+floor ``lower_bound`` and/or ceiling ``upper_bound``) and a change threshold against the
+champion (``absolute`` and/or ``relative``, with a ``direction``), for the whole test split
+(``thresholds``) and for every slice in ``metrics/slices.json`` (``slice_thresholds``).
+
+As in TFX:
+
+- no champion yet (nothing assigned to ``prod`` in the git registry): only value
+  thresholds apply; change thresholds are listed as skipped;
+- no thresholds configured at all: nothing is blessed (fail closed);
+- a threshold on a metric the evaluation did not produce fails ("metric not found"), and
+  slice thresholds with no slice to apply to fail too.
+
+The champion comes from ``reports/champion.json`` (``tabpipe champion`` writes it from git
+tags before ``dvc repro``). The verdict goes to ``reports/gate.json`` (every check: metric,
+slice, threshold, value, pass/fail) and ``reports/gate.md``. With ``gate.fail_on_reject``
+the stage then exits non-zero, which fails ``dvc repro`` and so the pull-request check;
+everything upstream has already been recorded by then.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from tabpipe.core.config import ChangeThreshold, GateParams, MetricThreshold, Params, Task
+from tabpipe.core.dvcfiles import file_md5
+from tabpipe.core.io import InputError, read_json, write_json, write_text
+from tabpipe.core.paths import CHAMPION_FILE, PATHS
+from tabpipe.core.stage import StageFailed, log, run_stage
+
+OVERALL = "overall"
+# Change values are rounded before comparing so that 0.852388 - 0.862388 is exactly -0.01.
+CHANGE_DIGITS = 9
+
+Metrics = Mapping[str, float]
+SliceMetrics = Mapping[str, Mapping[str, Mapping[str, float]]]  # feature -> value -> metrics
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One model's metrics: the whole test split and each slice."""
+
+    overall: Metrics
+    slices: SliceMetrics = field(default_factory=dict)
+
+    def slice_metrics(self, name: str) -> Metrics | None:
+        if name == OVERALL:
+            return self.overall
+        feature, _, value = name.partition("=")
+        return self.slices.get(feature, {}).get(value)
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The model in prod: which version, at which commit, and its evaluation."""
+
+    version: str
+    commit: str
+    evaluation: Evaluation
+
+
+CheckKind = Literal["lower_bound", "upper_bound", "absolute_change", "relative_change"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One comparison: a metric on a slice against one bound."""
+
+    metric: str
+    slice: str
+    kind: CheckKind
+    threshold: str
+    value: float | None  # the metric (value thresholds) or the change (change thresholds)
+    candidate: float | None
+    baseline: float | None  # the champion's value, for change thresholds
+    passed: bool
+    note: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.metric} ({self.slice}) {self.kind.replace('_', ' ')}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A threshold that could not apply, and why (no champion, or no champion slice)."""
+
+    metric: str
+    slice: str
+    kind: str
+    threshold: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    blessed: bool
+    reason: str
+    champion: Champion | None
+    checks: list[Check]
+    skipped: list[Skipped]
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def to_dict(self, model_md5: str | None = None) -> dict[str, Any]:
+        champion = None
+        if self.champion is not None:
+            champion = {"version": self.champion.version, "commit": self.champion.commit}
+        return {
+            "blessed": self.blessed,
+            "ok": self.blessed,
+            "reason": self.reason,
+            "model_md5": model_md5,
+            "champion": champion,
+            "checked": len(self.checks),
+            "failed": len(self.failures),
+            "checks": [c.to_dict() for c in self.checks],
+            "skipped": [asdict(s) for s in self.skipped],
+        }
+
+
+# --- the pure core --------------------------------------------------------------------------
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _change_symbol(change: ChangeThreshold) -> str:
+    return ">=" if change.direction == "higher_is_better" else "<="
+
+
+def _value_checks(
+    metric: str, where: str, threshold: MetricThreshold, value: float | None, present: bool
+) -> list[Check]:
+    checks = []
+    if threshold.lower_bound is not None:
+        text = f">= {_fmt(threshold.lower_bound)}"
+        passed = value is not None and value >= threshold.lower_bound
+        checks.append(
+            Check(
+                metric, where, "lower_bound", text, value, value, None, passed, _why(value, present)
+            )
+        )
+    if threshold.upper_bound is not None:
+        text = f"<= {_fmt(threshold.upper_bound)}"
+        passed = value is not None and value <= threshold.upper_bound
+        checks.append(
+            Check(
+                metric, where, "upper_bound", text, value, value, None, passed, _why(value, present)
+            )
+        )
+    return checks
+
+
+def _why(value: float | None, present: bool) -> str:
+    if value is not None:
+        return ""
+    return "metric not found" if not present else "metric is not a finite number"
+
+
+def _change_checks(
+    metric: str,
+    where: str,
+    change: ChangeThreshold,
+    value: float | None,
+    present: bool,
+    baseline: float | None,
+) -> list[Check]:
+    symbol = _change_symbol(change)
+    higher = change.direction == "higher_is_better"
+    wanted: list[tuple[CheckKind, float, str]] = []
+    if change.absolute is not None:
+        wanted.append(
+            ("absolute_change", change.absolute, f"change {symbol} {change.absolute:+.6g}")
+        )
+    if change.relative is not None:
+        text = f"relative change {symbol} {change.relative:+.2%}"
+        wanted.append(("relative_change", change.relative, text))
+    checks = []
+    for kind, limit, text in wanted:
+        if value is None or baseline is None:
+            measured, note = None, _why(value, present)
+        elif kind == "relative_change" and math.isclose(baseline, 0.0, abs_tol=1e-12):
+            measured, note = None, "the champion's value is 0: a relative change is undefined"
+        else:
+            diff = value - baseline
+            measured = round(
+                diff if kind == "absolute_change" else diff / abs(baseline), CHANGE_DIGITS
+            )
+            note = ""
+        passed = measured is not None and (measured >= limit if higher else measured <= limit)
+        checks.append(Check(metric, where, kind, text, measured, value, baseline, passed, note))
+    return checks
+
+
+def _change_texts(change: ChangeThreshold) -> list[tuple[str, str]]:
+    symbol = _change_symbol(change)
+    out = []
+    if change.absolute is not None:
+        out.append(("absolute_change", f"change {symbol} {change.absolute:+.6g}"))
+    if change.relative is not None:
+        out.append(("relative_change", f"relative change {symbol} {change.relative:+.2%}"))
+    return out
+
+
+def _apply(
+    metric: str,
+    where: str,
+    threshold: MetricThreshold,
+    candidate: Metrics,
+    champion: Champion | None,
+) -> tuple[list[Check], list[Skipped]]:
+    present = metric in candidate
+    value = _finite(candidate.get(metric))
+    checks = _value_checks(metric, where, threshold, value, present)
+    skipped: list[Skipped] = []
+    if threshold.change is None:
+        return checks, skipped
+    if champion is None:
+        reason = "no champion yet: change thresholds do not apply"
+        skipped += [
+            Skipped(metric, where, k, t, reason) for k, t in _change_texts(threshold.change)
+        ]
+        return checks, skipped
+    baseline_metrics = champion.evaluation.slice_metrics(where)
+    baseline = None if baseline_metrics is None else _finite(baseline_metrics.get(metric))
+    if baseline is None:
+        reason = (
+            f"champion {champion.version} has no {metric} for {where}"
+            if baseline_metrics is not None
+            else f"champion {champion.version} has no slice {where}"
+        )
+        skipped += [
+            Skipped(metric, where, k, t, reason) for k, t in _change_texts(threshold.change)
+        ]
+        return checks, skipped
+    checks += _change_checks(metric, where, threshold.change, value, present, baseline)
+    return checks, skipped
+
+
+def slice_names(slices: SliceMetrics) -> list[str]:
+    return [f"{feature}={value}" for feature, values in slices.items() for value in values]
+
+
+def evaluate_thresholds(
+    candidate: Evaluation, gate: GateParams, champion: Champion | None
+) -> Verdict:
+    """Check every configured threshold; blessed only if some are configured and none fail."""
+    if not gate.thresholds and not gate.slice_thresholds:
+        return Verdict(
+            False,
+            "no thresholds configured in params.yaml (gate.thresholds, gate.slice_thresholds): "
+            "nothing is blessed",
+            champion,
+            [],
+            [],
+        )
+    checks: list[Check] = []
+    skipped: list[Skipped] = []
+    for metric, threshold in gate.thresholds.items():
+        found, missed = _apply(metric, OVERALL, threshold, candidate.overall, champion)
+        checks += found
+        skipped += missed
+    names = slice_names(candidate.slices)
+    for metric, threshold in gate.slice_thresholds.items():
+        if not names:
+            checks.append(
+                Check(
+                    metric,
+                    "(no slices)",
+                    "lower_bound" if threshold.lower_bound is not None else "upper_bound",
+                    "slice thresholds configured",
+                    None,
+                    None,
+                    None,
+                    False,
+                    "no slices were evaluated (evaluate.slice_by is empty, or every slice is "
+                    "below evaluate.min_slice_size)",
+                )
+            )
+            continue
+        for name in names:
+            metrics = candidate.slice_metrics(name) or {}
+            found, missed = _apply(metric, name, threshold, metrics, champion)
+            checks += found
+            skipped += missed
+    failed = [c for c in checks if not c.passed]
+    against = (
+        f"champion {champion.version}" if champion else "no champion yet (value thresholds only)"
+    )
+    if failed:
+        reason = f"{len(failed)} of {len(checks)} checks failed against {against}"
+    else:
+        reason = f"all {len(checks)} checks passed against {against}"
+    return Verdict(not failed, reason, champion, checks, skipped)
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _cell(value: Any, kind: str) -> str:
+    if value is None:
+        return "—"
+    if kind == "relative_change":
+        return f"{float(value):+.2%}"
+    if kind == "absolute_change":
+        return f"{float(value):+.4f}"
+    return f"{float(value):.4f}"
+
+
+def _row(check: Mapping[str, Any]) -> str:
+    kind = str(check.get("kind", ""))
+    value = _cell(check.get("value"), kind)
+    if kind.endswith("_change") and check.get("candidate") is not None:
+        value += f" ({float(check['candidate']):.4f} vs {float(check['baseline']):.4f})"
+    result = "✅ pass" if check.get("passed") else "❌ fail"
+    note = f" ({check['note']})" if check.get("note") else ""
+    return (
+        f"| `{check.get('metric')}` | {check.get('slice')} | `{check.get('threshold')}` | "
+        f"{value} | {result}{note} |"
+    )
+
+
+def verdict_markdown(verdict: Mapping[str, Any], *, heading: str = "####") -> str:
+    """The verdict (``reports/gate.json`` as loaded) as Markdown for the PR report.
+
+    A headline, the failed checks in full, then every check in a collapsed table.
+    """
+    blessed = bool(verdict.get("blessed"))
+    champion = verdict.get("champion")
+    against = (
+        f"Champion: `{champion['version']}` (commit `{str(champion['commit'])[:7]}`), the "
+        "model in prod."
+        if isinstance(champion, Mapping)
+        else "No champion in prod yet: only value thresholds apply."
+    )
+    mark = "✅ blessed" if blessed else "❌ not blessed"
+    lines = [f"{heading} Model gate: {mark}", "", f"{verdict.get('reason', '')}. {against}", ""]
+    checks = [c for c in verdict.get("checks", []) if isinstance(c, Mapping)]
+    header = ["| metric | slice | threshold | value | result |", "|---|---|---|---|---|"]
+    failed = [c for c in checks if not c.get("passed")]
+    if failed:
+        lines += ["Failed checks:", "", *header, *(_row(c) for c in failed), ""]
+    if checks:
+        lines += [
+            f"<details><summary>All {len(checks)} checks</summary>",
+            "",
+            *header,
+            *(_row(c) for c in checks),
+            "",
+            "</details>",
+            "",
+        ]
+    skipped = [s for s in verdict.get("skipped", []) if isinstance(s, Mapping)]
+    if skipped:
+        reasons = sorted({str(s.get("reason")) for s in skipped})
+        lines += [f"{len(skipped)} change threshold(s) not applied: {'; '.join(reasons)}.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --- the stage ------------------------------------------------------------------------------
+
+
+def load_champion(path: Path = CHAMPION_FILE) -> Champion | None:
+    """The champion recorded by ``tabpipe champion``; None when prod has no version yet."""
+    if not path.exists():
+        raise InputError(
+            f"{path}: not found. Run `tabpipe champion` (make run does) to resolve the "
+            "champion from the git registry before `dvc repro`"
+        )
+    try:
+        data = read_json(path)
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    if not data.get("version"):
+        return None
+    metrics = data.get("metrics")
+    if not isinstance(metrics, dict):
+        raise InputError(f"{path}: champion {data['version']} has no metrics")
+    slices = data.get("slices")
+    if not isinstance(slices, dict):
+        slices = {}
+    return Champion(str(data["version"]), str(data.get("commit", "")), Evaluation(metrics, slices))
+
+
+def _md5(path: Path) -> str | None:
+    return file_md5(path) if path.exists() else None
+
+
+def suggested_thresholds(task: Task) -> dict[str, Any]:
+    """A starting ``gate`` group for a task (used when onboarding a new dataset).
+
+    Value floors that any useful model clears, and change thresholds that reject a model
+    clearly worse than the champion. Review them for your data.
+    """
+    if task is Task.REGRESSION:
+        overall: dict[str, Any] = {
+            "r2": {
+                "lower_bound": 0.0,
+                "change": {"direction": "higher_is_better", "absolute": -0.02},
+            },
+            "rmse": {"change": {"direction": "lower_is_better", "relative": 0.05}},
+        }
+        per_slice: dict[str, Any] = {
+            "rmse": {"change": {"direction": "lower_is_better", "relative": 0.15}}
+        }
+    else:
+        overall = {
+            "accuracy": {"change": {"direction": "higher_is_better", "absolute": -0.02}},
+            "roc_auc": {
+                "lower_bound": 0.6,
+                "change": {"direction": "higher_is_better", "absolute": -0.02},
+            },
+            "log_loss": {"change": {"direction": "lower_is_better", "relative": 0.1}},
+        }
+        per_slice = {"accuracy": {"change": {"direction": "higher_is_better", "absolute": -0.1}}}
+    return {"fail_on_reject": True, "thresholds": overall, "slice_thresholds": per_slice}
+
+
+def _body(params: Params) -> None:
+    candidate = Evaluation(read_json(PATHS.test_metrics), read_json(PATHS.slice_metrics))
+    champion = load_champion()
+    verdict = evaluate_thresholds(candidate, params.gate, champion)
+    payload = verdict.to_dict(model_md5=_md5(PATHS.onnx_model))
+    write_json(PATHS.gate_verdict, payload)
+    write_text(PATHS.gate_summary, verdict_markdown(payload, heading="##"))
+    for check in verdict.failures:
+        shown = "—" if check.value is None else f"{check.value:.6g}"
+        note = f" ({check.note})" if check.note else ""
+        log("gate", f"FAIL {check.metric} [{check.slice}] {check.threshold}: {shown}{note}")
+    log("gate", f"{'BLESSED' if verdict.blessed else 'NOT BLESSED'}: {verdict.reason}")
+    if not verdict.blessed and params.gate.fail_on_reject:
+        raise StageFailed(
+            f"the model is not blessed: {verdict.reason}. The verdict is in "
+            f"{PATHS.gate_verdict} and {PATHS.gate_summary}; set gate.fail_on_reject: false "
+            "to record a rejection without failing the pipeline"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_stage("gate", __doc__ or "", _body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

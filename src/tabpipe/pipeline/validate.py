@@ -1,0 +1,58 @@
+"""Stage ``validate``: check raw data against the contract; nothing downstream runs on failure."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from tabpipe.core.config import Params
+from tabpipe.core.contract import ContractError, ValidationReport, check, load_contract, unreadable
+from tabpipe.core.io import InputError, read_table, write_json, write_text, write_with
+from tabpipe.core.paths import PATHS
+from tabpipe.core.stage import StageFailed, log, run_stage
+
+
+def validate_raw(params: Params) -> ValidationReport:
+    """Validate ``data.raw``; write the JSON report and Markdown summary either way."""
+    source, contract_path = params.data.raw, params.data.contract
+    schema = load_contract(contract_path)
+    _check_params_against_contract(params, list(schema.columns))
+    log("validate", f"reading {source}")
+    try:
+        frame = read_table(source)
+    except InputError as exc:
+        report, validated = unreadable(str(source), str(contract_path), str(exc)), None
+    else:
+        log("validate", f"checking {len(frame)} rows against {contract_path}")
+        report, validated = check(frame, schema, source=str(source), contract=str(contract_path))
+    write_json(PATHS.validation_report, report.to_dict())
+    write_text(PATHS.validation_summary, report.markdown())
+    if validated is not None:
+        write_with(PATHS.validated, lambda path: validated.to_parquet(path, index=False))
+    return report
+
+
+def _check_params_against_contract(params: Params, columns: list[str]) -> None:
+    wanted = [params.data.target, *params.features.all]
+    unknown = [name for name in wanted if name not in columns]
+    if unknown:
+        raise ContractError(
+            f"params.yaml names columns that {params.data.contract} does not declare: {unknown}"
+        )
+
+
+def _body(params: Params) -> None:
+    report = validate_raw(params)
+    print(report.summary(), flush=True)
+    if not report.ok:
+        raise StageFailed(
+            f"{params.data.raw} breaks the data contract (details: {PATHS.validation_report})"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_stage("validate", __doc__ or "", _body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""``tabpipe predict``: score a CSV or Parquet file with a model bundle.
+
+The file is checked against the data contract minus the label before anything is
+predicted: every rule a row can break (names, types, nulls, ranges, categories), not the
+statistics of the training table (its row floor, its share of nulls). A file that breaks
+the contract gets every problem listed and no output. Predictions come from the same code
+the service runs (``tabpipe.serving.runtime``) and are written next to the features, with
+the model version on every row::
+
+    tabpipe predict new_applicants.csv --out scored.parquet --model-dir build/bundle
+
+Columns: the features, any ``--keep`` columns (ids) and the label if present, then
+``prediction``, one ``probability_<class>`` per class (classification) and ``model_version``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from tabpipe.core.config import ConfigError, Params, load_params
+from tabpipe.core.contract import (
+    ContractError,
+    ValidationReport,
+    check,
+    load_contract,
+    without_columns,
+)
+from tabpipe.core.io import SUPPORTED_SUFFIXES, InputError, read_table, write_with
+from tabpipe.serving.runtime import ModelLoadError, ServingModel
+
+CHUNK_ROWS = 50_000
+
+
+class PredictError(Exception):
+    """The file cannot be scored; the message says why."""
+
+
+# Statistics of the training table, not rules a row can break: a file of ten rows with two
+# missing incomes is as scoreable as the service finds each row (it accepts any null the
+# contract allows).
+TABLE_STATISTICS = frozenset({"max_null_fraction"})
+
+
+def unlabelled_contract(params: Params, keep: Sequence[str] = ()) -> pa.DataFrameSchema:
+    """The contract's rules for a row: no label, no row floor, no share-of-nulls limits."""
+    schema = without_columns(load_contract(params.data.contract), [params.data.target, *keep])
+    schema = copy.deepcopy(schema)
+    schema.checks = []
+    per_row = {
+        name: {"checks": [c for c in column.checks if c.name not in TABLE_STATISTICS]}
+        for name, column in schema.columns.items()
+    }
+    return schema.update_columns(per_row)
+
+
+def validate(
+    frame: pd.DataFrame, params: Params, source: str, keep: Sequence[str] = ()
+) -> tuple[ValidationReport, pd.DataFrame | None]:
+    passthrough = [c for c in [*keep, params.data.target] if c in frame.columns]
+    missing_keep = [c for c in keep if c not in frame.columns]
+    if missing_keep:
+        raise PredictError(f"{source}: --keep column(s) not in the file: {missing_keep}")
+    schema = unlabelled_contract(params, keep)
+    report, valid = check(
+        frame.drop(columns=passthrough), schema, source=source, contract=str(params.data.contract)
+    )
+    if valid is None:
+        return report, None
+    return report, pd.concat([frame[passthrough], valid], axis=1)
+
+
+def _json_values(series: pd.Series, numeric: bool) -> list[Any]:
+    if numeric:
+        values = pd.to_numeric(series, errors="raise").astype(np.float64)
+        return [None if np.isnan(v) else float(v) for v in values]
+    return [None if pd.isna(v) else str(v) for v in series.astype(object)]
+
+
+def predict_frame(model: ServingModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """The validated frame with prediction columns added (in chunks, same code as serving)."""
+    parts = []
+    for start in range(0, len(frame), CHUNK_ROWS):
+        chunk = frame.iloc[start : start + CHUNK_ROWS]
+        columns = {f.name: _json_values(chunk[f.name], f.kind == "numeric") for f in model.features}
+        predictions = model.predict_columns(columns)
+        out = pd.DataFrame(index=chunk.index)
+        if model.is_classifier:
+            out["prediction"] = [p.label for p in predictions]
+            for cls in model.classes:
+                out[f"probability_{cls}"] = [p.probabilities[cls] for p in predictions]  # type: ignore[index]
+        else:
+            out["prediction"] = [p.value for p in predictions]
+        parts.append(out)
+    scored = pd.concat(parts) if parts else pd.DataFrame(index=frame.index, columns=["prediction"])
+    result = pd.concat([frame, scored], axis=1)
+    result["model_version"] = model.version
+    return result
+
+
+def _writer(frame: pd.DataFrame, suffix: str) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        if suffix == ".csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
+
+    return write
+
+
+def run(
+    source: Path, out: Path, model_dir: Path, params: Params, keep: Sequence[str] = ()
+) -> pd.DataFrame:
+    if out.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise PredictError(f"{out}: write .csv or .parquet, not {out.suffix or 'no suffix'}")
+    if out.resolve() == source.resolve():
+        raise PredictError(f"{out}: the output would overwrite the input")
+    model = ServingModel(model_dir)
+    frame = read_table(source)
+    report, valid = validate(frame, params, str(source), keep)
+    if valid is None:
+        raise PredictError(report.summary())
+    scored = predict_frame(model, valid)
+    write_with(out, _writer(scored, out.suffix.lower()))
+    return scored
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tabpipe predict",
+        description=(__doc__ or "").split("\n\n")[0],
+        epilog="Exit status: 0 scored, 1 the file or the model cannot be used (nothing written).",
+    )
+    parser.add_argument("input", type=Path, help="CSV or Parquet file with the feature columns")
+    parser.add_argument("--out", type=Path, required=True, help="where to write (.csv/.parquet)")
+    parser.add_argument("--model-dir", type=Path, default=Path("build/bundle"), help="the bundle")
+    parser.add_argument("--keep", nargs="*", default=[], help="extra columns to copy (ids)")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    args = parser.parse_args(argv)
+    try:
+        scored = run(args.input, args.out, args.model_dir, load_params(args.params), args.keep)
+    except (PredictError, InputError, ModelLoadError, ConfigError, ContractError) as exc:
+        print(f"tabpipe predict: {exc}", file=sys.stderr)
+        return 1
+    version = scored["model_version"].iloc[0] if len(scored) else "?"
+    print(f"scored {len(scored)} rows of {args.input} with model {version}: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""The scale benchmark's synthetic data (benchmarks/synthetic.py) and its helpers, on 2k rows.
+
+The synthetic rows must pass the unchanged contract and look like the bundled data: same
+columns and dtypes, categories from the same domains in similar shares, similar missing
+rates, label balance and numeric centres. The full benchmark runs in ``make bench``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks.scale import (
+    ScaleResult,
+    SizeRun,
+    StageRun,
+    body_seconds,
+    label,
+    load,
+    markdown,
+    parse_sizes,
+    standalone,
+)
+from benchmarks.synthetic import chunks, contract_bounds, numeric_columns, write_parquet
+from tabpipe.core.config import load_params
+from tabpipe.core.contract import check, load_contract
+from tabpipe.core.io import read_table
+from tests.conftest import ROOT
+
+ROWS = 2_000
+
+
+@pytest.fixture(scope="module")
+def source() -> tuple[pd.DataFrame, Path]:
+    params = load_params(ROOT / "params.yaml")
+    return read_table(ROOT / params.data.raw), ROOT / params.data.contract
+
+
+LABEL = {load_params(ROOT / "params.yaml").data.target}  # copied, never jittered
+
+
+@pytest.fixture(scope="module")
+def generated(source, tmp_path_factory) -> pd.DataFrame:
+    frame, contract = source
+    path = tmp_path_factory.mktemp("scale") / "synthetic.parquet"
+    seen: list[int] = []
+    written = write_parquet(
+        frame, ROWS, path, bounds=contract_bounds(contract), seed=1, chunk_rows=700,
+        progress=seen.append, keep=LABEL,
+    )  # fmt: skip
+    assert written == ROWS
+    assert seen == [700, 1400, 2000]  # three chunks appended to one file
+    return pd.read_parquet(path)
+
+
+def test_synthetic_rows_pass_the_contract(source, generated):
+    _, contract = source
+    report, validated = check(generated, load_contract(contract), source="synthetic", contract="c")
+    assert report.ok, report.summary()
+    assert validated is not None and len(validated) == ROWS
+
+
+def test_synthetic_rows_keep_columns_domains_and_missing_rates(source, generated):
+    frame, _ = source
+    assert list(generated.columns) == list(frame.columns)
+    numeric = numeric_columns(frame)
+    for name in frame.columns:
+        missing_gap = abs(generated[name].isna().mean() - frame[name].isna().mean())
+        assert missing_gap < 0.03, f"{name}: missing rate moved by {missing_gap:.3f}"
+        if name in numeric:
+            spread = frame[name].std()
+            gap = abs(generated[name].mean() - frame[name].mean())
+            assert gap < 0.15 * spread, f"{name}: mean moved by {gap:.3g} (std {spread:.3g})"
+        else:
+            source_share = frame[name].value_counts(normalize=True)
+            share = generated[name].value_counts(normalize=True)
+            assert set(share.index) <= set(source_share.index), f"{name}: new categories"
+            gaps = (share.reindex(source_share.index, fill_value=0) - source_share).abs()
+            assert gaps.max() < 0.05, f"{name}: category shares moved by {gaps.max():.3f}"
+
+
+def test_numeric_values_are_jittered_not_copied(source):
+    frame, contract = source
+    tagged = frame.assign(row=frame.index.astype(str))  # a text column is copied, not jittered
+    synthetic = next(chunks(tagged, 2_000, bounds=contract_bounds(contract), seed=3))
+    origin = frame.loc[synthetic["row"].astype(int)].reset_index(drop=True)
+    # The three numeric features with the most distinct values: a 5% jitter on a small
+    # whole number (a count of cylinders, say) rounds back to the same value.
+    numeric = load_params(ROOT / "params.yaml").features.numeric
+    varied = sorted(numeric, key=lambda name: frame[name].nunique(), reverse=True)[:3]
+    assert varied, "the project has numeric features"
+    for name in varied:
+        present = origin[name].notna()
+        changed = (synthetic[name][present] != origin[name][present]).mean()
+        assert changed > 0.5, f"{name}: only {changed:.0%} of values differ from their source row"
+        assert synthetic[name].isna().equals(origin[name].isna())  # missing stays missing
+
+
+def test_clipping_keeps_even_wild_jitter_inside_the_contract(source):
+    frame, contract = source
+    bounds = contract_bounds(contract)
+    wild = next(chunks(frame, 3_000, bounds=bounds, seed=2, jitter=3.0, keep=LABEL))
+    report, _ = check(wild, load_contract(contract), source="wild", contract="c")
+    assert report.ok, report.summary()
+    unclipped = next(chunks(frame, 3_000, bounds={}, seed=2, jitter=3.0, keep=LABEL))
+    report, _ = check(unclipped, load_contract(contract), source="unclipped", contract="c")
+    assert not report.ok  # without the contract's bounds the same jitter breaks in_range
+
+
+def test_the_same_seed_gives_the_same_rows(source):
+    frame, contract = source
+    bounds = contract_bounds(contract)
+    first = pd.concat(chunks(frame, 900, bounds=bounds, seed=5, chunk_rows=400))
+    again = pd.concat(chunks(frame, 900, bounds=bounds, seed=5, chunk_rows=400))
+    other = pd.concat(chunks(frame, 900, bounds=bounds, seed=6, chunk_rows=400))
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.equals(other)
+
+
+def test_sizes_parse_from_short_forms():
+    assert parse_sizes("10k,100k,1M,10M") == (10_000, 100_000, 1_000_000, 10_000_000)
+    assert parse_sizes(" 2500, 1.5m ") == (2_500, 1_500_000)
+    assert [label(n) for n in (10_000, 1_000_000, 2_500)] == ["10k", "1M", "2,500"]
+    for bad in ("", "ten", "-5k"):
+        with pytest.raises(ValueError):
+            parse_sizes(bad)
+
+
+def test_the_section_reports_every_stage_and_what_dominates():
+    def size(rows: int, train: float, outcome: str = "ok") -> SizeRun:
+        stages = [
+            StageRun(name, seconds, seconds, gib, 1.0, "ok")
+            for name, seconds, gib in (
+                ("validate", rows / 1e5, 0.5),
+                ("split", 1.0, 0.4),
+                ("train", train, 2.0),
+                ("evaluate", 2.0, 1.0),
+                ("export", 3.0, 1.5),
+            )
+        ]
+        stages[-1] = StageRun(
+            "export", 3.0, 3.0, 1.5, 1.0, outcome, "boom" if outcome != "ok" else ""
+        )
+        return SizeRun(rows, 0.1, 1.0, stages)
+
+    result = ScaleResult(
+        "abc1234", 4454, {"train.x": 1}, 0, 24.0, [size(10**5, 10), size(10**6, 90)]
+    )
+    text = markdown(result)
+    assert text.count("| 1,000,000 |") == 6  # five stages and the total
+    assert "train dominated with 90 s" in text
+    assert "train x9.0" in text  # growth per stage from the smaller to the larger size
+    assert "`train.x: 1`" in text
+    failed = markdown(ScaleResult("abc1234", 4454, {}, 0, 24.0, [size(10**5, 10, "timeout")]))
+    assert "**incomplete**" in failed and "boom" in failed
+    assert np.isfinite(result.memory_gib)
+
+
+def test_a_result_survives_its_json_round_trip(tmp_path):
+    stage = StageRun("train", 2.0, 1.5, 0.3, 0.7, "ok", body_seconds=1.2)
+    result = ScaleResult(
+        "abc1234", 4454, {"train.x": 1}, 0, 24.0, [SizeRun(10_000, 0.1, 1.0, [stage])]
+    )
+    path = tmp_path / "scale.json"
+    path.write_text(json.dumps(asdict(result)))
+    assert load(path) == result
+    assert standalone(load(path), "cmd", "today").startswith("# Benchmarks: scale")
+
+
+def test_the_stage_body_time_comes_from_its_own_log_line():
+    lines = ["[train] fitting", "[train] done in 12.5s", "[export] done in 1.0s"]
+    assert body_seconds("train", lines) == 12.5
+    assert np.isnan(body_seconds("evaluate", lines))  # a stage that never finished
+
+
+def test_kept_columns_are_copied_not_jittered():
+    source = pd.DataFrame({"x": np.linspace(1.0, 100.0, 50), "label": [100, 200] * 25})
+    frame = next(chunks(source, 500, bounds={}, seed=0, keep={"label"}))
+    assert frame["label"].dtype == source["label"].dtype
+    assert set(frame["label"]) == {100, 200}
+    jittered = next(chunks(source, 500, bounds={}, seed=0))
+    assert not set(jittered["label"]) <= {100, 200}, "without keep a numeric label is jittered"

@@ -1,0 +1,71 @@
+"""params.yaml is loaded once into a typed, validated Params object."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tabpipe.core.config import ConfigError, Task, load_params
+
+
+def write_params(tmp_path: Path, root: Path, **changes: dict) -> Path:
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    for section, values in changes.items():
+        raw[section].update(values)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_the_project_params_load(params):
+    assert params.data.task in set(Task)
+    assert (params.data.positive_class is not None) == (params.data.task is Task.BINARY)
+    assert params.train.family in params.code.families
+    assert params.data.target not in params.features.all
+    assert params.train.settings() == getattr(params.train, params.train.family)
+
+
+def test_an_unknown_task_is_rejected_naming_the_key(tmp_path, root):
+    path = write_params(tmp_path, root, data={"task": "ranking"})
+    with pytest.raises(ConfigError, match=r"data\.task"):
+        load_params(path)
+
+
+def test_an_unknown_key_is_rejected(tmp_path, root):
+    path = write_params(tmp_path, root, train={"n_trees": 5})
+    with pytest.raises(ConfigError, match=r"train\.n_trees"):
+        load_params(path)
+
+
+def test_a_feature_cannot_be_numeric_and_categorical(tmp_path, root, params):
+    if params.features.categorical:
+        changed = {"numeric": [*params.features.numeric, params.features.categorical[0]]}
+    else:  # a numeric-only project: list a numeric feature as categorical too
+        changed = {"categorical": [params.features.numeric[0]]}
+    path = write_params(tmp_path, root, features=changed)
+    with pytest.raises(ConfigError, match="both numeric and categorical"):
+        load_params(path)
+
+
+def test_the_target_cannot_be_a_feature(tmp_path, root, params):
+    with_target = [*params.features.categorical, params.data.target]
+    path = write_params(tmp_path, root, features={"categorical": with_target})
+    with pytest.raises(ConfigError, match="also listed as a feature"):
+        load_params(path)
+
+
+def test_binary_needs_a_positive_class(tmp_path, root):
+    path = write_params(tmp_path, root, data={"task": "binary", "positive_class": None})
+    with pytest.raises(ConfigError, match="positive_class"):
+        load_params(path)
+
+
+def test_slices_must_be_categorical_features(tmp_path, root):
+    path = write_params(tmp_path, root, evaluate={"slice_by": ["Age"]})
+    with pytest.raises(ConfigError, match="slice_by"):
+        load_params(path)
+
+
+def test_a_missing_params_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_params(tmp_path / "params.yaml")

@@ -1,0 +1,47 @@
+"""The model's input frame and preprocessing."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabpipe.core.config import FeatureParams
+from tabpipe.core.model import MISSING_CATEGORY, model_frame, preprocessor
+
+FEATURES = FeatureParams(numeric=["age", "income"], categorical=["job"])
+
+
+def test_model_frame_selects_features_in_order_with_model_types():
+    raw = pd.DataFrame(
+        {"job": ["a", None], "other": [1, 2], "income": [1.5, None], "age": [30, 40]}
+    )
+    out = model_frame(raw, FEATURES)
+    assert list(out.columns) == ["age", "income", "job"]
+    assert out["age"].dtype == np.float32
+    assert np.isnan(out.loc[1, "income"]), "numeric missing stays NaN for the imputer"
+    assert out["job"].tolist() == ["a", MISSING_CATEGORY], "categorical missing becomes ''"
+
+
+def test_model_frame_names_missing_feature_columns():
+    with pytest.raises(KeyError, match="job"):
+        model_frame(pd.DataFrame({"age": [1], "income": [2]}), FEATURES)
+
+
+def test_only_linear_models_get_scaled_features():
+    scaled = preprocessor(FEATURES, scale_numeric=True)
+    unscaled = preprocessor(FEATURES, scale_numeric=False)
+    assert "scale" in dict(scaled.transformers[0][1].steps)
+    assert "scale" not in dict(unscaled.transformers[0][1].steps)
+
+
+def test_preprocessing_imputes_and_one_hot_encodes_unknown_categories_to_zero():
+    train = model_frame(
+        pd.DataFrame({"age": [20, 40, None], "income": [1, 2, 3], "job": ["a", "b", None]}),
+        FEATURES,
+    )
+    pre = preprocessor(FEATURES, scale_numeric=False).fit(train)
+    out = pre.transform(
+        model_frame(pd.DataFrame({"age": [None], "income": [5], "job": ["zzz"]}), FEATURES)
+    )
+    assert out[0, 0] == 30.0, "age imputed with the training median"
+    assert out[0, 2:].sum() == 0, "an unseen category encodes to all zeros, not an error"
+    assert not np.isnan(out).any()

@@ -1,0 +1,83 @@
+"""tabpipe simulate: seeded batches that look like new data, with the change each kind names."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tabpipe.monitoring import simulate
+from tabpipe.monitoring.batch import batch_contract
+from tabpipe.monitoring.simulate import KINDS, SimulationError
+
+
+def make(raw, params, contract, kind, **options):
+    return simulate.simulate(raw, params, contract, kind=kind, rows=400, seed=3, **options)
+
+
+def test_the_same_seed_gives_the_same_batch_and_another_seed_another(raw, params, contract):
+    first = make(raw, params, contract, "clean").frame
+    pd.testing.assert_frame_equal(first, make(raw, params, contract, "clean").frame)
+    other = simulate.simulate(raw, params, contract, kind="clean", rows=400, seed=4).frame
+    assert not first.equals(other)
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "schema-break"])
+def test_every_kind_but_the_schema_break_keeps_the_contract(raw, params, contract, kind):
+    try:
+        result = make(raw, params, contract, kind)
+    except SimulationError as exc:  # e.g. categorical drift in a project without categories
+        assert "has no" in str(exc), exc
+        return
+    assert len(result.frame) == 400
+    batch_contract(contract, params.data.target, labelled=True).validate(result.frame, lazy=True)
+
+
+def test_a_clean_batch_holds_rows_the_table_does_not_have(raw, params, contract):
+    batch = make(raw, params, contract, "clean").frame
+    known = raw.merge(batch.drop_duplicates(), how="inner")
+    assert len(known) < len(batch), "the jitter should make most rows new"
+
+
+def test_numeric_drift_moves_the_mean_and_categorical_drift_the_mix(raw, params, contract):
+    clean = make(raw, params, contract, "clean").frame
+    if simulate.continuous_features(raw, params):
+        numeric = make(raw, params, contract, "drift-numeric")
+        for name in numeric.changed:
+            assert numeric.frame[name].mean() > clean[name].mean()
+    else:
+        with pytest.raises(SimulationError, match="numeric"):
+            make(raw, params, contract, "drift-numeric")
+    if not params.features.categorical:
+        with pytest.raises(SimulationError, match="categorical"):
+            make(raw, params, contract, "drift-categorical")
+        return
+    categorical = make(raw, params, contract, "drift-categorical")
+    for name in categorical.changed:
+        before = clean[name].value_counts(normalize=True)
+        after = categorical.frame[name].value_counts(normalize=True)
+        assert (after - before).abs().max() > 0.1
+
+
+def test_a_schema_break_renames_a_column_and_adds_an_unknown_category(raw, params, contract):
+    result = make(raw, params, contract, "schema-break")
+    if params.features.numeric:
+        assert params.features.numeric[0] not in result.frame.columns
+    if params.features.categorical:
+        values = set(result.frame[params.features.categorical[0]].astype(str))
+        assert simulate.NEW_CATEGORY in values
+    assert result.changed
+
+
+def test_unlabelled_batches_drop_the_label_and_bad_requests_are_refused(raw, params, contract):
+    assert params.data.target not in make(raw, params, contract, "clean", labelled=False).frame
+    with pytest.raises(SimulationError, match="--features"):
+        make(raw, params, contract, "drift-numeric", features=["no-such-column"])
+    with pytest.raises(SimulationError, match="unknown kind"):
+        make(raw, params, contract, "drift-everything")
+
+
+def test_the_cli_writes_the_batch(project, capsys):
+    assert simulate.main(["--kind", "concept-drift", "--rows", "50", "--out", "b.parquet"]) == 0
+    assert len(pd.read_parquet(project / "b.parquet")) == 50
+    assert "concept-drift: 50 rows" in capsys.readouterr().out
+    assert simulate.main(["--out", "b.txt"]) == 1

@@ -1,0 +1,71 @@
+"""The parts of `tabpipe init` that touch no dataset: names, memory, renaming, params text."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tabpipe.core.config import Params
+from tabpipe.onboarding.init import (
+    InitError,
+    ParamsDumper,
+    check_fits_in_memory,
+    package_name,
+    rename_package,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "package"),
+    [("Sea Birds 2", "sea_birds_2"), ("credit-risk", "credit_risk"), ("Ça va", "a_va")],
+)
+def test_project_names_become_package_names(name, package):
+    assert package_name(name) == package
+
+
+@pytest.mark.parametrize("name", ["123abc", "import", "tests", "json", "pandas", "---"])
+def test_names_that_would_clash_or_break_are_refused(name):
+    with pytest.raises(InitError, match=repr(name)):
+        package_name(name)
+
+
+def test_a_file_too_large_for_memory_is_refused_before_reading(tmp_path):
+    data = tmp_path / "big.csv"
+    data.write_bytes(b"x" * 10_000)
+    with pytest.raises(InitError, match=r"needs about .* GiB of memory"):
+        check_fits_in_memory(data, available=1_000)
+    check_fits_in_memory(data, available=10**9)
+
+
+def test_renaming_moves_only_the_project_package_and_its_metadata(tmp_path):
+    (tmp_path / "src" / "oldpkg").mkdir(parents=True)
+    (tmp_path / "src" / "oldpkg" / "models.py").write_text("FAMILIES = {}  # oldpkg\n")
+    (tmp_path / "src" / "tabpipe").mkdir()
+    (tmp_path / "src" / "tabpipe" / "stage.py").write_text("package = 'oldpkg'\n")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "tabpipe"\n\n[tool.hatch.build.targets.wheel]\n'
+        'packages = ["src/tabpipe", "src/oldpkg"]\n'
+    )
+    (tmp_path / "dvc.yaml").write_text("deps: [src/oldpkg]\n")
+    changed = rename_package(tmp_path, "oldpkg", "newpkg", "sea-birds")
+    assert sorted(map(str, changed)) == ["pyproject.toml", "src/newpkg"]
+    assert (tmp_path / "src" / "newpkg" / "models.py").read_text() == "FAMILIES = {}  # oldpkg\n"
+    assert not (tmp_path / "src" / "oldpkg").exists()
+    assert (tmp_path / "pyproject.toml").read_text() == (
+        '[project]\nname = "sea-birds"\n\n[tool.hatch.build.targets.wheel]\n'
+        'packages = ["src/tabpipe", "src/newpkg"]\n'
+    )
+    assert (tmp_path / "src" / "tabpipe" / "stage.py").read_text() == "package = 'oldpkg'\n"
+    assert (tmp_path / "dvc.yaml").read_text() == "deps: [src/oldpkg]\n", "dvc.yaml says ${}"
+
+
+def test_params_are_written_with_block_sections_and_one_line_lists(root):
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["features"]["numeric"] = ["Length (mm)", "Âge"]
+    params["features"]["derived"] = {"per_year": 'col("Length (mm)") / Âge'}
+    text = yaml.dump(params, Dumper=ParamsDumper, sort_keys=False, allow_unicode=True)
+    assert "  numeric: [Length (mm), Âge]" in text
+    assert """  derived:\n    per_year: col("Length (mm)") / Âge""" in text
+    assert "data:\n  raw:" in text
+    assert Params.model_validate(yaml.safe_load(text)).features.numeric == ["Length (mm)", "Âge"]
+    assert isinstance(root, Path)

@@ -1,0 +1,108 @@
+"""Stage evaluate: metric definitions, slices, plot data, and refusal of non-finite output."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabpipe.core.config import Task
+from tabpipe.core.metrics import Predictions, scores, slice_scores
+from tabpipe.core.stage import StageFailed
+from tabpipe.pipeline.evaluate import plot_frames, predict
+from tests.support.factories import synthetic_params
+
+BINARY = Predictions(
+    y_true=np.array(["bad", "good", "bad", "good"], dtype=object),
+    y_pred=np.array(["bad", "good", "good", "good"], dtype=object),
+    proba=np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.3, 0.7]]),
+    classes=("bad", "good"),
+)
+
+
+def test_binary_metrics_use_the_positive_class():
+    result = scores(Task.BINARY, BINARY, positive_class="bad")
+    assert result["accuracy"] == 0.75
+    assert result["precision"] == 1.0
+    assert result["recall"] == 0.5
+    assert result["f1"] == pytest.approx(2 / 3, abs=1e-6)
+    assert result["roc_auc"] == 1.0
+    expected_loss = -np.mean(np.log([0.9, 0.8, 0.4, 0.7]))
+    assert result["log_loss"] == pytest.approx(expected_loss, abs=1e-6)
+
+
+def test_multiclass_metrics():
+    p = Predictions(
+        np.array(["a", "b", "c"], dtype=object),
+        np.array(["a", "b", "b"], dtype=object),
+        np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.5, 0.4]]),
+        ("a", "b", "c"),
+    )
+    result = scores(Task.MULTICLASS, p)
+    assert result["accuracy"] == pytest.approx(2 / 3, abs=1e-6)
+    assert set(result) == {"accuracy", "f1_macro", "roc_auc", "log_loss"}
+
+
+def test_regression_metrics():
+    p = Predictions(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 5.0]))
+    result = scores(Task.REGRESSION, p)
+    assert result["mae"] == pytest.approx(2 / 3, abs=1e-6)
+    assert result["rmse"] == pytest.approx(math.sqrt(4 / 3), abs=1e-6)
+    assert result["r2"] == pytest.approx(1 - 4 / 2, abs=1e-6)
+
+
+def test_roc_auc_is_left_out_not_faked_when_a_slice_has_one_class():
+    one_class = BINARY.subset(np.array([True, False, True, False]))
+    assert "roc_auc" not in scores(Task.BINARY, one_class, positive_class="bad")
+
+
+def test_non_finite_metrics_are_an_error():
+    p = Predictions(np.array([1.0, 2.0]), np.array([np.nan, 2.0]))
+    with pytest.raises(ValueError):
+        scores(Task.REGRESSION, p)
+
+
+def test_slices_smaller_than_the_minimum_are_left_out():
+    values = pd.Series(["x", "x", "x", None])
+    result = slice_scores(Task.BINARY, BINARY, values, "bad", min_size=2)
+    assert list(result) == ["x"]
+    assert result["x"]["rows"] == 3
+    with_missing = slice_scores(Task.BINARY, BINARY, values, "bad", min_size=1)
+    assert "(missing)" in with_missing
+
+
+@pytest.mark.parametrize(
+    ("task", "files"),
+    [
+        (Task.BINARY, {"confusion", "roc", "precision_recall"}),
+        (Task.MULTICLASS, {"confusion"}),
+        (Task.REGRESSION, {"predictions"}),
+    ],
+)
+def test_each_task_gets_its_plots(task, files):
+    if task is Task.REGRESSION:
+        p = Predictions(np.array([1.0, 2.0]), np.array([1.5, 2.5]))
+    else:
+        p = BINARY
+    frames = plot_frames(task, p, "bad" if task is Task.BINARY else None)
+    assert set(frames) == files
+    for frame in frames.values():
+        assert len(frame) > 0
+        assert np.isfinite(frame.select_dtypes("number").to_numpy()).all()
+
+
+class NaNModel:
+    classes_ = np.array(["no", "yes"])
+
+    def predict(self, X):
+        return np.array(["no"] * len(X))
+
+    def predict_proba(self, X):
+        return np.full((len(X), 2), np.nan)
+
+
+def test_nan_probabilities_fail_the_stage():
+    params = synthetic_params("binary")
+    frame = pd.DataFrame({"x1": [1.0], "x2": [2.0], "colour": ["red"], "y": ["yes"]})
+    with pytest.raises(StageFailed, match="NaN"):
+        predict(NaNModel(), frame, params)

@@ -1,0 +1,224 @@
+"""Stage export: ONNX conversion, provenance metadata, and the parity gate.
+
+The parity gate must pass for every family and task, and must fail (writing no
+model.onnx, keeping any previous one) when the ONNX model and scikit-learn disagree.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from importlib import import_module
+from pathlib import Path
+
+import joblib
+import numpy as np
+import onnx
+import pandas as pd
+import pytest
+import yaml
+
+from tabpipe.cli import STAGES
+from tabpipe.core.config import Task, load_params
+from tabpipe.core.onnx_model import convert, run, session
+from tabpipe.core.paths import CHAMPION_FILE, PATHS
+from tabpipe.pipeline import evaluate, export
+from tabpipe.pipeline.train import fit
+from tests.support.factories import synthetic, synthetic_params
+
+
+def run_pipeline_in_process() -> None:
+    """Every stage of dvc.yaml, in order, in this process."""
+    for name in STAGES:
+        assert import_module(f"tabpipe.pipeline.{name}").main([]) == 0, f"stage {name} failed"
+
+
+@pytest.fixture
+def exported(project: Path, root: Path) -> Path:
+    """The project run through every stage (linear model, for speed)."""
+    shutil.copy(root / "data.dvc", project / "data.dvc")
+    (project / CHAMPION_FILE).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(root / CHAMPION_FILE, project / CHAMPION_FILE)
+    params_file = project / "params.yaml"
+    settings = yaml.safe_load(params_file.read_text())
+    settings["train"]["family"] = "linear"
+    params_file.write_text(yaml.safe_dump(settings, sort_keys=False))
+    run_pipeline_in_process()
+    return project
+
+
+def test_parity_fails_and_says_by_how_much_when_onnx_and_sklearn_disagree():
+    params = synthetic_params("binary", "linear")
+    frame = synthetic("binary", rows=300)
+    model = fit(frame, params)
+    model_bytes = convert(model, params.features, Task.BINARY, 17).SerializeToString()
+    model.named_steps["model"].coef_ *= 1.5  # scikit-learn now differs from the exported graph
+    result = export.parity(model, model_bytes, frame, params, tolerance=1e-4)
+    assert not result.ok
+    assert result.max_abs_diff > 1e-3
+    assert "FAIL" in result.describe() and "max difference" in result.describe()
+
+
+def test_a_failed_parity_check_keeps_the_previous_model(exported, monkeypatch, capsys):
+    previous = PATHS.onnx_model.read_bytes()
+    real_convert = export.convert
+
+    def perturbed_convert(model, features, task, opset):
+        """Convert, then scale the linear classifier's weights inside the ONNX graph."""
+        proto = real_convert(model, features, task, opset)
+        weights = [
+            attribute
+            for node in proto.graph.node
+            if node.op_type in {"LinearClassifier", "LinearRegressor"}
+            for attribute in node.attribute
+            if attribute.name == "coefficients"
+        ]
+        assert weights, "expected a linear model node to perturb"
+        for attribute in weights:
+            attribute.floats[:] = [value * 3 for value in attribute.floats]
+        return proto
+
+    monkeypatch.setattr(export, "convert", perturbed_convert)
+    assert export.main([]) == 1
+    assert "parity check failed" in capsys.readouterr().err
+    assert PATHS.onnx_model.read_bytes() == previous, "the previous model.onnx is untouched"
+    assert json.loads(PATHS.parity_report.read_text())["ok"] is False
+
+
+def test_every_stage_writes_its_declared_artifacts(exported):
+    for field in PATHS.__dataclass_fields__:
+        assert getattr(PATHS, field).exists(), field
+    task = load_params().data.task
+    expected = {
+        Task.BINARY: ["confusion.csv", "precision_recall.csv", "roc.csv"],
+        Task.MULTICLASS: ["confusion.csv"],
+        Task.REGRESSION: ["predictions.csv"],
+    }[task]
+    assert sorted(p.name for p in PATHS.plots_dir.iterdir()) == expected
+
+
+def test_the_onnx_model_carries_its_provenance(exported, root, raw):
+    params = load_params()
+    proto = onnx.load(PATHS.onnx_model)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    data_pointer = (root / "data.dvc").read_text()
+    assert meta["data_md5"] in data_pointer and meta["data_md5"].endswith(".dir")
+    assert meta["git_commit"] == "unknown", "the scratch project is not a git repository"
+    assert json.loads(meta["params"]) == params.model_dump(mode="json")
+    assert json.loads(meta["metrics"]) == json.loads(PATHS.test_metrics.read_text())
+    features = json.loads(meta["features"])
+    assert [f["name"] for f in features] == params.features.all
+    for feature in features:
+        if feature["kind"] == "categorical":
+            seen = set(raw[feature["name"]].dropna().astype(str))
+            assert set(feature["categories"]) >= seen, feature["name"]
+    expected_classes = (
+        sorted(set(raw[params.data.target].astype(str)))
+        if params.data.task.is_classification
+        else []
+    )
+    assert json.loads(meta["classes"]) == expected_classes
+
+
+def test_the_onnx_model_answers_raw_rows_with_missing_values(exported, raw):
+    params = load_params()
+    rows = raw.head(20).copy()
+    for name in params.features.numeric:
+        rows[name] = np.nan
+    for name in params.features.categorical:
+        rows[name] = None
+    out = run(session(PATHS.onnx_model.read_bytes()), rows, params.features)
+    if not params.data.task.is_classification:
+        assert np.isfinite(out.labels).all(), "NaN inputs are imputed inside the graph"
+        return
+    assert out.proba is not None
+    assert np.isfinite(out.proba).all(), "NaN inputs are imputed inside the graph"
+    np.testing.assert_allclose(out.proba.sum(axis=1), 1.0, atol=1e-5)
+    assert set(out.labels) <= set(raw[params.data.target].astype(str))
+
+
+def test_the_parity_report_states_tolerance_and_result(exported):
+    report = json.loads(PATHS.parity_report.read_text())
+    assert report["ok"] is True
+    assert report["tolerance"] == load_params().export.parity_tolerance
+    assert report["label_mismatches"] == 0
+    assert report["max_abs_diff"] <= report["tolerance"]
+
+
+def test_awkward_column_names_map_to_sanitised_onnx_inputs():
+    frame = synthetic("binary", rows=200).rename(
+        columns={"x1": "Length (mm)", "x2": "Âge du client", "colour": "Île de départ"}
+    )
+    params = synthetic_params("binary")
+    raw = params.model_dump(mode="json")
+    raw["features"] = {
+        "numeric": ["Length (mm)", "Âge du client"],
+        "categorical": ["Île de départ"],
+    }
+    raw["evaluate"]["slice_by"] = ["Île de départ"]
+    params = type(params).model_validate(raw)
+    model = fit(frame, params)
+    proto = convert(model, params.features, Task.BINARY, 17)
+    inputs = [i.name for i in proto.graph.input]
+    assert inputs[0] != "Length (mm)", "skl2onnx sanitises input names"
+    result = export.parity(model, proto.SerializeToString(), frame, params, tolerance=1e-4)
+    assert result.ok, result.describe()
+    signature = export.feature_signature(model, params, inputs)
+    assert [(f["name"], f["onnx_input"]) for f in signature] == list(
+        zip(params.features.all, inputs, strict=True)
+    )
+
+
+def test_evaluate_and_export_say_how_many_rows_they_score(exported, capsys):
+    test_rows = len(pd.read_parquet(PATHS.test_split))
+    train_rows = len(pd.read_parquet(PATHS.train_split))
+    capsys.readouterr()
+    assert evaluate.main([]) == 0
+    assert export.main([]) == 0
+    out = capsys.readouterr().out
+    assert f"[evaluate] predicting on {train_rows} train and {test_rows} test rows" in out
+    assert f"[export] parity check: ONNX vs scikit-learn on {test_rows} test rows" in out
+
+
+def test_converting_the_same_model_twice_gives_the_same_bytes():
+    """dvc.lock's md5 of model.onnx identifies a release, so a rebuild must reproduce it."""
+    params = synthetic_params("binary", "gradient_boosting")
+    model = fit(synthetic("binary", rows=200), params)
+    first = convert(model, params.features, Task.BINARY, 17).SerializeToString()
+    second = convert(model, params.features, Task.BINARY, 17).SerializeToString()
+    assert first == second
+
+
+CONVERT_IN_A_NEW_PROCESS = """
+import hashlib, sys, joblib
+from tabpipe.core.config import Task
+from tabpipe.core.onnx_model import convert
+from tests.support.factories import synthetic_params
+model = joblib.load(sys.argv[1])
+params = synthetic_params("binary", "gradient_boosting")
+print(hashlib.md5(convert(model, params.features, Task.BINARY, 17).SerializeToString()).hexdigest())
+"""
+
+
+def test_a_rebuild_in_another_process_gives_the_same_bytes(tmp_path, root):
+    """The deploy job rebuilds model.onnx in a new process, with another hash seed.
+
+    skl2onnx lists the opsets in set order; under seeds 1 and 4 that order differed, the
+    rebuilt model.onnx had another md5 than dvc.lock recorded, and nothing was released.
+    """
+    params = synthetic_params("binary", "gradient_boosting")
+    path = tmp_path / "model.joblib"
+    joblib.dump(fit(synthetic("binary", rows=200), params), path)
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", CONVERT_IN_A_NEW_PROCESS, str(path)],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "4")
+    }
+    assert len(digests) == 1, digests

@@ -1,0 +1,313 @@
+"""Stage gate: TFX Evaluator semantics for value and change thresholds, overall and per slice."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tabpipe.core.config import ConfigError, GateParams, Task, load_params
+from tabpipe.core.paths import CHAMPION_FILE, PATHS
+from tabpipe.pipeline import gate
+from tabpipe.pipeline.gate import Champion, Evaluation, evaluate_thresholds, verdict_markdown
+
+SLICES = {
+    "Job": {
+        "fixed": {"rows": 500, "roc_auc": 0.80, "accuracy": 0.84},
+        "partime": {"rows": 90, "roc_auc": 0.79, "accuracy": 0.70},
+    }
+}
+CANDIDATE = Evaluation({"roc_auc": 0.85, "accuracy": 0.81, "log_loss": 0.42}, SLICES)
+CHAMPION = Champion(
+    "v1.0.0",
+    "a" * 40,
+    Evaluation(
+        {"roc_auc": 0.86, "accuracy": 0.80, "log_loss": 0.40},
+        {"Job": {"fixed": {"rows": 510, "roc_auc": 0.82}}},
+    ),
+)
+
+
+def params(**groups) -> GateParams:
+    return GateParams.model_validate(groups)
+
+
+def only(verdict, **match):
+    found = [
+        c for c in verdict.checks if all(getattr(c, key) == value for key, value in match.items())
+    ]
+    assert len(found) == 1, (match, verdict.checks)
+    return found[0]
+
+
+def test_a_value_floor_passes_at_the_bound_and_fails_below_it():
+    at = evaluate_thresholds(CANDIDATE, params(thresholds={"roc_auc": {"lower_bound": 0.85}}), None)
+    assert at.blessed and only(at, metric="roc_auc").passed
+    above = evaluate_thresholds(
+        CANDIDATE, params(thresholds={"roc_auc": {"lower_bound": 0.851}}), None
+    )
+    assert not above.blessed
+    failed = only(above, metric="roc_auc", kind="lower_bound")
+    assert (failed.slice, failed.threshold, failed.value) == ("overall", ">= 0.851", 0.85)
+
+
+def test_a_value_ceiling_fails_above_it():
+    verdict = evaluate_thresholds(
+        CANDIDATE, params(thresholds={"log_loss": {"upper_bound": 0.4}}), None
+    )
+    assert not verdict.blessed
+    assert only(verdict, kind="upper_bound").threshold == "<= 0.4"
+
+
+def test_higher_is_better_absolute_change_allows_the_configured_drop_and_no_more():
+    allowed = {"roc_auc": {"change": {"direction": "higher_is_better", "absolute": -0.01}}}
+    verdict = evaluate_thresholds(CANDIDATE, params(thresholds=allowed), CHAMPION)
+    check = only(verdict, kind="absolute_change")
+    # 0.85 - 0.86 is -0.01 exactly once rounded: a drop of exactly the allowance passes
+    assert (check.value, check.candidate, check.baseline, check.passed) == (-0.01, 0.85, 0.86, True)
+    stricter = {"roc_auc": {"change": {"direction": "higher_is_better", "absolute": -0.005}}}
+    rejected = evaluate_thresholds(CANDIDATE, params(thresholds=stricter), CHAMPION)
+    assert not rejected.blessed and not only(rejected, kind="absolute_change").passed
+
+
+def test_lower_is_better_relative_change_is_against_the_champion_value():
+    config = {"log_loss": {"change": {"direction": "lower_is_better", "relative": 0.04}}}
+    verdict = evaluate_thresholds(CANDIDATE, params(thresholds=config), CHAMPION)
+    check = only(verdict, kind="relative_change")
+    assert check.value == pytest.approx(0.05)  # (0.42 - 0.40) / 0.40
+    assert not check.passed and not verdict.blessed
+    looser = {"log_loss": {"change": {"direction": "lower_is_better", "relative": 0.06}}}
+    assert evaluate_thresholds(CANDIDATE, params(thresholds=looser), CHAMPION).blessed
+
+
+def test_absolute_and_relative_together_must_both_hold():
+    config = {
+        "accuracy": {"change": {"direction": "higher_is_better", "absolute": 0.0, "relative": 0.02}}
+    }
+    verdict = evaluate_thresholds(CANDIDATE, params(thresholds=config), CHAMPION)
+    assert only(verdict, kind="absolute_change").passed  # +0.01 >= 0
+    assert not only(verdict, kind="relative_change").passed  # +1.25% < +2%
+    assert not verdict.blessed
+
+
+def test_without_a_champion_only_value_thresholds_apply():
+    config = {
+        "roc_auc": {
+            "lower_bound": 0.8,
+            "change": {"direction": "higher_is_better", "absolute": 0.5},  # impossible vs any
+        }
+    }
+    verdict = evaluate_thresholds(CANDIDATE, params(thresholds=config), None)
+    assert verdict.blessed
+    assert [c.kind for c in verdict.checks] == ["lower_bound"]
+    assert [s.kind for s in verdict.skipped] == ["absolute_change"]
+    assert "no champion" in verdict.skipped[0].reason
+    with_champion = evaluate_thresholds(CANDIDATE, params(thresholds=config), CHAMPION)
+    assert not with_champion.blessed
+
+
+def test_no_thresholds_configured_means_nothing_is_blessed_even_a_better_model():
+    better = Evaluation({"roc_auc": 0.99, "accuracy": 0.99, "log_loss": 0.01})
+    for champion in (None, CHAMPION):
+        verdict = evaluate_thresholds(better, GateParams(), champion)
+        assert not verdict.blessed
+        assert "no thresholds configured" in verdict.reason
+
+
+def test_a_threshold_on_a_metric_the_evaluation_lacks_fails_closed():
+    verdict = evaluate_thresholds(
+        CANDIDATE, params(thresholds={"rmse": {"upper_bound": 1.0}}), CHAMPION
+    )
+    check = only(verdict, metric="rmse")
+    assert not check.passed and check.note == "metric not found" and not verdict.blessed
+
+
+def test_a_non_finite_metric_fails():
+    broken = Evaluation({"roc_auc": math.nan})
+    verdict = evaluate_thresholds(broken, params(thresholds={"roc_auc": {"lower_bound": 0}}), None)
+    assert not verdict.blessed
+    assert only(verdict, metric="roc_auc").note == "metric is not a finite number"
+
+
+def test_a_relative_change_from_a_zero_champion_value_fails_as_undefined():
+    zero = Champion("v1.0.0", "b" * 40, Evaluation({"log_loss": 0.0}))
+    config = {"log_loss": {"change": {"direction": "lower_is_better", "relative": 1.0}}}
+    verdict = evaluate_thresholds(CANDIDATE, params(thresholds=config), zero)
+    assert not verdict.blessed
+    assert "undefined" in only(verdict, kind="relative_change").note
+
+
+def test_slice_thresholds_apply_to_every_slice_and_name_the_failing_one():
+    config = {"roc_auc": {"lower_bound": 0.795}}
+    verdict = evaluate_thresholds(CANDIDATE, params(slice_thresholds=config), None)
+    assert {c.slice for c in verdict.checks} == {"Job=fixed", "Job=partime"}
+    assert not verdict.blessed
+    (failed,) = verdict.failures
+    assert (failed.slice, failed.value) == ("Job=partime", 0.79)
+
+
+def test_slice_change_thresholds_compare_with_the_champions_same_slice_only():
+    config = {"roc_auc": {"change": {"direction": "higher_is_better", "absolute": -0.01}}}
+    verdict = evaluate_thresholds(CANDIDATE, params(slice_thresholds=config), CHAMPION)
+    fixed = only(verdict, slice="Job=fixed")
+    assert (fixed.value, fixed.passed) == (-0.02, False)  # 0.80 vs the champion's 0.82
+    (skipped,) = verdict.skipped
+    assert skipped.slice == "Job=partime" and "has no slice Job=partime" in skipped.reason
+    assert not verdict.blessed
+
+
+def test_slice_thresholds_without_any_slice_fail():
+    verdict = evaluate_thresholds(
+        Evaluation({"roc_auc": 0.9}),
+        params(slice_thresholds={"roc_auc": {"lower_bound": 0.5}}),
+        None,
+    )
+    assert not verdict.blessed
+    assert "no slices were evaluated" in verdict.failures[0].note
+
+
+def test_the_verdict_file_lists_every_check_with_its_threshold_value_and_result():
+    config = {
+        "roc_auc": {
+            "lower_bound": 0.8,
+            "change": {"direction": "higher_is_better", "absolute": -0.005},
+        }
+    }
+    payload = evaluate_thresholds(CANDIDATE, params(thresholds=config), CHAMPION).to_dict("m" * 32)
+    assert payload["blessed"] is False and payload["ok"] is False
+    assert payload["champion"] == {"version": "v1.0.0", "commit": "a" * 40}
+    assert payload["model_md5"] == "m" * 32
+    assert (payload["checked"], payload["failed"]) == (2, 1)
+    rows = {c["kind"]: c for c in payload["checks"]}
+    assert rows["lower_bound"] | {"name": None} == {
+        "name": None,
+        "metric": "roc_auc",
+        "slice": "overall",
+        "kind": "lower_bound",
+        "threshold": ">= 0.8",
+        "value": 0.85,
+        "candidate": 0.85,
+        "baseline": None,
+        "passed": True,
+        "note": "",
+    }
+    assert rows["absolute_change"]["baseline"] == 0.86 and not rows["absolute_change"]["passed"]
+    json.dumps(payload, allow_nan=False)
+
+
+def test_the_markdown_shows_the_failed_metric_slice_threshold_and_value():
+    config = {"roc_auc": {"change": {"direction": "higher_is_better", "absolute": -0.005}}}
+    payload = evaluate_thresholds(CANDIDATE, params(thresholds=config), CHAMPION).to_dict()
+    text = verdict_markdown(payload)
+    assert text.startswith("#### Model gate: ❌ not blessed")
+    assert "Champion: `v1.0.0` (commit `aaaaaaa`)" in text
+    assert (
+        "| `roc_auc` | overall | `change >= -0.005` | -0.0100 (0.8500 vs 0.8600) | ❌ fail |"
+        in text
+    )
+    assert "Failed checks:" in text and "<details><summary>All 1 checks</summary>" in text
+    passing = verdict_markdown(
+        evaluate_thresholds(
+            CANDIDATE, params(thresholds={"roc_auc": {"lower_bound": 0.5}}), None
+        ).to_dict()
+    )
+    assert "✅ blessed" in passing and "Failed checks" not in passing
+    assert "No champion in prod yet: only value thresholds apply." in passing
+
+
+def test_a_change_threshold_needs_a_bound_and_a_valid_direction(tmp_path, root):
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    raw["gate"] = {"thresholds": {"roc_auc": {"change": {"direction": "higher_is_better"}}}}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"gate\.thresholds\.roc_auc\.change"):
+        load_params(path)
+    raw["gate"] = {"thresholds": {"roc_auc": {"change": {"direction": "up", "absolute": 0}}}}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"gate\.thresholds\.roc_auc\.change\.direction"):
+        load_params(path)
+
+
+@pytest.mark.parametrize("task", list(Task))
+def test_the_suggested_thresholds_are_valid_params_and_bless_a_model_without_champion(task):
+    config = GateParams.model_validate(gate.suggested_thresholds(task))
+    assert config.thresholds and config.fail_on_reject
+    metrics = (
+        {"rmse": 1.0, "mae": 0.8, "r2": 0.5}
+        if task is Task.REGRESSION
+        else {"accuracy": 0.8, "roc_auc": 0.8, "log_loss": 0.5}
+    )
+    assert evaluate_thresholds(
+        Evaluation(metrics, {}), config.model_copy(update={"slice_thresholds": {}}), None
+    ).blessed
+
+
+# --- the stage ----------------------------------------------------------------------------
+
+
+def stage_project(project: Path, gate_config: dict, champion: dict) -> None:
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    raw["gate"] = gate_config
+    (project / "params.yaml").write_text(yaml.safe_dump(raw))
+    for path, payload in (
+        (PATHS.test_metrics, dict(CANDIDATE.overall)),
+        (PATHS.slice_metrics, SLICES),
+        (CHAMPION_FILE, champion),
+    ):
+        (project / path).parent.mkdir(parents=True, exist_ok=True)
+        (project / path).write_text(json.dumps(payload))
+    (project / PATHS.onnx_model).parent.mkdir(parents=True, exist_ok=True)
+    (project / PATHS.onnx_model).write_bytes(b"model bytes")
+
+
+CHAMPION_JSON = {
+    "artifact": "model",
+    "version": "v1.0.0",
+    "commit": "a" * 40,
+    "metrics": dict(CHAMPION.evaluation.overall),
+    "slices": {"Job": {"fixed": {"rows": 510, "roc_auc": 0.82}}},
+}
+WORSE_THAN_CHAMPION = {
+    "thresholds": {"roc_auc": {"change": {"direction": "higher_is_better", "absolute": -0.005}}}
+}
+
+
+def test_a_rejected_model_writes_the_verdict_then_fails_the_stage(project, capsys):
+    stage_project(project, {**WORSE_THAN_CHAMPION, "fail_on_reject": True}, CHAMPION_JSON)
+    assert gate.main([]) == 1
+    err = capsys.readouterr()
+    assert "[gate] FAILED: the model is not blessed" in err.err
+    assert "FAIL roc_auc [overall] change >= -0.005: -0.01" in err.out
+    verdict = json.loads((project / PATHS.gate_verdict).read_text())
+    assert verdict["blessed"] is False and verdict["champion"]["version"] == "v1.0.0"
+    assert verdict["model_md5"] == hashlib.md5(b"model bytes").hexdigest()
+    assert "❌ not blessed" in (project / PATHS.gate_summary).read_text()
+
+
+def test_with_fail_on_reject_off_a_rejection_is_recorded_and_the_stage_succeeds(project):
+    stage_project(project, {**WORSE_THAN_CHAMPION, "fail_on_reject": False}, CHAMPION_JSON)
+    assert gate.main([]) == 0
+    assert json.loads((project / PATHS.gate_verdict).read_text())["blessed"] is False
+
+
+def test_a_blessed_model_passes_the_stage(project):
+    stage_project(
+        project,
+        {"thresholds": {"roc_auc": {"lower_bound": 0.8}}},
+        {"artifact": "model", "version": None},
+    )
+    assert gate.main([]) == 0
+    verdict = json.loads((project / PATHS.gate_verdict).read_text())
+    assert verdict["blessed"] is True and verdict["champion"] is None
+
+
+def test_without_the_champion_file_the_stage_says_how_to_make_it(project, capsys):
+    stage_project(project, {"thresholds": {"roc_auc": {"lower_bound": 0.8}}}, {})
+    (project / CHAMPION_FILE).unlink()
+    assert gate.main([]) == 1
+    assert "tabpipe champion" in capsys.readouterr().err
+    assert not (project / PATHS.gate_verdict).exists()

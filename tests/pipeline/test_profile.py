@@ -1,0 +1,69 @@
+"""Stage profile: the drift reference, binned from the training split, deterministic.
+
+The histogram helpers are shared with the drift check, so their bucket rules are pinned
+here: half-open bins, the last one closed, values outside the reference range counted
+below or above it, missing values counted on their own.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabpipe.core.paths import PATHS
+from tabpipe.pipeline import profile, split, validate
+from tabpipe.pipeline.profile import MISSING, bin_counts, bin_edges, category_counts, profile_frame
+
+
+def test_bins_are_half_open_with_a_closed_last_bin_and_outer_buckets():
+    values = np.array([0.0, 1.0, 2.0, 3.0, 4.0, -1.0, 5.0, np.nan, np.inf, -np.inf])
+    counts = bin_counts(values, [0.0, 2.0, 4.0])
+    assert counts == {"below": 2, "bins": [2, 3], "above": 2, "missing": 1}
+
+
+def test_a_constant_reference_has_one_point_bin():
+    values = np.array([7.0, 7.0, 6.0, 8.0, 8.0])
+    assert bin_counts(values, [7.0]) == {"below": 1, "bins": [2], "above": 2, "missing": 0}
+
+
+def test_quantile_edges_merge_ties_and_standard_edges_are_equal_width():
+    skewed = np.array([0.0] * 60 + list(range(1, 41)), dtype=float)
+    quantiles = bin_edges(skewed, 10, "quantiles")
+    assert quantiles == sorted(set(quantiles)) and quantiles[0] == 0.0 and quantiles[-1] == 40.0
+    assert len(quantiles) < 11, "the repeated zero edges are merged"
+    standard = bin_edges(skewed, 4, "standard")
+    assert standard == [0.0, 10.0, 20.0, 30.0, 40.0]
+    assert bin_edges(np.array([np.nan, np.nan]), 10, "quantiles") == []
+
+
+def test_categories_are_counted_with_missing_as_its_own_category():
+    counts = category_counts(pd.Series(["a", "b", None, "a", np.nan]))
+    assert counts == {MISSING: 2, "a": 2, "b": 1}
+
+
+def test_the_profile_covers_every_feature_and_counts_every_row(raw, params):
+    result = profile_frame(raw, params.features, bins=10, histogram="quantiles", source="raw")
+    assert set(result["features"]) == set(params.features.all)
+    for name in params.features.numeric:
+        entry = result["features"][name]
+        assert entry["kind"] == "numeric"
+        total = entry["below"] + sum(entry["bins"]) + entry["above"] + entry["missing"]
+        assert total == len(raw), name
+        assert entry["below"] == entry["above"] == 0, "the reference spans its own range"
+    for name in params.features.categorical:
+        assert sum(result["features"][name]["counts"].values()) == len(raw), name
+
+
+@pytest.mark.usefixtures("project")
+def test_the_stage_writes_the_same_profile_twice(params):
+    assert validate.main([]) == 0 and split.main([]) == 0
+    assert profile.main([]) == 0
+    first = PATHS.reference_profile.read_bytes()
+    assert profile.main([]) == 0
+    assert PATHS.reference_profile.read_bytes() == first, "dvc repro must stay a no-op"
+    written = json.loads(first)
+    assert written["rows"] == len(pd.read_parquet(PATHS.train_split))
+    assert written["histogram"] == params.monitor.drift.histogram

@@ -1,0 +1,39 @@
+"""Stage split: seeded, stratified, disjoint."""
+
+import pandas as pd
+import pytest
+
+from tabpipe.core.config import SplitParams
+from tabpipe.core.stage import StageFailed
+from tabpipe.pipeline.split import split_frame
+from tests.support.factories import synthetic
+
+
+def test_the_split_is_disjoint_complete_and_stratified():
+    frame = synthetic("multiclass", rows=600).reset_index(names="row_id")
+    train, test = split_frame(frame, "y", SplitParams(seed=1, test_size=0.25), classification=True)
+    assert len(train) + len(test) == len(frame)
+    assert set(train.row_id).isdisjoint(test.row_id)
+    share = frame.y.value_counts(normalize=True)
+    assert (test.y.value_counts(normalize=True) - share).abs().max() < 0.01
+
+
+def test_the_same_seed_gives_the_same_split_and_another_seed_does_not(raw, params):
+    target, classification = params.data.target, params.data.task.is_classification
+    a, _ = split_frame(raw, target, SplitParams(seed=7), classification=classification)
+    b, _ = split_frame(raw, target, SplitParams(seed=7), classification=classification)
+    c, _ = split_frame(raw, target, SplitParams(seed=8), classification=classification)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(c)
+
+
+def test_a_class_too_rare_to_stratify_is_a_clear_failure():
+    frame = pd.DataFrame({"x": range(10), "y": ["a"] * 9 + ["b"]})
+    with pytest.raises(StageFailed, match=r"fewer than 2 rows.*'b'"):
+        split_frame(frame, "y", SplitParams(), classification=True)
+
+
+def test_regression_is_not_stratified():
+    frame = pd.DataFrame({"x": range(20), "y": [float(i) for i in range(20)]})
+    _, test = split_frame(frame, "y", SplitParams(test_size=0.5), classification=False)
+    assert len(test) == 10

@@ -1,0 +1,85 @@
+"""tabpipe bundle: model.onnx + model.json + model_card.md, consistent with each other."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import onnxruntime as ort
+import pytest
+
+from tabpipe.core.config import load_params
+from tabpipe.core.contract import load_contract
+from tabpipe.core.paths import CHAMPION_FILE, PATHS
+from tabpipe.release import bundle
+from tabpipe.serving.runtime import METADATA_FILE, MODEL_FILE
+from tests.support.scratch import inside
+
+
+def test_the_metadata_describes_this_very_model(bundle_dir, pipeline_project):
+    info = json.loads((bundle_dir / METADATA_FILE).read_text())
+    model_bytes = (bundle_dir / MODEL_FILE).read_bytes()
+    assert model_bytes == (pipeline_project / PATHS.onnx_model).read_bytes()
+    assert info["onnx_md5"] == hashlib.md5(model_bytes).hexdigest()
+    assert (info["version"], info["commit"]) == ("v1.0.0", "0" * 40)
+    gate = json.loads((pipeline_project / PATHS.gate_verdict).read_text())
+    assert info["gate"] == gate and info["metrics"] == json.loads(
+        (pipeline_project / PATHS.test_metrics).read_text()
+    )
+    sess = ort.InferenceSession(str(bundle_dir / MODEL_FILE))
+    assert [f["onnx_input"] for f in info["inputs"]] == [i.name for i in sess.get_inputs()]
+    assert (bundle_dir / bundle.CARD_FILE).read_text().startswith("# Model card: model v1.0.0")
+
+
+def test_the_signature_takes_nullability_ranges_and_categories_from_the_contract(
+    bundle_dir, pipeline_project
+):
+    params = load_params(pipeline_project / "params.yaml")
+    schema = load_contract(pipeline_project / params.data.contract)
+    info = json.loads((bundle_dir / METADATA_FILE).read_text())
+    assert [f["name"] for f in info["inputs"]] == params.features.all
+    for feature in info["inputs"]:
+        column = schema.columns[feature["name"]]
+        assert feature["nullable"] == column.nullable
+        checks = {c.name: c.statistics for c in column.checks}
+        if "in_range" in checks:
+            assert (feature["minimum"], feature["maximum"]) == (
+                checks["in_range"]["min_value"],
+                checks["in_range"]["max_value"],
+            )
+        if "isin" in checks:
+            assert feature["categories"] == [str(v) for v in checks["isin"]["allowed_values"]]
+
+
+def test_a_gate_verdict_about_another_model_is_refused(pipeline_project, tmp_path):
+    verdict_path = pipeline_project / PATHS.gate_verdict
+    original = verdict_path.read_text()
+    try:
+        verdict_path.write_text(json.dumps({**json.loads(original), "model_md5": "f" * 32}))
+        with (
+            inside(pipeline_project),
+            pytest.raises(bundle.BundleError, match="judged another model"),
+        ):
+            bundle.build(load_params(), tmp_path / "out", "v9.9.9")
+    finally:
+        verdict_path.write_text(original)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_previous_version_is_the_champion_it_replaces(pipeline_project, tmp_path):
+    champion = pipeline_project / CHAMPION_FILE
+    original = champion.read_text()
+    try:
+        champion.write_text(json.dumps({"artifact": "model", "version": "v0.9.0", "metrics": {}}))
+        with inside(pipeline_project):
+            info = bundle.build(load_params(), tmp_path / "out", "v1.0.0")
+    finally:
+        champion.write_text(original)
+    assert info["previous"] == "v0.9.0"
+    assert "replaces `v0.9.0` in prod" in (tmp_path / "out" / bundle.CARD_FILE).read_text()
+
+
+def test_without_a_model_the_command_says_to_run_the_pipeline(project, capsys):
+    (project / CHAMPION_FILE).parent.mkdir(parents=True, exist_ok=True)
+    assert bundle.main(["--out", "build/bundle"]) == 1
+    assert "models/model.onnx not found: run `make run` first" in capsys.readouterr().err

@@ -1,0 +1,122 @@
+"""Small synthetic tables and params for tests of tasks the bundled data does not cover."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from tabpipe.core.config import Params, load_params
+from tabpipe.core.project import Project
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_code() -> Project:
+    """The project package this checkout's params.yaml names (its families, derived features)."""
+    return load_params(ROOT / "params.yaml").code
+
+
+def family_names() -> list[str]:
+    return list(project_code().families)
+
+
+def synthetic(task: str, rows: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A small learnable table with numeric and categorical features and missing values."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=rows)
+    x2 = rng.uniform(0, 10, size=rows)
+    colour = rng.choice(["red", "green", "blue"], size=rows)
+    signal = x1 + 0.3 * x2 + np.where(colour == "red", 1.5, 0.0)
+    frame = pd.DataFrame({"x1": x1, "x2": x2, "colour": colour})
+    frame.loc[rng.choice(rows, rows // 20, replace=False), "x2"] = np.nan
+    frame.loc[rng.choice(rows, rows // 20, replace=False), "colour"] = np.nan
+    if task == "regression":
+        frame["y"] = signal + rng.normal(scale=0.1, size=rows)
+    elif task == "binary":
+        frame["y"] = np.where(signal > np.median(signal), "yes", "no")
+    else:
+        frame["y"] = pd.cut(signal, 3, labels=["low", "mid", "high"]).astype(str)
+    return frame
+
+
+def synthetic_params(task: str, family: str | None = None, **train: object) -> Params:
+    """Params for :func:`synthetic`; the family defaults to the project's default family,
+    trained small (``train`` overrides the family's settings)."""
+    code = project_code()
+    family = family or code.default_family
+    return Params.model_validate(
+        {
+            "project": {"package": code.package},
+            "data": {
+                "raw": "data/synthetic.csv",
+                "contract": "contracts/synthetic.yaml",
+                "target": "y",
+                "task": task,
+                "positive_class": "yes" if task == "binary" else None,
+            },
+            "features": {
+                "numeric": ["x1", "x2"],
+                "categorical": ["colour"],
+                "derived": {"x_ratio": "x1 / (x2 + 1)", "x_square": "abs(x1) ** 2"},
+            },
+            "train": {"seed": 0, "family": family, family: small_settings(family, **train)},
+            "evaluate": {"slice_by": ["colour"], "min_slice_size": 5},
+        }
+    )
+
+
+# Settings that keep the demo families quick on a few hundred rows.
+SMALL = {"gradient_boosting": {"n_estimators": 50}, "random_forest": {"n_estimators": 50}}
+
+
+def small_settings(family: str, **overrides: object) -> dict:
+    return {**SMALL.get(family, {}), **overrides}
+
+
+def check_statistics(schema: pa.DataFrameSchema, column: str, check: str) -> dict | None:
+    """The statistics of a named check on a column of the contract, if it has one."""
+    for candidate in schema.columns[column].checks:
+        if candidate.name == check:
+            return dict(candidate.statistics)
+    return None
+
+
+def ranged_numeric(params: Params, schema: pa.DataFrameSchema) -> tuple[str, float]:
+    """A numeric feature with an upper bound in the contract, and a value above it."""
+    for name in params.features.numeric:
+        stats = check_statistics(schema, name, "in_range")
+        if stats is not None:
+            return name, float(stats["max_value"]) + 1 + abs(float(stats["max_value"]))
+    raise AssertionError("the contract bounds no numeric feature with in_range")
+
+
+def enumerated_column(
+    params: Params, schema: pa.DataFrameSchema, *, features_only: bool = False
+) -> tuple[str, list] | None:
+    """A column whose contract lists its allowed values: a categorical feature if there is
+    one, else a classification label (unless ``features_only``); None for data with
+    neither (numeric features and a numeric label)."""
+    candidates = list(params.features.categorical)
+    if not features_only:
+        candidates.append(params.data.target)
+    for name in candidates:
+        stats = check_statistics(schema, name, "isin")
+        if stats is not None:
+            return name, list(stats["allowed_values"])
+    return None
+
+
+def min_rows(schema: pa.DataFrameSchema) -> int:
+    for candidate in schema.checks:
+        if candidate.name == "min_rows":
+            return int(candidate.statistics["min_value"])
+    raise AssertionError("the contract has no min_rows check")
+
+
+def quick_family() -> str:
+    """A family that fits in about a second: the project's linear one if it has one."""
+    families = family_names()
+    return "linear" if "linear" in families else project_code().default_family
