@@ -16,6 +16,7 @@ STAGES = ("validate", "split", "train", "evaluate", "export", "profile", "gate")
 # subcommand -> module with a ``main(argv) -> int``; a stage's module is tabpipe.pipeline.<stage>
 TOOLS: dict[str, str] = {
     "init": "tabpipe.onboarding.init",
+    "template-update": "tabpipe.onboarding.update",
     "pull": "tabpipe.ci.remote",
     "champion": "tabpipe.release.champion",
     "registry": "tabpipe.release.registry",

@@ -19,7 +19,6 @@ from tests.support.workspace import ROOT, make, onboard, sh, stages_run
 CURRENT_PACKAGE = yaml.safe_load((ROOT / "params.yaml").read_text())["project"]["package"]
 
 
-
 # Running each new project's own suite takes 2-3 minutes; `make test` runs it for the
 # dataset least like the bundled one (breast cancer: Parquet, numeric features only, a 0/1
 # label) to stay inside the CI budget; `make test-onboarding` runs it for all three.
