@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,7 +82,32 @@ def gradient_boosting(task: str, s: GradientBoostingSettings, seed: int) -> Any:
     return cls(**s.model_dump(), random_state=seed)
 
 
+class HistGradientBoostingSettings(Settings):
+    max_iter: int = Field(100, gt=0, description="Boosting iterations (trees per class).")
+    learning_rate: float = Field(0.1, gt=0)
+    max_leaf_nodes: int | None = Field(15, ge=2, description="Leaves per tree (None: no limit).")
+    max_depth: int | None = Field(None, gt=0)
+    min_samples_leaf: int = Field(20, gt=0)
+    l2_regularization: float = Field(1.0, ge=0)
+    early_stopping: bool | Literal["auto"] = Field(
+        "auto", description="auto: on above 10,000 rows (10% of the split held out to stop)."
+    )
+
+
+def hist_gradient_boosting(task: str, s: HistGradientBoostingSettings, seed: int) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    if task == "regression":
+        return HistGradientBoostingRegressor(**s.model_dump(), random_state=seed)
+    return HistGradientBoostingClassifier(**s.model_dump(), random_state=seed)
+
+
 FAMILIES: dict[str, Family] = {
+    "hist_gradient_boosting": Family(
+        "HistGradientBoostingClassifier / HistGradientBoostingRegressor (binned trees, fast)",
+        HistGradientBoostingSettings,
+        hist_gradient_boosting,
+    ),
     "linear": Family(
         "LogisticRegression (classification) / Ridge (regression)",
         LinearSettings,
@@ -100,4 +125,4 @@ FAMILIES: dict[str, Family] = {
 }
 
 # The family `init` writes into a new project's params.yaml.
-DEFAULT_FAMILY = "gradient_boosting"
+DEFAULT_FAMILY = "hist_gradient_boosting"

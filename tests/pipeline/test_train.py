@@ -94,7 +94,9 @@ def test_missing_values_in_features_do_not_produce_nan_predictions(params, raw):
 
 
 def test_gradient_boosting_logs_its_progress_without_changing_the_model(capsys):
-    params = with_train(synthetic_params("binary"), gradient_boosting__n_estimators=8)
+    params = with_train(
+        synthetic_params("binary", "gradient_boosting"), gradient_boosting__n_estimators=8
+    )
     frame = synthetic("binary")
     model = fit(frame, params)
     lines = [line for line in capsys.readouterr().out.splitlines() if "boosting" in line]
@@ -104,3 +106,39 @@ def test_gradient_boosting_logs_its_progress_without_changing_the_model(capsys):
         "[train] 6/8 boosting iterations",
     ]
     assert model.named_steps["model"].n_estimators_ == 8  # the monitor never stops it early
+
+
+def trees(model) -> list[np.ndarray]:
+    """Every node of every tree of a fitted HistGradientBoosting, as arrays."""
+    return [tree.nodes for per_iteration in model._predictors for tree in per_iteration]
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_hist_gradient_boosting_logs_its_progress_without_changing_the_model(task, capsys):
+    params = with_train(
+        synthetic_params(task, "hist_gradient_boosting"), hist_gradient_boosting__max_iter=8
+    )
+    frame = synthetic(task)
+    model = fit(frame, params)
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(" (")[0] for line in out if "boosting iterations" in line] == [
+        "[train] 2/8 boosting iterations",
+        "[train] 4/8 boosting iterations",
+        "[train] 6/8 boosting iterations",
+    ]
+    assert any(line.startswith("[train] Fit ") for line in out), out  # sklearn's summary
+    assert not any(line.startswith("[") and "/8]" in line for line in out)  # raw lines dropped
+
+    # The same estimator fitted without the progress hook: the same trees, bit for bit.
+    from sklearn.base import clone
+
+    estimator = model.named_steps["model"]
+    assert estimator.verbose == 0  # restored: the pickled model does not print
+    plain = clone(model)
+    X = model_frame(frame, params.features)
+    y = frame.y.astype(str).to_numpy(dtype=object) if task != "regression" else frame.y
+    plain.fit(X, y)
+    assert capsys.readouterr().out == ""
+    for fitted, reference in zip(trees(estimator), trees(plain.named_steps["model"]), strict=True):
+        assert fitted.tobytes() == reference.tobytes()
+    np.testing.assert_array_equal(outputs(model, X), outputs(plain, X))

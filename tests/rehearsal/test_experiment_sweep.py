@@ -17,7 +17,7 @@ from tests.rehearsal.harness import Origin, Rehearsal, repository_payload, table
 pytestmark = pytest.mark.rehearsal
 
 SWEEP = "experiment-sweep.yml"
-KEY = "train.gradient_boosting.n_estimators"
+KEY = "train.hist_gradient_boosting.max_iter"
 GRID = {KEY: [20, 60]}
 
 

@@ -9,6 +9,7 @@ output ``variable``.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,12 +44,16 @@ def convert(model: Pipeline, features: FeatureParams, task: Task, opset: int) ->
         (name, FloatTensorType([None, 1])) for name in features.numeric
     ] + [(name, StringTensorType([None, 1])) for name in features.categorical]
     options = {id(model): {"zipmap": False}} if task.is_classification else None
-    proto = convert_sklearn(
-        model,
-        initial_types=initial_types,
-        options=options,
-        target_opset={"": opset, "ai.onnx.ml": ML_OPSET},
-    )
+    with warnings.catch_warnings():
+        # skl2onnx 1.20 passes numpy bools as HistGradientBoosting's missing-value flags;
+        # protobuf 6 warns, protobuf 7 refuses (hence protobuf<7 in pyproject.toml).
+        warnings.filterwarnings("ignore", "Field onnx.AttributeProto.ints", DeprecationWarning)
+        proto = convert_sklearn(
+            model,
+            initial_types=initial_types,
+            options=options,
+            target_opset={"": opset, "ai.onnx.ml": ML_OPSET},
+        )
     # The same model must give the same bytes, so that a rebuilt model.onnx has the md5
     # dvc.lock recorded (the release needs it). skl2onnx names the graph with a random UUID,
     # and lists the opsets in set order, which changes with Python's hash seed per process.

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import re
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO
 
 import joblib
 import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
@@ -27,7 +30,7 @@ def boosting_progress(total: int) -> Callable[[int, Any, Any], bool]:
     Fitting many trees on millions of rows takes minutes; these lines show it is moving.
     """
     started = time.perf_counter()
-    marks = {max(1, round(total * share)) for share in (0.25, 0.5, 0.75)} - {total}
+    marks = _marks(total)
 
     def monitor(iteration: int, _estimator: Any, _locals: Any) -> bool:
         if iteration + 1 in marks:
@@ -38,13 +41,72 @@ def boosting_progress(total: int) -> Callable[[int, Any, Any], bool]:
     return monitor
 
 
+HIST_GRADIENT_BOOSTING = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
+
+
+def _marks(total: int) -> set[int]:
+    return {max(1, round(total * share)) for share in (0.25, 0.5, 0.75)} - {total}
+
+
+ITERATION_LINE = re.compile(r"^\[(\d+)/(\d+)\]")
+
+
+class _HistProgress:
+    """Reads HistGradientBoosting's ``verbose=2`` output and logs a few lines of it.
+
+    HistGradientBoosting has no callback; with ``verbose`` it prints one line per iteration
+    (``[k/n] 1 tree, 15 leaves, ...``) and a summary (``Fit n trees in ...``). This stream
+    keeps the lines at 25%, 50% and 75% of the iterations, the binning and the summary, and
+    drops the rest. ``verbose`` only prints: the fitted trees are the same without it.
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        self.out, self.pending, self.started = out, "", time.perf_counter()
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self._line(line.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def _line(self, line: str) -> None:
+        elapsed = f"({time.perf_counter() - self.started:.1f}s)"
+        iteration = ITERATION_LINE.match(line)
+        if iteration:
+            done, total = int(iteration[1]), int(iteration[2])
+            if done in _marks(total):
+                print(f"[train] {done}/{total} boosting iterations {elapsed}", file=self.out)
+        elif line.startswith(("Binning", "Fit ")):
+            print(f"[train] {line.rstrip('.')}", file=self.out)
+        self.out.flush()
+
+
+@contextlib.contextmanager
+def hist_progress(estimator: Any) -> Iterator[None]:
+    """Progress lines for a HistGradientBoosting fit; its ``verbose`` is restored after."""
+    verbose = estimator.verbose
+    estimator.set_params(verbose=2)
+    try:
+        with contextlib.redirect_stdout(_HistProgress(sys.stdout)):  # type: ignore[type-var]
+            yield
+    finally:
+        estimator.set_params(verbose=verbose)
+
+
 def fit(frame: pd.DataFrame, params: Params) -> Pipeline:
     """Fit the model; a linear model that does not converge is a failure, not a warning."""
     model = pipeline(params)
     fit_params: dict[str, Any] = {}
     estimator = model.named_steps["model"]
+    progress: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if "monitor" in inspect.signature(estimator.fit).parameters:  # GradientBoosting*
         fit_params["model__monitor"] = boosting_progress(estimator.n_estimators)
+    elif isinstance(estimator, HIST_GRADIENT_BOOSTING):
+        progress = hist_progress(estimator)
     X = model_frame(frame, params.features)
     y = encode_target(frame[params.data.target], params.data.task)
     if params.data.task.is_classification and len(set(y)) < 2:
@@ -52,7 +114,8 @@ def fit(frame: pd.DataFrame, params: Params) -> Pipeline:
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         try:
-            model.fit(X, y, **fit_params)
+            with progress:
+                model.fit(X, y, **fit_params)
         except ConvergenceWarning as exc:
             raise StageFailed(f"{params.train.family} did not converge: {exc}") from exc
     return model
