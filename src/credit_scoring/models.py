@@ -19,6 +19,7 @@ fit nothing (gate, profile, the report) start without loading scikit-learn.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -102,6 +103,131 @@ def hist_gradient_boosting(task: str, s: HistGradientBoostingSettings, seed: int
     return HistGradientBoostingClassifier(**s.model_dump(), random_state=seed)
 
 
+class LightGBMSettings(Settings):
+    n_estimators: int = Field(200, gt=0)
+    learning_rate: float = Field(0.05, gt=0)
+    num_leaves: int = Field(15, ge=2)
+    min_child_samples: int = Field(20, gt=0)
+    reg_lambda: float = Field(1.0, ge=0)
+
+
+def lightgbm(task: str, s: LightGBMSettings, seed: int) -> Any:
+    from lightgbm import LGBMClassifier, LGBMRegressor
+
+    cls = LGBMRegressor if task == "regression" else LGBMClassifier
+    # LightGBM picks row- or column-wise histograms by timing them unless told: forcing one
+    # (and deterministic) gives the same trees on every run and any thread count.
+    return cls(
+        **s.model_dump(), random_state=seed, deterministic=True, force_col_wise=True, verbose=-1
+    )
+
+
+def register_lightgbm() -> None:
+    from lightgbm import LGBMClassifier, LGBMRegressor
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    update_registered_converter(
+        LGBMClassifier,
+        "LightGbmLGBMClassifier",
+        calculate_linear_classifier_output_shapes,
+        convert_lightgbm,
+        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )
+    update_registered_converter(
+        LGBMRegressor,
+        "LightGbmLGBMRegressor",
+        calculate_linear_regressor_output_shapes,
+        convert_lightgbm,
+        options={"split": None},
+    )
+
+
+class XGBoostSettings(Settings):
+    n_estimators: int = Field(200, gt=0)
+    learning_rate: float = Field(0.05, gt=0)
+    max_depth: int = Field(4, gt=0)
+    min_child_weight: float = Field(1.0, ge=0)
+    reg_lambda: float = Field(1.0, ge=0)
+    subsample: float = Field(1.0, gt=0, le=1)
+
+
+@functools.cache
+def labelled_xgb_classifier() -> type:
+    """XGBClassifier that takes and returns the labels themselves.
+
+    XGBoost trains on class indices 0..n-1 only; the pipeline's labels are strings. This
+    subclass encodes them for ``fit`` and reports them as ``classes_``, so ``predict`` and
+    the ONNX model (onnxmltools writes ``classes_`` as its labels) give the labels back.
+    """
+    import numpy as np
+    from xgboost import XGBClassifier
+
+    class LabelledXGBClassifier(XGBClassifier):  # type: ignore[misc]
+        def fit(self, X: Any, y: Any, **kwargs: Any) -> Any:
+            labels = np.unique(np.asarray(y))
+            self.__dict__.pop("labels_", None)  # XGBoost's fit checks the indices' classes_
+            super().fit(X, np.searchsorted(labels, np.asarray(y)), **kwargs)
+            self.labels_ = labels
+            return self
+
+        @property
+        def classes_(self) -> Any:
+            if "labels_" in self.__dict__:
+                return self.__dict__["labels_"]
+            return np.arange(self.n_classes_)
+
+        def predict(self, X: Any, **kwargs: Any) -> Any:
+            return self.labels_[np.asarray(super().predict(X, **kwargs), dtype=int)]
+
+    LabelledXGBClassifier.__module__ = __name__
+    LabelledXGBClassifier.__qualname__ = "LabelledXGBClassifier"
+    return LabelledXGBClassifier
+
+
+def __getattr__(name: str) -> Any:
+    """``LabelledXGBClassifier`` on first use, so that importing this module loads no XGBoost
+    (a fitted model unpickles it from here)."""
+    if name == "LabelledXGBClassifier":
+        return labelled_xgb_classifier()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def xgboost(task: str, s: XGBoostSettings, seed: int) -> Any:
+    from xgboost import XGBRegressor
+
+    cls = XGBRegressor if task == "regression" else labelled_xgb_classifier()
+    return cls(**s.model_dump(), random_state=seed, tree_method="hist")
+
+
+def register_xgboost() -> None:
+    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+    from xgboost import XGBRegressor
+
+    update_registered_converter(
+        labelled_xgb_classifier(),
+        "XGBoostXGBClassifier",
+        calculate_linear_classifier_output_shapes,
+        convert_xgboost,
+        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )
+    update_registered_converter(
+        XGBRegressor,
+        "XGBoostXGBRegressor",
+        calculate_linear_regressor_output_shapes,
+        convert_xgboost,
+    )
+
+
 FAMILIES: dict[str, Family] = {
     "hist_gradient_boosting": Family(
         "HistGradientBoostingClassifier / HistGradientBoostingRegressor (binned trees, fast)",
@@ -121,6 +247,18 @@ FAMILIES: dict[str, Family] = {
         "GradientBoostingClassifier / GradientBoostingRegressor (exact trees)",
         GradientBoostingSettings,
         gradient_boosting,
+    ),
+    "lightgbm": Family(
+        "LightGBM LGBMClassifier / LGBMRegressor (converted by onnxmltools)",
+        LightGBMSettings,
+        lightgbm,
+        register_onnx=register_lightgbm,
+    ),
+    "xgboost": Family(
+        "XGBoost XGBClassifier / XGBRegressor (hist trees; converted by onnxmltools)",
+        XGBoostSettings,
+        xgboost,
+        register_onnx=register_xgboost,
     ),
 }
 
