@@ -48,6 +48,48 @@ def exported(project: Path, root: Path) -> Path:
     return project
 
 
+def _scratch_project(directory: Path, root: Path, params: dict, *, git_repo: bool) -> Path:
+    for relative in ("params.yaml", "data.dvc", str(CHAMPION_FILE), "contracts", "data"):
+        source, target = root / relative, directory / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target)
+        else:
+            shutil.copy(source, target)
+    (directory / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    if git_repo:
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+        subprocess.run([*git, "init", "-q"], cwd=directory, check=True)
+        subprocess.run([*git, "add", "-A"], cwd=directory, check=True)
+        subprocess.run([*git, "commit", "-q", "-m", "scratch"], cwd=directory, check=True)
+    return directory
+
+
+def test_every_stage_output_is_the_same_in_another_directory_and_git_state(
+    tmp_path, root, monkeypatch
+):
+    """Outputs depend only on declared deps and params: not on the path, the commit, the
+    git state or the clock. (This is why model.onnx carries no commit.)"""
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["train"]["family"] = "linear"  # quick; the metadata and writers are the same
+    outputs = {}
+    for name, git_repo in (("plain", False), ("in a git repository", True)):
+        project = _scratch_project(tmp_path / name / "p", root, params, git_repo=git_repo)
+        monkeypatch.chdir(project)
+        run_pipeline_in_process()
+        outputs[name] = {
+            str(path.relative_to(project)): path.read_bytes()
+            for folder in ("models", "metrics", "plots", "reports", "build")
+            for path in sorted((project / folder).rglob("*"))
+            if path.is_file() and path.name != "timings.jsonl"  # run metadata, not an output
+        }
+    plain, committed = outputs.values()
+    assert "models/model.onnx" in plain and "reports/gate.json" in plain
+    assert plain.keys() == committed.keys()
+    differing = [path for path in plain if plain[path] != committed[path]]
+    assert differing == []
+
+
 def test_parity_fails_and_says_by_how_much_when_onnx_and_sklearn_disagree():
     params = synthetic_params("binary", "linear")
     frame = synthetic("binary", rows=300)
@@ -104,7 +146,7 @@ def test_the_onnx_model_carries_its_provenance(exported, root, raw):
     meta = {p.key: p.value for p in proto.metadata_props}
     data_pointer = (root / "data.dvc").read_text()
     assert meta["data_md5"] in data_pointer and meta["data_md5"].endswith(".dir")
-    assert meta["git_commit"] == "unknown", "the scratch project is not a git repository"
+    assert "git_commit" not in meta  # in reports/run.json and model.json: see below
     assert json.loads(meta["params"]) == params.model_dump(mode="json")
     assert json.loads(meta["metrics"]) == json.loads(PATHS.test_metrics.read_text())
     features = json.loads(meta["features"])

@@ -56,7 +56,6 @@ class Champion:
     positive_class: str | None
     features: FeatureParams
     metrics: dict[str, float]
-    git_commit: str
     model_bytes: bytes = field(repr=False)
 
 
@@ -88,7 +87,6 @@ def load_champion(path: Path) -> Champion:
         positive_class=meta.get("positive_class") or None,
         features=features,
         metrics={k: float(v) for k, v in json.loads(meta["metrics"]).items()},
-        git_commit=meta.get("git_commit", "unknown"),
         model_bytes=data,
     )
 

@@ -1,5 +1,11 @@
 """Stage ``export``: convert to ONNX, attach provenance metadata, and gate on parity.
 
+The metadata holds only what the stage's declared deps and params determine (the data's
+md5, params, metrics, the feature signature), so the same inputs give the same bytes in
+any clone. The commit that produced a model is recorded by ``tabpipe record``
+(reports/run.json) and in a release bundle's model.json, not here: in the DVC-tracked file
+it would change the model's md5 with every commit.
+
 The parity check runs the ONNX model in onnxruntime on the whole test split and compares
 it with scikit-learn: classifiers must give identical labels and probabilities within the
 tolerance; regressors must agree within the tolerance relative to max(1, |prediction|).
@@ -20,7 +26,6 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from tabpipe import __version__
-from tabpipe.core import git
 from tabpipe.core.config import Params
 from tabpipe.core.dvcfiles import pointer_md5
 from tabpipe.core.io import read_json, write_bytes, write_json
@@ -78,10 +83,6 @@ def data_version(pointer: Path = DATA_POINTER) -> str:
     return pointer_md5(pointer) or "unknown"
 
 
-def git_commit() -> str:
-    return git.head() or "unknown"
-
-
 def feature_signature(model: Pipeline, params: Params, inputs: list[str]) -> list[dict[str, Any]]:
     """Per feature: name, ONNX input name, kind, and the categories seen in training."""
     signature: list[dict[str, Any]] = [
@@ -109,7 +110,6 @@ def metadata(
     classes = [str(c) for c in getattr(model, "classes_", [])]
     return {
         "tabpipe_version": __version__,
-        "git_commit": git_commit(),
         "data_md5": data_version(),
         "task": params.data.task.value,
         "target": params.data.target,

@@ -21,12 +21,12 @@ from typing import Any
 import onnx
 import pandera.pandas as pa
 
+from tabpipe.core import git
 from tabpipe.core.config import ConfigError, Params, load_params
 from tabpipe.core.contract import ContractError, load_contract
 from tabpipe.core.dvcfiles import file_md5
 from tabpipe.core.io import InputError, read_json, write_json, write_text
 from tabpipe.core.paths import CHAMPION_FILE, PATHS
-from tabpipe.pipeline.export import git_commit
 from tabpipe.release.model_card import render as render_card
 from tabpipe.serving.runtime import METADATA_FILE, MODEL_FILE
 
@@ -128,8 +128,7 @@ def describe(params: Params, version: str, commit: str | None = None) -> dict[st
     return {
         "artifact": "model",
         "version": version,
-        "commit": commit or git_commit(),
-        "export_commit": meta.get("git_commit"),
+        "commit": commit or git.head() or "unknown",  # the model.onnx has no commit in it
         "created_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "onnx_md5": onnx_md5,
         "data_md5": meta.get("data_md5"),
