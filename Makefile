@@ -64,7 +64,7 @@ bench: setup ## run the benchmarks and write docs/benchmarks.md
 clean: ## delete pipeline outputs (the DVC cache keeps them; dvc checkout restores)
 	rm -rf build models plots reports metrics
 
-# --- CI/CD loop (.github/workflows; see "The CI/CD loop" in README.md) -------------------
+# --- CI/CD loop (.github/workflows; see docs/ci-cd.md) -----------------------------------
 .PHONY: validate-data report check-workflows rehearse
 
 BASE ?= main
@@ -83,7 +83,7 @@ check-workflows: setup ## static checks of .github/: zizmor, shellcheck, the wor
 rehearse: setup ## run the workflows locally under act (host mode) for every event
 	pytest -n 2 -m rehearsal tests/rehearsal
 
-# --- Model release (gate, registry, serving; see "Releasing a model" in README.md) ---------
+# --- Model release (gate, registry, serving; see docs/releasing.md) -----------------------
 .PHONY: champion
 
 # The gate stage compares with the champion: resolve it from the git registry first.
@@ -103,7 +103,7 @@ serve: bundle ## serve build/bundle over HTTP on 127.0.0.1:8000 (FastAPI + onnxr
 infra-validate: bundle ## serve build/bundle in a clean env (serve deps only): contract, real rows, latency
 	python -m tabpipe.release.infra_validate --bundle build/bundle
 
-# --- Monitoring and continuous training (see "Monitoring and continuous training" in README.md)
+# --- Monitoring and continuous training (see docs/monitoring.md) --------------------------
 .PHONY: record monitor
 
 record: setup ## write reports/run.json: code, data, params, stage timings, runner, replaced model, metrics
