@@ -13,6 +13,9 @@ import pytest
 
 from tabpipe.ci import report
 from tabpipe.ci.report import Baseline, Context, Evidence, MetricRow, ParamRow
+from tabpipe.core.contract import ValidationReport
+from tabpipe.pipeline.export import Parity
+from tabpipe.pipeline.gate import RecordedVerdict, verdict_markdown
 from tests.rehearsal.harness import report_section
 
 DIFF = {
@@ -29,7 +32,15 @@ DIFF = {
 }
 
 
+READERS = {
+    "validation": ValidationReport.from_dict,
+    "parity": Parity.from_dict,
+    "gate": RecordedVerdict.from_dict,
+}
+
+
 def evidence(**overrides) -> Evidence:
+    """Evidence as the report gathers it; artifacts given as their JSON files hold them."""
     base = {
         "context": Context("pull_request", "`tune` (abc1234)", "https://x/runs/1", True),
         "baseline": Baseline("f" * 40, "`main`"),
@@ -50,9 +61,14 @@ def evidence(**overrides) -> Evidence:
             "tolerance": 1e-4,
             "max_abs_diff": 1e-7,
             "label_mismatches": 0,
+            "worst_row": 0,
         },
     }
-    return Evidence(**{**base, **overrides})
+    merged = {**base, **overrides}
+    for name, reader in READERS.items():
+        if isinstance(merged.get(name), dict):
+            merged[name] = reader(merged[name])
+    return Evidence(**merged)
 
 
 def test_rows_carry_absolute_and_relative_deltas_and_know_which_way_is_better():
@@ -105,6 +121,7 @@ def test_a_failed_contract_or_parity_fails_the_verdict_and_lists_the_problems():
             "tolerance": 1e-4,
             "max_abs_diff": 0.2,
             "label_mismatches": 1,
+            "worst_row": 3,
         },
         pipeline_outcome="failure",
     )
@@ -169,20 +186,26 @@ def test_the_model_gate_verdict_joins_the_checks_and_gets_its_own_section():
     )
 
 
-def test_without_the_gate_module_its_failed_checks_are_still_listed(monkeypatch):
-    def no_gate(name):
-        raise ImportError(name)
+def test_the_report_renders_the_verdict_and_the_validation_as_their_own_files_do(tmp_path):
+    """One rendering each: the PR report's sections are reports/gate.md's and
+    reports/validation.md's, read back through the producers' classes."""
+    gate = RecordedVerdict.from_dict(
+        {"blessed": True, "reason": "all 1 checks passed", "checks": [], "skipped": []}
+    )
+    failures = [{"column": "A|b", "check": "isin", "count": 1, "examples": ["x\ny"]}]
+    validation = ValidationReport.from_dict(
+        {"source": "d.csv", "contract": "c.yaml", "rows": 1, "columns": 1, "failures": failures}
+    )
+    text = report.render(evidence(gate=gate, validation=validation))
+    assert verdict_markdown(gate, heading="####").rstrip() in text
+    assert validation.markdown(heading="####").rstrip() in text
+    assert "| A\\|b | `isin` | 1 | `x y` |" in text, "cells are escaped once, by the producer"
 
-    monkeypatch.setattr(report.importlib, "import_module", no_gate)
-    check = {
-        "name": "f1 (overall) lower bound",
-        "threshold": ">= 0.7",
-        "value": 0.6,
-        "passed": False,
-    }
-    text = report.render(evidence(gate={"blessed": False, "reason": "1 failed", "checks": [check]}))
-    assert "#### Model gate: ❌ not blessed" in text
-    assert "| f1 (overall) lower bound | `>= 0.7` | 0.6 |" in text
+
+def test_an_artifact_that_is_not_its_producers_shape_counts_as_not_produced(tmp_path):
+    (tmp_path / "gate.json").write_text(json.dumps({"verdict": "yes"}))
+    assert report._typed(tmp_path / "gate.json", RecordedVerdict.from_dict) is None
+    assert report._typed(tmp_path / "missing.json", RecordedVerdict.from_dict) is None
 
 
 def test_no_baseline_says_so_and_a_changed_lock_tells_a_pull_request_what_to_do():

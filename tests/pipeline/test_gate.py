@@ -13,7 +13,13 @@ import yaml
 from tabpipe.core.config import ConfigError, GateParams, Task, load_params
 from tabpipe.core.paths import CHAMPION_FILE, PATHS
 from tabpipe.pipeline import gate
-from tabpipe.pipeline.gate import Champion, Evaluation, evaluate_thresholds, verdict_markdown
+from tabpipe.pipeline.gate import (
+    Champion,
+    Evaluation,
+    RecordedVerdict,
+    evaluate_thresholds,
+    verdict_markdown,
+)
 
 SLICES = {
     "Job": {
@@ -202,7 +208,7 @@ def test_the_verdict_file_lists_every_check_with_its_threshold_value_and_result(
 def test_the_markdown_shows_the_failed_metric_slice_threshold_and_value():
     config = {"roc_auc": {"change": {"direction": "higher_is_better", "absolute": -0.005}}}
     payload = evaluate_thresholds(CANDIDATE, params(thresholds=config), CHAMPION).to_dict()
-    text = verdict_markdown(payload)
+    text = verdict_markdown(RecordedVerdict.from_dict(payload))
     assert text.startswith("#### Model gate: ❌ not blessed")
     assert "Champion: `v1.0.0` (commit `aaaaaaa`)" in text
     assert (
@@ -211,9 +217,11 @@ def test_the_markdown_shows_the_failed_metric_slice_threshold_and_value():
     )
     assert "Failed checks:" in text and "<details><summary>All 1 checks</summary>" in text
     passing = verdict_markdown(
-        evaluate_thresholds(
-            CANDIDATE, params(thresholds={"roc_auc": {"lower_bound": 0.5}}), None
-        ).to_dict()
+        RecordedVerdict.from_dict(
+            evaluate_thresholds(
+                CANDIDATE, params(thresholds={"roc_auc": {"lower_bound": 0.5}}), None
+            ).to_dict()
+        )
     )
     assert "✅ blessed" in passing and "Failed checks" not in passing
     assert "No champion in prod yet: only value thresholds apply." in passing

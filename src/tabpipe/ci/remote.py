@@ -17,6 +17,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tabpipe.core.paths import DATA_POINTER
+
 CREDENTIAL_HINTS = {
     "Unable to locate credentials": (
         "no S3 credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (locally, "
@@ -117,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "targets",
         nargs="*",
-        default=["data.dvc"],
+        default=[str(DATA_POINTER)],
         help=".dvc files or stages to pull (default: data.dvc)",
     )
     parser.add_argument(

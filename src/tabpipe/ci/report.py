@@ -21,7 +21,6 @@ appended to that file (``$GITHUB_STEP_SUMMARY`` in a workflow).
 from __future__ import annotations
 
 import argparse
-import importlib
 import io
 import json
 import math
@@ -31,7 +30,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -40,20 +39,31 @@ from tabpipe.ci import charts
 from tabpipe.ci.actions import Trigger, annotate, append_summary, git_auth_env
 from tabpipe.ci.workflow import stages_to_rerun
 from tabpipe.core import git
-from tabpipe.core.io import write_text
+from tabpipe.core.contract import ValidationReport
+from tabpipe.core.io import read_json_object, write_text
 from tabpipe.core.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER
-from tabpipe.core.paths import PARAMS_FILE, PATHS
+from tabpipe.core.paths import (
+    CONTRACTS_DIR,
+    DATA_POINTER,
+    DVC_LOCK,
+    DVC_YAML,
+    PARAMS_FILE,
+    PATHS,
+    REPORT_DIR,
+    SOURCE_DIR,
+)
+from tabpipe.pipeline.export import Parity
+from tabpipe.pipeline.gate import RecordedVerdict, verdict_markdown
 
+T = TypeVar("T")
 ZERO_SHA = "0" * 40
-# Written by the gate stage (tabpipe.pipeline.gate) when the pipeline has one.
-GATE_REPORT = PATHS.validation_report.parent / "gate.json"
-DEFAULT_OUT = Path("build/report")
+DEFAULT_OUT = REPORT_DIR
 REPORT_FILE = "report.md"
 PLOTS_PAGE = "plots.html"
 # GitHub rejects comments over 65,536 characters; stay well below.
 MAX_CHARS = 60_000
 # The pipeline's inputs, as the training workflow's `paths:` filter lists them.
-PIPELINE_INPUTS = ("data.dvc", "dvc.yaml", "params.yaml", "src", "contracts")
+PIPELINE_INPUTS = tuple(map(str, (DATA_POINTER, DVC_YAML, PARAMS_FILE, SOURCE_DIR, CONTRACTS_DIR)))
 FILE_ORDER = {str(PATHS.test_metrics): 0, str(PATHS.train_metrics): 1, str(PATHS.slice_metrics): 2}
 
 
@@ -136,9 +146,9 @@ class Evidence:
     metrics: list[MetricRow]
     params: list[ParamRow]
     changed_inputs: list[str]
-    validation: dict[str, Any] | None
-    parity: dict[str, Any] | None
-    gate: dict[str, Any] | None = None
+    validation: ValidationReport | None
+    parity: Parity | None
+    gate: RecordedVerdict | None = None
     pipeline_outcome: str = "success"
     # After a failed `dvc repro`: the stages still not up to date (None: not known).
     stale_stages: list[str] | None = None
@@ -262,14 +272,10 @@ def gate_rows(e: Evidence) -> list[tuple[str, bool | None, str]]:
     if v is None:
         rows.append(("Data contract", None, f"`{PATHS.validation_report}` was not produced"))
     else:
-        failures = v.get("failures") or []
-        detail = (
-            f"`{v.get('source')}`: {v.get('rows')} rows x {v.get('columns')} columns against "
-            f"`{v.get('contract')}`"
-        )
-        if failures:
-            detail += f"; {len(failures)} problem(s)"
-        rows.append(("Data contract", bool(v.get("ok")), detail))
+        detail = f"`{v.source}`: {v.rows} rows x {v.columns} columns against `{v.contract}`"
+        if v.failures:
+            detail += f"; {len(v.failures)} problem(s)"
+        rows.append(("Data contract", v.ok, detail))
     p = e.parity
     if p is None:
         rows.append(("ONNX parity", None, f"`{PATHS.parity_report}` was not produced"))
@@ -277,20 +283,16 @@ def gate_rows(e: Evidence) -> list[tuple[str, bool | None, str]]:
         rows.append(
             (
                 "ONNX parity",
-                bool(p.get("ok")),
-                f"ONNX vs scikit-learn on {p.get('rows')} test rows: largest difference "
-                f"{float(p.get('max_abs_diff', math.nan)):.2g} (tolerance "
-                f"{float(p.get('tolerance', math.nan)):g}), {p.get('label_mismatches')} label "
+                p.ok,
+                f"ONNX vs scikit-learn on {p.rows} test rows: largest difference "
+                f"{p.max_abs_diff:.2g} (tolerance {p.tolerance:g}), {p.label_mismatches} label "
                 "mismatch(es)",
             )
         )
     g = e.gate
     if g is not None:
-        blessed = bool(g.get("blessed", g.get("ok")))
-        detail = str(g.get("reason") or "")
-        if not detail and isinstance(g.get("checked"), int):
-            detail = f"{g.get('failed') or 0} of {g['checked']} threshold checks failed"
-        rows.append(("Model gate", blessed, f"`{GATE_REPORT}`: {_cell(detail)}"))
+        detail = g.reason or f"{len(g.failures)} of {len(g.checks)} threshold checks failed"
+        rows.append(("Model gate", g.blessed, f"`{PATHS.gate_verdict}`: {_cell(detail)}"))
     rows.append(
         (
             "Pipeline run",
@@ -453,7 +455,7 @@ def pipeline_caution(e: Evidence) -> str:
         f"{outcome} (stages not completed: {stale}). Every stage up to `evaluate` ran: the "
         "metrics and plots below are this run's."
     )
-    if "gate" in e.stale_stages and e.gate is not None and not e.gate.get("blessed"):
+    if "gate" in e.stale_stages and e.gate is not None and not e.gate.blessed:
         text += " The model gate refused this model: the failed checks are under Model gate."
     return text
 
@@ -568,50 +570,16 @@ def render(e: Evidence, *, images: bool = False) -> str:
 
 
 def _validation_section(e: Evidence) -> list[str]:
-    v = e.validation
-    lines = ["#### Data validation", ""]
-    if v is None:
-        return [*lines, f"`{PATHS.validation_report}` was not produced.", ""]
-    verdict = "✅ passed" if v.get("ok") else "❌ failed"
-    lines.append(
-        f"`{v.get('source')}` ({v.get('rows')} rows, {v.get('columns')} columns) against "
-        f"`{v.get('contract')}`: **{verdict}**."
-    )
-    failures = v.get("failures") or []
-    if failures:
-        lines += ["", "| column | check | failing rows | examples |", "|---|---|---:|---|"]
-        for f in failures:
-            examples = ", ".join(f"`{_cell(str(x))}`" for x in (f.get("examples") or [])[:5])
-            lines.append(
-                f"| {_cell(str(f.get('column') or '(table)'))} | `{_cell(str(f.get('check')))}` | "
-                f"{f.get('count')} | {examples} |"
-            )
-    return [*lines, ""]
+    if e.validation is None:
+        return ["#### Data validation", "", f"`{PATHS.validation_report}` was not produced.", ""]
+    return [e.validation.markdown(heading="####").rstrip(), ""]
 
 
 def _gate_section(e: Evidence) -> list[str]:
-    """The gate's own rendering of its verdict when it has one, else its failed checks."""
+    """The gate's own rendering of its verdict (the same as reports/gate.md)."""
     if e.gate is None:
         return []
-    try:
-        render = getattr(importlib.import_module("tabpipe.pipeline.gate"), "verdict_markdown", None)
-    except ImportError:
-        render = None
-    if callable(render):
-        return [str(render(e.gate, heading="####")).rstrip(), ""]
-    blessed = bool(e.gate.get("blessed", e.gate.get("ok")))
-    lines = [f"#### Model gate: {'✅ blessed' if blessed else '❌ not blessed'}", ""]
-    checks = [c for c in e.gate.get("checks") or [] if isinstance(c, dict)]
-    failed = [c for c in checks if not c.get("passed")]
-    if failed:
-        lines += ["| check | threshold | value |", "|---|---|---|"]
-        lines += [
-            f"| {_cell(str(c.get('name') or c.get('metric')))} | "
-            f"`{_cell(str(c.get('threshold')))}` | {c.get('value')} |"
-            for c in failed
-        ]
-        lines.append("")
-    return lines
+    return [verdict_markdown(e.gate, heading="####").rstrip(), ""]
 
 
 def _reproduce_hint(base: Baseline) -> str:
@@ -757,12 +725,16 @@ def _dvc_json(*args: str) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+def _typed(path: Path, reader: Callable[[Mapping[str, Any]], T]) -> T | None:
+    """An artifact read back through its producer's class; None if absent or not that shape
+    (the report then says the file was not produced)."""
+    data = read_json_object(path)
+    if data is None:
         return None
-    return loaded if isinstance(loaded, dict) else None
+    try:
+        return reader(data)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 # The plot files the report knows how to draw, by name (tabpipe.pipeline.evaluate.PLOT_FILES; a test
@@ -859,18 +831,19 @@ def gather(
     else:
         metrics, params, changed = metric_rows_from_show(_dvc_json("metrics", "show")), [], []
     data_change = None
-    if baseline.rev and "data.dvc" in changed:
-        data_change = (_pointer_at(baseline.rev, "data.dvc"), _pointer_at(None, "data.dvc"))
-    lock = _git("status", "--porcelain", "--", "dvc.lock")
+    pointer = str(DATA_POINTER)
+    if baseline.rev and pointer in changed:
+        data_change = (_pointer_at(baseline.rev, pointer), _pointer_at(None, pointer))
+    lock = _git("status", "--porcelain", "--", str(DVC_LOCK))
     return Evidence(
         context=context_from_env(env, trigger),
         baseline=baseline,
         metrics=metrics,
         params=params,
         changed_inputs=changed,
-        validation=_read_json(PATHS.validation_report),
-        parity=_read_json(PATHS.parity_report),
-        gate=_read_json(GATE_REPORT),
+        validation=_typed(PATHS.validation_report, ValidationReport.from_dict),
+        parity=_typed(PATHS.parity_report, Parity.from_dict),
+        gate=_typed(PATHS.gate_verdict, RecordedVerdict.from_dict),
         pipeline_outcome=pipeline_outcome or "success",
         # dvc status finding nothing stale after a failure means it could not tell: unknown.
         stale_stages=None if pipeline_outcome in ("", "success") else stages_to_rerun() or None,

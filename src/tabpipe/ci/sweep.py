@@ -32,7 +32,9 @@ import yaml
 from pydantic import ValidationError
 
 from tabpipe.core.config import Params
-from tabpipe.core.paths import PARAMS_FILE, PATHS
+from tabpipe.core.io import read_json_object
+from tabpipe.core.paths import PARAMS_FILE, PATHS, SWEEP_DIR
+from tabpipe.pipeline.gate import RecordedVerdict
 
 MAX_CELLS = 16
 CELL_FILE = "cell.json"
@@ -159,13 +161,6 @@ def expand(
 # --- one cell ---------------------------------------------------------------------------------
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def run_cell(entry: Mapping[str, Any], out: Path, dvc: str = "dvc") -> int:
     """Run ``dvc exp run`` for one matrix entry and write what it produced into ``out``."""
     cell = Cell(str(entry["id"]), dict(entry["values"]))
@@ -174,15 +169,15 @@ def run_cell(entry: Mapping[str, Any], out: Path, dvc: str = "dvc") -> int:
     print("+ " + " ".join(cmd), flush=True)
     code = subprocess.run(cmd, check=False).returncode
     out.mkdir(parents=True, exist_ok=True)
-    gate = _read_json(PATHS.gate_verdict) or {}
+    verdict = RecordedVerdict.read(PATHS.gate_verdict) if code == 0 else None
     result = {
         "id": cell.id,
         "values": cell.values,
         "command": " ".join(cmd),
         "status": "succeeded" if code == 0 else f"failed (exit {code})",
-        "blessed": gate.get("blessed") if code == 0 else None,
-        "metrics": (_read_json(PATHS.test_metrics) or {}) if code == 0 else {},
-        "train_metrics": (_read_json(PATHS.train_metrics) or {}) if code == 0 else {},
+        "blessed": verdict.blessed if verdict is not None else None,
+        "metrics": (read_json_object(PATHS.test_metrics) or {}) if code == 0 else {},
+        "train_metrics": (read_json_object(PATHS.train_metrics) or {}) if code == 0 else {},
     }
     (out / CELL_FILE).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     if code == 0 and PATHS.test_metrics.is_file():
@@ -196,8 +191,8 @@ def run_cell(entry: Mapping[str, Any], out: Path, dvc: str = "dvc") -> int:
 def load_cells(folder: Path) -> list[dict[str, Any]]:
     cells = []
     for path in sorted(folder.rglob(CELL_FILE)):
-        data = _read_json(path)
-        if not isinstance(data, dict) or "id" not in data:
+        data = read_json_object(path)
+        if data is None or "id" not in data:
             raise SweepError(f"{path}: not a sweep cell result")
         cells.append(data)
     if not cells:
@@ -324,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep.add_argument("cells", help="folder holding the cells' results (searched recursively)")
     rep.add_argument("--metric", default="roc_auc", help="the metric that picks the best cell")
     rep.add_argument("--direction", choices=["higher", "lower"], default="higher")
-    rep.add_argument("--out", default="build/sweep/report.md", help="where to write the table")
+    rep.add_argument("--out", default=str(SWEEP_DIR / "report.md"), help="where to write the table")
     rep.add_argument("--summary", help="also append the table here ($GITHUB_STEP_SUMMARY)")
     rep.set_defaults(func=_cmd_report)
     args = parser.parse_args(argv)

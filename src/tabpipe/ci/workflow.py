@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tabpipe.ci.actions import Trigger, annotate, append_summary, git_auth_env, set_output
-from tabpipe.core.paths import CHAMPION_FILE, PATHS
+from tabpipe.core.paths import CHAMPION_FILE, DATA_POINTER, DVC_LOCK, PATHS
 
 # Secrets a workflow maps into the job for a real DVC remote (S3, Azure, Google Drive).
 CREDENTIAL_VARIABLES = (
@@ -145,7 +145,7 @@ def pointer_files() -> list[str]:
     """The ``.dvc`` files git tracks (the data, and any imports)."""
     listed = _output(["git", "ls-files", "*.dvc"]).split()
     return [p for p in listed if Path(p).is_file()] or (
-        ["data.dvc"] if Path("data.dvc").exists() else []
+        [str(DATA_POINTER)] if DATA_POINTER.exists() else []
     )
 
 
@@ -265,7 +265,7 @@ def results_paths() -> list[Path]:
     ``dvc repro``): the gate verdict then reads the same in git as in the run.
     """
 
-    paths = [Path("dvc.lock"), *(Path(p) for p in pointer_files())]
+    paths = [DVC_LOCK, *(Path(p) for p in pointer_files())]
     paths += [
         PATHS.train_metrics,
         PATHS.test_metrics,

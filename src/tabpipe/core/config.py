@@ -26,7 +26,7 @@ from pydantic import (
 
 from tabpipe.core import project as project_code
 from tabpipe.core.expressions import Expression, ExpressionError, parse
-from tabpipe.core.paths import PARAMS_FILE
+from tabpipe.core.paths import FEEDBACK_DIR, INCOMING_DIR, PARAMS_FILE
 
 
 class Task(StrEnum):
@@ -173,12 +173,8 @@ class DegradationParams(_Strict):
 
 
 class MonitorParams(_Strict):
-    incoming: Path = Field(
-        Path("monitoring/incoming"), description="New batches; the newest file is checked."
-    )
-    feedback: Path = Field(
-        Path("monitoring/feedback"), description="Labelled rows; the newest file is scored."
-    )
+    incoming: Path = Field(INCOMING_DIR, description="New batches; the newest file is checked.")
+    feedback: Path = Field(FEEDBACK_DIR, description="Labelled rows; the newest file is scored.")
     drift: DriftParams = DriftParams()
     degradation: DegradationParams = DegradationParams()
 

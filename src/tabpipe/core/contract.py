@@ -9,6 +9,7 @@ entirely null).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,24 @@ class ValidationReport:
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, **asdict(self)}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ValidationReport:
+        """Read back what :meth:`to_dict` wrote (``reports/validation.json``)."""
+        failures = [
+            Failure(
+                column=f.get("column"),
+                check=str(f["check"]),
+                count=int(f["count"]),
+                examples=[str(x) for x in f.get("examples") or []],
+                rows=[int(r) for r in f.get("rows") or []],
+            )
+            for f in data.get("failures") or []
+        ]
+        return cls(
+            str(data["source"]), str(data["contract"]), int(data["rows"]), int(data["columns"]),
+            failures,
+        )  # fmt: skip
+
     def summary(self) -> str:
         head = f"{self.source}: {self.rows} rows x {self.columns} columns, contract {self.contract}"
         if self.ok:
@@ -102,10 +121,11 @@ class ValidationReport:
         lines += [f"  - {failure.describe()}" for failure in self.failures]
         return "\n".join(lines)
 
-    def markdown(self) -> str:
-        verdict = "passed" if self.ok else f"failed with {len(self.failures)} problem(s)"
+    def markdown(self, heading: str = "##") -> str:
+        """The result as Markdown: reports/validation.md and the PR report's section."""
+        verdict = "✅ passed" if self.ok else f"❌ failed with {len(self.failures)} problem(s)"
         lines = [
-            "## Data validation",
+            f"{heading} Data validation",
             "",
             f"`{self.source}` ({self.rows} rows, {self.columns} columns) against "
             f"`{self.contract}`: **{verdict}**.",
@@ -113,9 +133,16 @@ class ValidationReport:
         if self.failures:
             lines += ["", "| column | check | failing rows | examples |", "|---|---|---:|---|"]
             for f in self.failures:
-                examples = ", ".join(f"`{e}`" for e in f.examples)
-                lines.append(f"| {f.column or '(table)'} | `{f.check}` | {f.count} | {examples} |")
+                examples = ", ".join(f"`{_cell(e)}`" for e in f.examples[:5])
+                column = _cell(f.column or "(table)")
+                lines.append(f"| {column} | `{_cell(f.check)}` | {f.count} | {examples} |")
         return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: no pipes, no line breaks, not too long."""
+    flat = " ".join(str(text).split()).replace("|", "\\|").replace("`", "'")
+    return flat if len(flat) <= 120 else flat[:117] + "..."
 
 
 def unreadable(source: str, contract: str, reason: str) -> ValidationReport:

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tabpipe.core.paths import DVC_LOCK
+
 CHUNK = 1 << 20
 
 
@@ -56,7 +58,7 @@ def pointer_md5(pointer: Path) -> str | None:
     return str(md5) if md5 else None
 
 
-def lock_stages(lock_text: str | None, source: str = "dvc.lock") -> dict[str, dict[str, Any]]:
+def lock_stages(lock_text: str | None, source: str = str(DVC_LOCK)) -> dict[str, dict[str, Any]]:
     """Per stage of ``dvc.lock``: its command and the hash of each dependency and output."""
 
     def hashes(entries: Sequence[Mapping[str, Any]] | None) -> dict[str, str]:

@@ -63,6 +63,19 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file, or None when the file is missing, unreadable or not one.
+
+    For artifacts a reader may meet before they exist (a report before the pipeline ran);
+    a producer's typed ``from_dict`` then checks the fields.
+    """
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet table, turning every reader failure into an InputError."""
     if not path.exists():

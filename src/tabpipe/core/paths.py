@@ -49,12 +49,14 @@ PATHS = Paths()
 # the gate stage can depend on it without dvc repro touching the network.
 CHAMPION_FILE = Path("reports/champion.json")
 RUN_RECORD = Path("reports/run.json")  # tabpipe record: code, data, params, timings, runner
-TIMINGS = Path("build/timings.jsonl")  # one line per stage run, read by tabpipe record
+TIMINGS_FILE = Path("build/timings.jsonl")  # one line per stage run, read by tabpipe record
 
 BUNDLE_DIR = Path("build/bundle")  # tabpipe bundle: what a release carries
 SERVE_ENV = Path("build/serve-env")  # infra validation's clean serving environment
 REPORT_DIR = Path("build/report")  # the pull-request report (make report)
 MONITORING_DIR = Path("build/monitoring")  # drift, degradation and monitor reports
+INCOMING_DIR = Path("monitoring/incoming")  # default monitor.incoming: new batches
+FEEDBACK_DIR = Path("monitoring/feedback")  # default monitor.feedback: labelled rows
 SWEEP_DIR = Path("build/sweep")
 
 PROJECT_RECORD = Path("docs/project.md")  # written by tabpipe init: what it decided

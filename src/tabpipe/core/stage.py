@@ -17,6 +17,7 @@ from tabpipe.core import timings
 from tabpipe.core.config import ConfigError, Params, load_params
 from tabpipe.core.contract import ContractError
 from tabpipe.core.io import InputError
+from tabpipe.core.paths import PARAMS_FILE
 
 EXPECTED_ERRORS = (ConfigError, ContractError, InputError)
 
@@ -39,7 +40,7 @@ def run_stage(
     parser.add_argument(
         "--params",
         type=Path,
-        default=Path("params.yaml"),
+        default=PARAMS_FILE,
         help="params file (default: params.yaml)",
     )
     args = parser.parse_args(argv)

@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-TIMINGS = Path("build/timings.jsonl")
+from tabpipe.core.paths import TIMINGS_FILE
+
+TIMINGS = TIMINGS_FILE
 
 
 def iso(timestamp: float) -> str:

@@ -37,10 +37,10 @@ from tabpipe.core.io import InputError, write_json, write_text
 from tabpipe.core.metrics import HIGHER_IS_BETTER, KNOWN_METRICS, Predictions, scores
 from tabpipe.core.model import encode_target
 from tabpipe.core.onnx_model import run, session
-from tabpipe.core.paths import PATHS
+from tabpipe.core.paths import MONITORING_DIR, PARAMS_FILE, PATHS
 from tabpipe.monitoring.batch import check_batch
 
-DEFAULT_OUT = Path("build/monitoring")
+DEFAULT_OUT = MONITORING_DIR
 
 
 class DegradationError(Exception):
@@ -307,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--model", type=Path, default=PATHS.onnx_model, help="the champion ONNX model"
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE)
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)

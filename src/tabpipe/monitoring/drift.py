@@ -45,7 +45,7 @@ from tabpipe.core.config import ConfigError, Params, load_params
 from tabpipe.core.contract import ContractError, ValidationReport
 from tabpipe.core.exit_status import HELP, ExitStatus
 from tabpipe.core.io import InputError, read_json, write_json, write_text
-from tabpipe.core.paths import PATHS
+from tabpipe.core.paths import MONITORING_DIR, PARAMS_FILE, PATHS
 from tabpipe.monitoring.batch import Batch, check_batch
 from tabpipe.pipeline.profile import (
     PROFILE_VERSION,
@@ -55,7 +55,7 @@ from tabpipe.pipeline.profile import (
     numeric_values,
 )
 
-DEFAULT_OUT = Path("build/monitoring")
+DEFAULT_OUT = MONITORING_DIR
 JS = "jensen_shannon_divergence"
 LINF = "l_infinity_distance"
 MEASURE_LABEL = {JS: "JS divergence", LINF: "L∞ distance"}
@@ -392,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help="report folder (default build/monitoring)"
     )
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE)
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)

@@ -40,7 +40,7 @@ from tabpipe.core.config import ConfigError, Params, load_params
 from tabpipe.core.contract import ContractError, ValidationReport, check, load_contract
 from tabpipe.core.dvcfiles import file_md5, pointer_md5
 from tabpipe.core.io import InputError, read_table
-from tabpipe.core.paths import BUNDLED_STORAGE
+from tabpipe.core.paths import BUNDLED_STORAGE, PARAMS_FILE
 from tabpipe.monitoring.batch import Batch, check_batch
 
 BUNDLED_REMOTE = "bundled"
@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--allow-duplicates", action="store_true", help="append even if every row is known"
     )
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE)
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)

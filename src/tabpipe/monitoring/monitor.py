@@ -22,10 +22,10 @@ from tabpipe.core.config import ConfigError, Params, load_params
 from tabpipe.core.contract import ContractError, ValidationReport
 from tabpipe.core.exit_status import HELP, ExitStatus, combine
 from tabpipe.core.io import SUPPORTED_SUFFIXES, InputError, write_json
-from tabpipe.core.paths import PATHS
+from tabpipe.core.paths import MONITORING_DIR, PARAMS_FILE, PATHS
 from tabpipe.monitoring import degradation, drift
 
-DEFAULT_OUT = Path("build/monitoring")
+DEFAULT_OUT = MONITORING_DIR
 SUMMARY = "summary.json"
 
 
@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=PATHS.onnx_model, help="the champion model")
     parser.add_argument("--profile", type=Path, default=PATHS.reference_profile)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE)
     parser.add_argument(
         "--plan",
         action="store_true",

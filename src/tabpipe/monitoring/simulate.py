@@ -34,6 +34,7 @@ import pandera.pandas as pa
 from tabpipe.core.config import ConfigError, Params, load_params
 from tabpipe.core.contract import ContractError, load_contract
 from tabpipe.core.io import InputError, read_table, write_with
+from tabpipe.core.paths import PARAMS_FILE
 
 KINDS = ("clean", "drift-numeric", "drift-categorical", "schema-break", "concept-drift")
 JITTER = 0.05  # noise sd as a share of the column's sd: scale-free, unlike a % of the value
@@ -327,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--features", nargs="+", help="features to shift (default: chosen by kind)")
     parser.add_argument("--unlabelled", action="store_true", help="leave out the label column")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE)
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)

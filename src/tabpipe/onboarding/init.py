@@ -40,6 +40,7 @@ from tabpipe.core.paths import (
     DVC_LOCK,
     DVC_YAML,
     PARAMS_FILE,
+    PATHS,
     PROJECT_RECORD,
 )
 from tabpipe.onboarding.plan import ColumnPlan, OnboardingError, contract_spec, params_for, plan
@@ -421,7 +422,10 @@ def initialise(request: Request) -> int:
         run([uv, "sync", "--locked", "--quiet"])
     if request.run:
         run(["dvc", "repro"])
-        run(["dvc", "metrics", "show", "metrics/train.json", "metrics/test.json"], check=False)
+        run(
+            ["dvc", "metrics", "show", str(PATHS.train_metrics), str(PATHS.test_metrics)],
+            check=False,
+        )
     print(next_steps(request, new_package), flush=True)
     return 0
 

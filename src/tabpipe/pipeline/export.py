@@ -15,7 +15,7 @@ If parity fails, ``model.onnx`` is not written and the stage exits non-zero.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,11 @@ class Parity:
     @property
     def ok(self) -> bool:
         return self.label_mismatches == 0 and self.max_abs_diff <= self.tolerance
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Parity:
+        """Read back ``reports/parity.json`` (written from :func:`dataclasses.asdict`)."""
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
     def describe(self) -> str:
         verdict = "PASS" if self.ok else "FAIL"

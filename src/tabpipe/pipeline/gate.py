@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from tabpipe.core.config import ChangeThreshold, GateParams, MetricThreshold, Params, Task
 from tabpipe.core.dvcfiles import file_md5
-from tabpipe.core.io import InputError, read_json, write_json, write_text
+from tabpipe.core.io import InputError, read_json, read_json_object, write_json, write_text
 from tabpipe.core.paths import CHAMPION_FILE, PATHS
 from tabpipe.core.stage import StageFailed, log, run_stage
 
@@ -317,7 +317,61 @@ def evaluate_thresholds(
 # --- rendering ------------------------------------------------------------------------------
 
 
-def _cell(value: Any, kind: str) -> str:
+@dataclass(frozen=True)
+class RecordedVerdict:
+    """``reports/gate.json`` read back: what the gate decided, about which model.
+
+    Everything that reads the verdict (the PR report, the bundle, the model card, the deploy
+    plan, sweeps) reads it through :meth:`read` or :meth:`from_dict`, so the file's shape is
+    known in one place: here, beside :meth:`Verdict.to_dict` that writes it.
+    """
+
+    blessed: bool
+    reason: str
+    model_md5: str | None
+    champion_version: str | None
+    champion_commit: str | None
+    checks: list[Check]
+    skipped: list[Skipped]
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RecordedVerdict:
+        champion = data.get("champion")
+        champion = champion if isinstance(champion, Mapping) else {}
+        checks = [
+            Check(**{k: c[k] for k in Check.__dataclass_fields__ if k in c})
+            for c in data.get("checks") or []
+        ]
+        skipped = [Skipped(**s) for s in data.get("skipped") or []]
+        return cls(
+            blessed=bool(data["blessed"]),
+            reason=str(data.get("reason") or ""),
+            model_md5=data.get("model_md5"),
+            champion_version=champion.get("version"),
+            champion_commit=champion.get("commit"),
+            checks=checks,
+            skipped=skipped,
+        )
+
+    @classmethod
+    def read(cls, path: Path = PATHS.gate_verdict) -> RecordedVerdict | None:
+        """The verdict on disk; None if the gate has not run; InputError if unreadable."""
+        if not path.exists():
+            return None
+        data = read_json_object(path)
+        try:
+            if data is None:
+                raise ValueError("not a JSON object")
+            return cls.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{path}: not a gate verdict ({exc}); run `make run`") from exc
+
+
+def _value(value: float | None, kind: str) -> str:
     if value is None:
         return "—"
     if kind == "relative_change":
@@ -327,53 +381,45 @@ def _cell(value: Any, kind: str) -> str:
     return f"{float(value):.4f}"
 
 
-def _row(check: Mapping[str, Any]) -> str:
-    kind = str(check.get("kind", ""))
-    value = _cell(check.get("value"), kind)
-    if kind.endswith("_change") and check.get("candidate") is not None:
-        value += f" ({float(check['candidate']):.4f} vs {float(check['baseline']):.4f})"
-    result = "✅ pass" if check.get("passed") else "❌ fail"
-    note = f" ({check['note']})" if check.get("note") else ""
-    return (
-        f"| `{check.get('metric')}` | {check.get('slice')} | `{check.get('threshold')}` | "
-        f"{value} | {result}{note} |"
-    )
+def _row(check: Check) -> str:
+    value = _value(check.value, check.kind)
+    if check.kind.endswith("_change") and check.candidate is not None:
+        value += f" ({check.candidate:.4f} vs {float(check.baseline or 0):.4f})"
+    result = "✅ pass" if check.passed else "❌ fail"
+    note = f" ({check.note})" if check.note else ""
+    return f"| `{check.metric}` | {check.slice} | `{check.threshold}` | {value} | {result}{note} |"
 
 
-def verdict_markdown(verdict: Mapping[str, Any], *, heading: str = "####") -> str:
-    """The verdict (``reports/gate.json`` as loaded) as Markdown for the PR report.
+def verdict_markdown(verdict: RecordedVerdict, *, heading: str = "####") -> str:
+    """The verdict as Markdown: reports/gate.md, the PR report and the model card.
 
     A headline, the failed checks in full, then every check in a collapsed table.
     """
-    blessed = bool(verdict.get("blessed"))
-    champion = verdict.get("champion")
     against = (
-        f"Champion: `{champion['version']}` (commit `{str(champion['commit'])[:7]}`), the "
-        "model in prod."
-        if isinstance(champion, Mapping)
+        f"Champion: `{verdict.champion_version}` (commit `{str(verdict.champion_commit)[:7]}`), "
+        "the model in prod."
+        if verdict.champion_version
         else "No champion in prod yet: only value thresholds apply."
     )
-    mark = "✅ blessed" if blessed else "❌ not blessed"
-    lines = [f"{heading} Model gate: {mark}", "", f"{verdict.get('reason', '')}. {against}", ""]
-    checks = [c for c in verdict.get("checks", []) if isinstance(c, Mapping)]
+    mark = "✅ blessed" if verdict.blessed else "❌ not blessed"
+    lines = [f"{heading} Model gate: {mark}", "", f"{verdict.reason}. {against}", ""]
     header = ["| metric | slice | threshold | value | result |", "|---|---|---|---|---|"]
-    failed = [c for c in checks if not c.get("passed")]
-    if failed:
-        lines += ["Failed checks:", "", *header, *(_row(c) for c in failed), ""]
-    if checks:
+    if verdict.failures:
+        lines += ["Failed checks:", "", *header, *(_row(c) for c in verdict.failures), ""]
+    if verdict.checks:
         lines += [
-            f"<details><summary>All {len(checks)} checks</summary>",
+            f"<details><summary>All {len(verdict.checks)} checks</summary>",
             "",
             *header,
-            *(_row(c) for c in checks),
+            *(_row(c) for c in verdict.checks),
             "",
             "</details>",
             "",
         ]
-    skipped = [s for s in verdict.get("skipped", []) if isinstance(s, Mapping)]
-    if skipped:
-        reasons = sorted({str(s.get("reason")) for s in skipped})
-        lines += [f"{len(skipped)} change threshold(s) not applied: {'; '.join(reasons)}.", ""]
+    if verdict.skipped:
+        reasons = sorted({s.reason for s in verdict.skipped})
+        count = len(verdict.skipped)
+        lines += [f"{count} change threshold(s) not applied: {'; '.join(reasons)}.", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -444,7 +490,9 @@ def _body(params: Params) -> None:
     verdict = evaluate_thresholds(candidate, params.gate, champion)
     payload = verdict.to_dict(model_md5=_md5(PATHS.onnx_model))
     write_json(PATHS.gate_verdict, payload)
-    write_text(PATHS.gate_summary, verdict_markdown(payload, heading="##"))
+    write_text(
+        PATHS.gate_summary, verdict_markdown(RecordedVerdict.from_dict(payload), heading="##")
+    )
     for check in verdict.failures:
         shown = "—" if check.value is None else f"{check.value:.6g}"
         note = f" ({check.note})" if check.note else ""

@@ -26,7 +26,8 @@ from tabpipe.core.config import ConfigError, Params, load_params
 from tabpipe.core.contract import ContractError, load_contract
 from tabpipe.core.dvcfiles import file_md5
 from tabpipe.core.io import InputError, read_json, write_json, write_text
-from tabpipe.core.paths import CHAMPION_FILE, PATHS
+from tabpipe.core.paths import BUNDLE_DIR, CHAMPION_FILE, PARAMS_FILE, PATHS
+from tabpipe.pipeline.gate import RecordedVerdict
 from tabpipe.release.model_card import render as render_card
 from tabpipe.serving.runtime import METADATA_FILE, MODEL_FILE
 
@@ -117,13 +118,14 @@ def describe(params: Params, version: str, commit: str | None = None) -> dict[st
     if not isinstance(features, list) or not features:
         raise BundleError(f"{PATHS.onnx_model} has no 'features' metadata: re-run export")
     schema = load_contract(params.data.contract)
-    gate = _optional_json(PATHS.gate_verdict)
+    verdict = RecordedVerdict.read(PATHS.gate_verdict)
     onnx_md5 = file_md5(PATHS.onnx_model)
-    if gate is not None and gate.get("model_md5") not in (None, onnx_md5):
+    if verdict is not None and verdict.model_md5 not in (None, onnx_md5):
         raise BundleError(
-            f"{PATHS.gate_verdict} judged another model (md5 {gate.get('model_md5')}, this one "
+            f"{PATHS.gate_verdict} judged another model (md5 {verdict.model_md5}, this one "
             f"is {onnx_md5}): run `make run` so the gate sees this model"
         )
+    gate = read_json(PATHS.gate_verdict) if verdict is not None else None
     champion = _optional_json(CHAMPION_FILE)
     return {
         "artifact": "model",
@@ -168,18 +170,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tabpipe bundle", description=(__doc__ or "").split("\n\n")[0]
     )
-    parser.add_argument("--out", type=Path, default=Path("build/bundle"), help="output folder")
+    parser.add_argument("--out", type=Path, default=BUNDLE_DIR, help="output folder")
     parser.add_argument("--version", default=UNRELEASED, help="registry version (vX.Y.Z)")
     parser.add_argument("--commit", help="the commit being released (default: HEAD)")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE)
     args = parser.parse_args(argv)
     try:
         info = build(load_params(args.params), args.out, args.version, args.commit)
     except (BundleError, ConfigError, ContractError, InputError) as exc:
         print(f"tabpipe bundle: {exc}", file=sys.stderr)
         return 1
-    verdict = info["gate"] or {}
-    blessed = "blessed" if verdict.get("blessed") else "NOT blessed"
+    verdict = RecordedVerdict.from_dict(info["gate"]) if info["gate"] else None
+    blessed = "blessed" if verdict is not None and verdict.blessed else "NOT blessed"
     print(
         f"bundled {info['version']} ({blessed}) into {args.out}: "
         f"{MODEL_FILE}, {METADATA_FILE}, {CARD_FILE}"

@@ -33,15 +33,17 @@ from tabpipe.ci.actions import annotate, append_summary, git_auth_env, set_outpu
 from tabpipe.ci.workflow import BOT_EMAIL, BOT_NAME
 from tabpipe.core import git
 from tabpipe.core.dvcfiles import file_md5, lock_stages, locked_md5
-from tabpipe.core.paths import PATHS
+from tabpipe.core.paths import BUNDLE_DIR, DVC_LOCK, PATHS
 from tabpipe.release import registry
 
 CI_WORKFLOW = ".github/workflows/ci.yml"
 TRAINING_WORKFLOW = ".github/workflows/continuous-training.yml"
 REQUIRED = {"CI": CI_WORKFLOW, "Continuous training": TRAINING_WORKFLOW}
-RESULT_FILES = ("dvc.lock",)
-RESULT_DIRS = ("metrics/", "plots/", "reports/")  # what a results-recording commit may touch
-MODEL_PATH = "models/model.onnx"
+RESULT_FILES = (str(DVC_LOCK),)
+RESULT_DIRS = tuple(
+    f"{d}/" for d in (PATHS.test_metrics.parent, PATHS.plots_dir, PATHS.gate_verdict.parent)
+)  # what a results-recording commit may touch
+MODEL_PATH = str(PATHS.onnx_model)
 RELEASE_ASSETS = ("model.onnx", "model.json", "model_card.md", "infra_validation.json")
 GRACE_S = 60.0
 
@@ -211,9 +213,9 @@ def recording_commit(repo: Path, model_md5: str, metrics: Any, main_ref: str) ->
     for commit in [head, *later]:
         if commit != head and not only_results(repo, previous, commit):
             break  # main moved on with other changes: its own deploy releases those
-        recorded = _show(repo, commit, "metrics/test.json")
+        recorded = _show(repo, commit, PATHS.test_metrics)
         if (
-            locked_model_md5(_show(repo, commit, "dvc.lock")) == model_md5
+            locked_model_md5(_show(repo, commit, DVC_LOCK)) == model_md5
             and recorded
             and (json.loads(recorded) == metrics)
         ):
@@ -284,10 +286,7 @@ def plan(repo: Path, main_ref: str = "origin/main") -> Plan:
     held = next((v for v in existing if v.commit == commit), None)
     if held is not None:
         return Plan(False, f"commit {commit[:12]} is already {registry.ARTIFACT}@{held.version}")
-    if (
-        current is not None
-        and locked_model_md5(_show(repo, current.commit, "dvc.lock")) == model_md5
-    ):
+    if current is not None and locked_model_md5(_show(repo, current.commit, DVC_LOCK)) == model_md5:
         return Plan(False, f"{registry.PROD} ({current.version}) already serves this very model")
     version = registry.next_version([v.version for v in existing])
     reason = f"blessed: {gate.get('reason')}; releasing {version} at {commit[:12]}"
@@ -411,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--branch", default="main", help="the branch releases come from (fetched from origin)"
     )
     rel = commands.add_parser("release", help="register, assign prod, publish the release")
-    rel.add_argument("--bundle", type=Path, default=Path("build/bundle"))
+    rel.add_argument("--bundle", type=Path, default=BUNDLE_DIR)
     rel.add_argument("--version", required=True)
     rel.add_argument("--commit", required=True)
     args = parser.parse_args(argv)

@@ -30,7 +30,7 @@ import pandas as pd
 from tabpipe.core.config import ConfigError, Params, load_params
 from tabpipe.core.contract import ContractError, load_contract
 from tabpipe.core.io import InputError
-from tabpipe.core.paths import PATHS
+from tabpipe.core.paths import BUNDLE_DIR, PARAMS_FILE, PATHS, SERVE_ENV
 from tabpipe.release.bundle import BundleError, allowed_values, contract_range
 
 REPORT_FILE = "infra_validation.json"
@@ -162,13 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tabpipe infra-validate", description=(__doc__ or "").split("\n\n")[0]
     )
+    parser.add_argument("--bundle", type=Path, default=BUNDLE_DIR, help="the model bundle")
     parser.add_argument(
-        "--bundle", type=Path, default=Path("build/bundle"), help="the model bundle"
+        "--env", type=Path, default=SERVE_ENV, help="where to build the environment"
     )
-    parser.add_argument(
-        "--env", type=Path, default=Path("build/serve-env"), help="where to build the environment"
-    )
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE)
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params)

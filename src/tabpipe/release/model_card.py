@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from tabpipe.pipeline.gate import verdict_markdown
+from tabpipe.pipeline.gate import RecordedVerdict, verdict_markdown
 
 GENERAL_LIMITATIONS = (
     "Evaluated on one held-out split of the same data it was trained on: the metrics say "
@@ -126,7 +126,7 @@ def render(info: Mapping[str, Any]) -> str:
     gate = info.get("gate")
     lines += ["## Gate verdict", ""]
     lines += (
-        [verdict_markdown(gate, heading="###").rstrip(), ""]
+        [verdict_markdown(RecordedVerdict.from_dict(gate), heading="###").rstrip(), ""]
         if gate
         else ["No gate verdict was recorded: this model was not validated.", ""]
     )

@@ -35,6 +35,7 @@ from tabpipe.core.contract import (
     without_columns,
 )
 from tabpipe.core.io import SUPPORTED_SUFFIXES, InputError, read_table, write_with
+from tabpipe.core.paths import BUNDLE_DIR, PARAMS_FILE
 from tabpipe.serving.runtime import ModelLoadError, ServingModel
 
 CHUNK_ROWS = 50_000
@@ -141,9 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("input", type=Path, help="CSV or Parquet file with the feature columns")
     parser.add_argument("--out", type=Path, required=True, help="where to write (.csv/.parquet)")
-    parser.add_argument("--model-dir", type=Path, default=Path("build/bundle"), help="the bundle")
+    parser.add_argument("--model-dir", type=Path, default=BUNDLE_DIR, help="the bundle")
     parser.add_argument("--keep", nargs="*", default=[], help="extra columns to copy (ids)")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE)
     args = parser.parse_args(argv)
     try:
         scored = run(args.input, args.out, args.model_dir, load_params(args.params), args.keep)

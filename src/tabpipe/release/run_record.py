@@ -40,12 +40,12 @@ import yaml
 from tabpipe import __version__
 from tabpipe.core import git, timings
 from tabpipe.core.dvcfiles import DvcFileError, lock_stages, locked_md5, pointer_out
-from tabpipe.core.io import read_json, write_json
-from tabpipe.core.paths import PARAMS_FILE, PATHS
+from tabpipe.core.io import read_json, read_json_object, write_json
+from tabpipe.core.paths import CHAMPION_FILE, DVC_LOCK, DVC_YAML, PARAMS_FILE, PATHS, RUN_RECORD
 
-RECORD = Path("reports/run.json")
-LOCK = Path("dvc.lock")
-CHAMPION = Path("reports/champion.json")
+RECORD = RUN_RECORD
+LOCK = DVC_LOCK
+CHAMPION = CHAMPION_FILE
 RECORD_VERSION = 1
 NONE = "-"
 HISTORY_DEPTH = 200
@@ -102,7 +102,7 @@ def git_info(stages: Mapping[str, Mapping[str, Any]], env: Mapping[str, str]) ->
     name, committed_at, subject = [*author.split("|", 2), "", ""][:3]
     produced = {path for stage in stages.values() for path in stage["outs"]}
     inputs = {path for stage in stages.values() for path in stage["deps"]} - produced
-    inputs |= {str(PARAMS_FILE), "dvc.yaml"}
+    inputs |= {str(PARAMS_FILE), str(DVC_YAML)}
     changed = (_git("status", "--porcelain", "--untracked-files=no") or "").splitlines()
     uncommitted = sorted(
         line[3:]
@@ -193,11 +193,7 @@ def champion() -> dict[str, Any] | None:
 
 
 def _metrics(path: Path) -> dict[str, Any] | None:
-    try:
-        loaded = read_json(path)
-    except (OSError, ValueError):
-        return None
-    return loaded if isinstance(loaded, dict) else None
+    return read_json_object(path)
 
 
 # --- assembling (pure) --------------------------------------------------------------------

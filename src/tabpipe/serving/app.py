@@ -34,6 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from tabpipe.core.paths import BUNDLE_DIR
 from tabpipe.serving.runtime import ModelLoadError, Prediction, ServingModel
 from tabpipe.serving.schema import (
     ErrorResponse,
@@ -238,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="tabpipe serve", description=(__doc__ or "").split("\n\n")[0]
     )
     parser.add_argument(
-        "--model-dir", type=Path, default=Path("build/bundle"),
+        "--model-dir", type=Path, default=BUNDLE_DIR,
         help="folder with model.onnx and model.json (default: build/bundle, from make bundle)",
     )  # fmt: skip
     parser.add_argument("--host", default="127.0.0.1", help="interface (default: 127.0.0.1)")
