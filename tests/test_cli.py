@@ -41,3 +41,33 @@ def test_a_bad_params_file_fails_cleanly_without_a_traceback(tmp_path):
     assert done.returncode == 1
     assert "not valid YAML" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_help_describes_every_tool_without_importing_them(capsys):
+    from tabpipe.cli import TOOLS
+
+    probe = (
+        "import sys; from tabpipe.cli import main; main(['--help']); "
+        "print(sorted(m for m in ('sklearn', 'pandas', 'onnxruntime', 'pandera') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", "help reads docstrings, imports nothing"
+    lines = {line.split()[0]: line for line in done.stdout.splitlines() if line.startswith("  ")}
+    for tool in TOOLS:
+        assert tool in lines and len(lines[tool].split()) > 3, f"{tool} has no summary"
+
+
+@pytest.mark.parametrize("tool", ["init", "families", "template-update", "predict", "drift"])
+def test_tools_have_help(tool, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([tool, "--help"])
+    assert exit_.value.code == 0
+    assert f"tabpipe {tool}" in capsys.readouterr().out
+
+
+def test_families_lists_the_registry_and_marks_the_chosen_one(capsys, params):
+    assert main(["families"]) == 0
+    out = capsys.readouterr().out
+    for name, family in params.code.families.items():
+        assert f"  {name}" in out and family.summary in out
+    assert f"{params.train.family}  (" in out and "chosen" in out

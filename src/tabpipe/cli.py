@@ -7,9 +7,13 @@ not pipeline stages (onboarding, ingestion, monitoring, serving...) register in 
 
 from __future__ import annotations
 
+import ast
+import re
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
+from importlib.util import find_spec
+from pathlib import Path
 
 STAGES = ("validate", "split", "train", "evaluate", "export", "profile", "gate")
 
@@ -17,6 +21,7 @@ STAGES = ("validate", "split", "train", "evaluate", "export", "profile", "gate")
 TOOLS: dict[str, str] = {
     "init": "tabpipe.onboarding.init",
     "template-update": "tabpipe.onboarding.update",
+    "families": "tabpipe.core.project",
     "pull": "tabpipe.ci.remote",
     "champion": "tabpipe.release.champion",
     "registry": "tabpipe.release.registry",
@@ -49,8 +54,15 @@ def _main_of(command: str) -> Callable[[Sequence[str] | None], int]:
 
 
 def _summary(command: str) -> str:
-    doc = import_module(_module(command)).__doc__ or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    """The first line of the command module's docstring, read without importing the module
+    (help stays instant), minus its reStructuredText name prefix."""
+    spec = find_spec(_module(command))
+    if spec is None or spec.origin is None:
+        return ""
+    doc = ast.get_docstring(ast.parse(Path(spec.origin).read_text(encoding="utf-8"))) or ""
+    first = doc.strip().splitlines()[0] if doc.strip() else ""
+    first = re.sub(r"^(Stage )?``[^`]+``: ", "", first)
+    return first[:1].upper() + first[1:]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,13 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = [*STAGES, *TOOLS]
     if not args or args[0] in {"-h", "--help"}:
         print("usage: tabpipe <command> [options]   (tabpipe <command> --help for details)")
+        width = max(map(len, commands)) + 2
         print("\npipeline stages (dvc repro runs them in this order):")
         for name in STAGES:
-            print(f"  {name:<12} {_summary(name)}")
-        if TOOLS:
-            print("\ntools:")
-            for name in TOOLS:
-                print(f"  {name:<12} {_summary(name)}")
+            print(f"  {name:<{width}}{_summary(name)}")
+        print("\ntools:")
+        for name in TOOLS:
+            print(f"  {name:<{width}}{_summary(name)}")
         return 0 if args else 2
     if args[0] not in commands:
         print(

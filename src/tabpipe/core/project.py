@@ -1,4 +1,4 @@
-"""The project package: the user's model families (``src/<package>/models.py``).
+"""List your project's model families: the registry in ``src/<package>/models.py``.
 
 ``params.yaml`` names it (``project.package``). The machinery imports it once per process
 and checks what it declares, so a mistake in ``models.py`` is one clear message naming the
@@ -9,9 +9,11 @@ by shape.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import importlib
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,3 +110,35 @@ def load(package: str) -> Project:
             f"{SOURCE_ROOT / package}/models.py: DEFAULT_FAMILY {default!r} is not in FAMILIES"
         )
     return Project(package, families, default)
+
+
+def describe(project: Project, chosen: str | None = None) -> str:
+    """The registry as text: each family, its summary and its settings with their defaults."""
+    lines = [f"Model families in {project.source}/models.py (train.family in params.yaml):"]
+    for name, family in project.families.items():
+        marks = [m for m, on in (("default", name == project.default_family),
+                                 ("chosen", name == chosen)) if on]  # fmt: skip
+        shown = f"{name}  ({', '.join(marks)})" if marks else name
+        lines.append(f"  {shown}: {family.summary}")
+        for field, info in family.settings.model_fields.items():
+            lines.append(f"      {field} = {info.default!r}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``tabpipe families``: list the model families params.yaml can choose."""
+    from tabpipe.core.config import ConfigError, load_params  # config imports this module
+
+    parser = argparse.ArgumentParser(
+        prog="tabpipe families",
+        description="List the model families of your project package and their settings.",
+    )
+    parser.add_argument("--params", default="params.yaml", help="params file")
+    args = parser.parse_args(argv)
+    try:
+        params = load_params(Path(args.params))
+    except (ConfigError, ProjectError) as exc:
+        print(f"tabpipe families: {exc}", file=sys.stderr)
+        return 1
+    print(describe(params.code, params.train.family))
+    return 0
