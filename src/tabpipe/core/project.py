@@ -128,15 +128,16 @@ def describe(project: Project, chosen: str | None = None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """``tabpipe families``: list the model families params.yaml can choose."""
     from tabpipe.core.config import ConfigError, load_params  # config imports this module
+    from tabpipe.core.paths import PARAMS_FILE
 
     parser = argparse.ArgumentParser(
         prog="tabpipe families",
         description="List the model families of your project package and their settings.",
     )
-    parser.add_argument("--params", default="params.yaml", help="params file")
+    parser.add_argument("--params", type=Path, default=PARAMS_FILE, help="params file")
     args = parser.parse_args(argv)
     try:
-        params = load_params(Path(args.params))
+        params = load_params(args.params)
     except (ConfigError, ProjectError) as exc:
         print(f"tabpipe families: {exc}", file=sys.stderr)
         return 1
