@@ -33,14 +33,14 @@ setup: $(VENV)/.synced ## install the locked environment (.venv/)
 data: setup ## fetch the DVC-tracked data if it is not in the workspace yet
 	@if [ ! -e data ]; then echo "==> dvc pull data.dvc (from the bundled local remote)"; dvc pull data.dvc; fi
 
-run: data ## run the whole pipeline: validate, split, train, evaluate, export
+run: data ## run the whole pipeline (dvc repro: validate, split, train, evaluate, export, profile, gate)
 	@echo "==> dvc repro"
 	dvc repro
 	@echo "==> metrics"
 	dvc metrics show metrics/train.json metrics/test.json
 	@echo "==> outputs: models/model.onnx, metrics/, plots/, reports/ (try: dvc plots show)"
 
-test: data ## run the test suite (unit, data, model, end-to-end)
+test: data ## run the test suite (core, pipeline, CI, release, serving, monitoring, onboarding, end-to-end)
 	pytest -n 2 --dist loadfile
 
 test-fast: data ## the test suite without the end-to-end tests
