@@ -216,7 +216,35 @@ def test_no_baseline_says_so_and_a_changed_lock_tells_a_pull_request_what_to_do(
     )
     assert "> [!NOTE]\n> No baseline commit." in text
     assert "Params: no baseline to compare." in text
-    assert "Run `make run` and commit `dvc.lock`" in text and "[skip ci]" in text
+    assert "run `make run` on the branch and commit `dvc.lock`" in text
+    assert "`pipeline-results` artifact" in text and "[skip ci]" not in text
+
+
+def test_a_pull_requests_baseline_is_its_merge_commits_first_parent(tmp_path, monkeypatch):
+    from tests.support.gitrepos import git
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    (repo / "a").write_text("1")
+    git(repo, "add", "a")
+    git(repo, "commit", "--quiet", "-m", "base")
+    git(repo, "checkout", "--quiet", "-b", "topic")
+    (repo / "b").write_text("2")
+    git(repo, "add", "b")
+    git(repo, "commit", "--quiet", "-m", "topic")
+    git(repo, "checkout", "--quiet", "main")
+    (repo / "c").write_text("3")
+    git(repo, "add", "c")
+    git(repo, "commit", "--quiet", "-m", "main moved on after the last push")
+    moved = git(repo, "rev-parse", "HEAD")
+    git(repo, "merge", "--quiet", "--no-ff", "-m", "merge", "topic")
+    monkeypatch.chdir(repo)
+    pull_request = report.Trigger("pull_request")
+    assert report.requested_base(pull_request, "stale-base-sha", {}) == moved
+    assert report.requested_base(report.Trigger("push"), "before", {}) == "before"
+    git(repo, "checkout", "--quiet", "--detach", "HEAD^2")  # not a merge: the event's base
+    assert report.requested_base(pull_request, None, {"PR_BASE_SHA": "abc"}) == "abc"
 
 
 def test_plots_render_as_mermaid_charts_and_a_confusion_table_and_as_files():

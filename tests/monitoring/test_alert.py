@@ -17,6 +17,7 @@ from tabpipe.monitoring import alert
 from tabpipe.monitoring.alert import GitHub
 
 ROOT = Path(__file__).resolve().parents[2]
+BOT = "github-actions[bot]"  # who GitHub says opened an issue with GITHUB_TOKEN
 ENV = {"GITHUB_REPOSITORY": "o/r", "GITHUB_RUN_ID": "42", "GITHUB_SERVER_URL": "https://gh"}
 
 
@@ -37,7 +38,7 @@ class FakeApi:
         if method == "GET" and path.startswith("issues?"):
             return json.dumps([i for i in self.issues if i.get("state", "open") == "open"])
         if method == "POST" and path == "issues":
-            issue = {"number": len(self.issues) + 1, **body}
+            issue = {"number": len(self.issues) + 1, "user": {"login": BOT}, **body}
             self.issues.append(issue)
             return json.dumps(issue)
         if method == "PATCH" and path.startswith("issues/"):
@@ -104,6 +105,19 @@ def test_a_closed_issue_is_not_reused(tmp_path):
     api.issues[-1]["state"] = "closed"
     alert.raise_issues(summary(tmp_path, ("drift", ["Income"])), github, ENV)
     assert [m for m, p in api.calls if p == "issues"] == ["POST", "POST"]
+
+
+def test_an_issue_someone_else_wrote_is_never_edited_even_with_the_marker(tmp_path):
+    api = FakeApi()
+    marker = alert.marker("drift", ["Income"])
+    api.issues.append(
+        {"number": 2, "title": "copied", "body": f"{marker}\nmine", "user": {"login": "mallory"}}
+    )
+    done = alert.raise_issues(summary(tmp_path, ("drift", ["Income"])), GitHub("o/r", api), ENV)
+    assert done == ["opened issue #3 (drift)"]
+    assert api.issues[1]["body"] == f"{marker}\nmine" and ("PATCH", "issues/2") not in api.calls
+    again = alert.raise_issues(summary(tmp_path, ("drift", ["Income"])), GitHub("o/r", api), ENV)
+    assert again == ["updated issue #3 (drift)"]
 
 
 def test_names_with_spaces_survive_the_marker():

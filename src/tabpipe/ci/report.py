@@ -8,8 +8,9 @@ inputs, the data-validation result, the model checks (contract and ONNX parity),
 plots as Mermaid charts and Markdown tables, which GitHub renders inside a comment.
 
 Baselines are found the way CI clones need: a pull request is checked out as a merge
-commit in a one-commit-deep clone, so neither ``main`` nor ``HEAD~1`` is the base there.
-The base commit is named explicitly and fetched (``git fetch --depth=1 origin SHA``) if the
+commit in a one-commit-deep clone, so neither ``main`` nor ``HEAD~1`` is the base there:
+its baseline is the merge commit's first parent (read from the commit object). Other
+baselines are named explicitly. The base commit is fetched (``git fetch --depth=1 origin SHA``) if the
 clone lacks it. Metrics are committed to git, so git alone is enough to compare. A base
 without metrics (the first pull request) shows this branch's values with no deltas.
 
@@ -537,13 +538,17 @@ def render(e: Evidence, *, images: bool = False) -> str:
     if e.lock_changed:
         if ctx.pull_request:
             advice = (
-                " Run `make run` and commit `dvc.lock`, or leave it: after the merge the "
-                "training run on `main` records it in a `[skip ci]` commit."
+                " **The merge must record the model**: run `make run` on the branch and commit "
+                "`dvc.lock` with the results (or commit the files of this run's "
+                "`pipeline-results` artifact); the training check fails until it matches."
             )
         elif ctx.trigger == "local":
             advice = " Commit it with the change that caused it."
         else:
-            advice = " The record job commits it to the branch with `[skip ci]`."
+            advice = (
+                " Nothing is pushed to `main`: the results go to a pull request for a person "
+                "to merge (the propose job)."
+            )
         lines.append("- `dvc.lock`: updated by this run." + advice)
     else:
         lines.append("- `dvc.lock`: matches the commit; nothing new to record.")
@@ -809,6 +814,28 @@ def context_from_env(env: Mapping[str, str], trigger: Trigger) -> Context:
     return Context(trigger.describe(), head, run_url, trigger.is_pull_request)
 
 
+def merge_first_parent() -> str | None:
+    """The first parent of HEAD when HEAD is a merge: the base a pull request is merged into.
+
+    actions/checkout of a pull request is ``refs/pull/N/merge``, one commit deep: its first
+    parent is the base branch as GitHub merged it, which the event's
+    ``pull_request.base.sha`` is not once the base moved after the last push. A shallow
+    clone grafts away the parents, but the commit object still names them.
+    """
+    done = _git("cat-file", "-p", "HEAD")
+    if done.returncode != 0:
+        return None
+    parents = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("parent ")]
+    return parents[0] if len(parents) >= 2 else None
+
+
+def requested_base(trigger: Trigger, base: str | None, env: Mapping[str, str]) -> str | None:
+    """A pull request's baseline is its merge commit's first parent (else the event's base)."""
+    if trigger.is_pull_request:
+        return merge_first_parent() or base or env.get("PR_BASE_SHA") or None
+    return base
+
+
 def baseline_label(env: Mapping[str, str], trigger: Trigger, requested: str | None) -> str:
     if trigger.is_pull_request:
         return f"`{env.get('GITHUB_BASE_REF') or 'main'}`"
@@ -823,6 +850,7 @@ def gather(
     base: str | None, pipeline_outcome: str, env: Mapping[str, str] = os.environ
 ) -> Evidence:
     trigger = Trigger.from_env(env)
+    base = requested_base(trigger, base, env)
     baseline = find_baseline(base, baseline_label(env, trigger, base), env)
     if baseline.rev:
         metrics = metric_rows_from_diff(_dvc_json("metrics", "diff", "--all", baseline.rev))

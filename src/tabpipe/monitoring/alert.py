@@ -2,8 +2,10 @@
 
 ``python -m tabpipe.monitoring.alert issues SUMMARY`` opens one GitHub issue per trigger kind
 (schema skew, drift, degradation), or updates the one already open: it finds it by a
-hidden marker in the body (``<!-- tabpipe-monitor:KIND ... -->``), replaces the body with
-the latest report and adds a comment only when what fired changed.
+hidden marker in the body (``<!-- tabpipe-monitor:KIND ... -->``) on an issue the bot opened
+(``ALERT_AUTHOR``, default ``github-actions[bot]``: an issue anyone else wrote, marker or
+not, is never edited), replaces the body with the latest report and adds a comment only
+when what fired changed.
 
 ``python -m tabpipe.monitoring.alert dispatch SUMMARY`` sends one ``repository_dispatch`` event that
 the continuous-training workflow listens to, when drift or degradation asks for a retrain
@@ -27,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
+
+from tabpipe.ci.github import ACTIONS_BOT
 
 # repository_dispatch event types; .github/workflows/continuous-training.yml must list them.
 RETRAIN_EVENT = "drift-detected"
@@ -57,6 +61,7 @@ LABELS = ("monitoring",)
 MAX_BODY = 60_000
 MARKER = re.compile(r"<!-- tabpipe-monitor:(?P<kind>[a-z-]+)(?: fired=(?P<fired>[^ ]*))? -->")
 PAGES = 5
+BOT_AUTHOR = ACTIONS_BOT  # who opens the issues with GITHUB_TOKEN
 
 Runner = Callable[[Sequence[str], str | None], str]
 
@@ -131,12 +136,15 @@ def marker(kind: str, fired: Sequence[str]) -> str:
     return f"<!-- tabpipe-monitor:{kind} fired={','.join(quote(f, safe='') for f in fired)} -->"
 
 
-def find_issue(issues: Sequence[Mapping[str, Any]], kind: str) -> Mapping[str, Any] | None:
-    """The open issue carrying this kind's marker (the oldest, if several somehow exist)."""
+def find_issue(
+    issues: Sequence[Mapping[str, Any]], kind: str, author: str = BOT_AUTHOR
+) -> Mapping[str, Any] | None:
+    """The open issue the bot opened with this kind's marker (the oldest, if several)."""
     matching = [
         issue
         for issue in issues
-        if any(m.group("kind") == kind for m in MARKER.finditer(issue.get("body") or ""))
+        if (issue.get("user") or {}).get("login") == author
+        and any(m.group("kind") == kind for m in MARKER.finditer(issue.get("body") or ""))
     ]
     return min(matching, key=lambda issue: issue["number"]) if matching else None
 
@@ -210,10 +218,11 @@ def raise_issues(
     if not kinds:
         return []
     issues = github.open_issues()
+    author = env.get("ALERT_AUTHOR", "").strip() or BOT_AUTHOR
     done = []
     for kind in kinds:
         body = issue_body(summary, kind, env)
-        existing = find_issue(issues, kind)
+        existing = find_issue(issues, kind, author)
         if existing is None:
             created = github.create_issue(TITLES[kind], body, [*LABELS, f"monitoring:{kind}"])
             done.append(f"opened issue #{created.get('number', '?')} ({kind})")
