@@ -58,7 +58,9 @@ CML_PACKAGE = "@dvcorg/cml"
 CML_VERSION = "0.20.6"  # the last release (2024-10-24); nothing was committed since
 
 
-def cml_command(report: Path | str, pr: int, *, publish: bool, update: bool, cml: str = "cml") -> list[str]:
+def cml_command(
+    report: Path | str, pr: int, *, publish: bool, update: bool, cml: str = "cml"
+) -> list[str]:
     return [
         cml,
         "comment",
@@ -113,9 +115,7 @@ class Outcome:
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def _run_cml(
-    command: list[str], env: Mapping[str, str], run: Runner
-) -> tuple[bool, str]:
+def _run_cml(command: list[str], env: Mapping[str, str], run: Runner) -> tuple[bool, str]:
     try:
         done = run(
             command,
@@ -172,7 +172,9 @@ def post(
     elif ours is None or (lookup.cml_pick is not None and lookup.cml_pick["id"] == ours["id"]):
         update = ours is not None
         cml_env = {**env, "REPO_TOKEN": github.token}
-        ok, said = _run_cml(cml_command(report, pr, publish=publish, update=update, cml=cml), cml_env, run)
+        ok, said = _run_cml(
+            cml_command(report, pr, publish=publish, update=update, cml=cml), cml_env, run
+        )
         how = "cml update" if update else "cml create"
         if ok:
             return Outcome(True, f"{how}: the report comment on pull request #{pr}", how)
@@ -192,7 +194,9 @@ def post(
             how = "rest update"
     except GitHubAPIError as exc:
         return Outcome(False, refusal(env, f"{'; '.join(notes)}; the REST API said: {exc}"))
-    return Outcome(True, f"{how}: the report comment on pull request #{pr} ({'; '.join(notes)})", how)
+    return Outcome(
+        True, f"{how}: the report comment on pull request #{pr} ({'; '.join(notes)})", how
+    )
 
 
 # --- installing CML ---------------------------------------------------------------------
@@ -235,7 +239,9 @@ def install_cml(
         try:
             (info,) = json.loads(packed.stdout)
         except ValueError as exc:
-            raise InstallError(f"npm pack {spec}: unreadable answer {packed.stdout[:200]!r}") from exc
+            raise InstallError(
+                f"npm pack {spec}: unreadable answer {packed.stdout[:200]!r}"
+            ) from exc
         if (info.get("name"), info.get("version")) != (CML_PACKAGE, CML_VERSION):
             raise InstallError(f"npm pack {spec} gave {info.get('name')}@{info.get('version')}")
         tarball = Path(scratch) / str(info["filename"])
@@ -245,14 +251,25 @@ def install_cml(
                 f"{tarball.name}: integrity {integrity} is not the pinned {expected_integrity}"
             )
         installed = run(
-            [npm, "install", "--global", "--prefix", str(prefix), "--ignore-scripts",
-             "--no-audit", "--no-fund", str(tarball)],
+            [
+                npm,
+                "install",
+                "--global",
+                "--prefix",
+                str(prefix),
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                str(tarball),
+            ],
             capture_output=True,
             text=True,
             check=False,
         )
         if installed.returncode != 0:
-            raise InstallError(f"npm install {tarball.name} failed: {installed.stderr.strip()[-OUTPUT_LIMIT:]}")
+            raise InstallError(
+                f"npm install {tarball.name} failed: {installed.stderr.strip()[-OUTPUT_LIMIT:]}"
+            )
     return prefix / "bin", integrity
 
 
@@ -264,8 +281,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
         prog="python -m tabpipe.ci.comment", description=(__doc__ or "").split("\n\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    install = commands.add_parser("install-cml", help=f"install {CML_PACKAGE}@{CML_VERSION} from npm")
-    install.add_argument("--prefix", type=Path, default=Path(env.get("RUNNER_TEMP", "build")) / "cml")
+    install = commands.add_parser(
+        "install-cml", help=f"install {CML_PACKAGE}@{CML_VERSION} from npm"
+    )
+    install.add_argument(
+        "--prefix", type=Path, default=Path(env.get("RUNNER_TEMP", "build")) / "cml"
+    )
     posting = commands.add_parser("post", help="post or update the pull request's report comment")
     posting.add_argument("report", type=Path)
     posting.add_argument("--pr", type=int, required=True, help="pull request number")
@@ -283,14 +304,24 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ)
                 args.prefix, expected_integrity=env.get("CML_INTEGRITY", "").strip()
             )
         except (InstallError, OSError) as exc:
-            annotate("warning", "CML not installed", f"{exc}; the comment goes through the REST API")
+            annotate(
+                "warning", "CML not installed", f"{exc}; the comment goes through the REST API"
+            )
             return 1
         path_file = env.get("GITHUB_PATH")
         if path_file:
             with open(path_file, "a", encoding="utf-8") as handle:
                 handle.write(f"{bin_dir}\n")
-        pinned = "matches CML_INTEGRITY" if env.get("CML_INTEGRITY") else "pin it as the CML_INTEGRITY variable"
-        annotate("notice", "CML", f"{CML_PACKAGE}@{CML_VERSION} installed; tarball {integrity} ({pinned})")
+        pinned = (
+            "matches CML_INTEGRITY"
+            if env.get("CML_INTEGRITY")
+            else "pin it as the CML_INTEGRITY variable"
+        )
+        annotate(
+            "notice",
+            "CML",
+            f"{CML_PACKAGE}@{CML_VERSION} installed; tarball {integrity} ({pinned})",
+        )
         return 0
     try:
         github: GitHub | None = GitHub.from_env(env)

@@ -42,7 +42,9 @@ class GitHub:
     token: str
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ, token_variable: str = "GITHUB_TOKEN") -> GitHub:
+    def from_env(
+        cls, env: Mapping[str, str] = os.environ, token_variable: str = "GITHUB_TOKEN"
+    ) -> GitHub:
         missing = [k for k in ("GITHUB_REPOSITORY", token_variable) if not env.get(k)]
         if missing:
             raise GitHubAPIError(f"{', '.join(missing)} not set: run this in a workflow job")
@@ -82,7 +84,9 @@ class GitHub:
         data: bytes | None = None,
         content_type: str = "application/json",
     ) -> Any:
-        body = data if data is not None else None if payload is None else json.dumps(payload).encode()
+        body = (
+            data if data is not None else None if payload is None else json.dumps(payload).encode()
+        )
         return self._request(method, self.url(path), body, content_type)[0]
 
     def pages(self, path: str, key: str | None = None) -> Iterator[Any]:

@@ -10,9 +10,10 @@ plots as Mermaid charts and Markdown tables, which GitHub renders inside a comme
 Baselines are found the way CI clones need: a pull request is checked out as a merge
 commit in a one-commit-deep clone, so neither ``main`` nor ``HEAD~1`` is the base there:
 its baseline is the merge commit's first parent (read from the commit object). Other
-baselines are named explicitly. The base commit is fetched (``git fetch --depth=1 origin SHA``) if the
-clone lacks it. Metrics are committed to git, so git alone is enough to compare. A base
-without metrics (the first pull request) shows this branch's values with no deltas.
+baselines are named explicitly. The base commit is fetched (``git fetch --depth=1 origin
+SHA``) if the clone lacks it. Metrics are committed to git, so git alone is enough to
+compare. A base without metrics (the first pull request) shows this branch's values with
+no deltas.
 
 Outputs, in ``--out`` (default ``build/report``): ``report.md`` (the comment), the plots
 as SVG files and one self-contained ``plots.html``. With ``--summary`` the Markdown is also

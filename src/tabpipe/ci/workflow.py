@@ -1,31 +1,35 @@
 """What the GitHub workflows run around ``dvc repro``: ``python -m tabpipe.ci.workflow COMMAND``.
 
-``pull``     the tracked data (must succeed), then cached outputs and the run-cache (best
-             effort: whatever is missing, ``dvc repro`` rebuilds)
-``push``     data, outputs and run-cache to the project's DVC remote, if credentials are set
-``collect``  copy ``dvc.lock`` and the small committed results into one folder (an artifact)
-``record``   commit that folder's files to the branch with ``[skip ci]`` and push them
+``pull``        the tracked data (must succeed), then cached outputs and the run-cache (best
+                effort: whatever is missing, ``dvc repro`` rebuilds); ``--data-only`` for a
+                deploy, which rebuilds everything
+``push``        data, outputs and run-cache to the project's DVC remote, if credentials are set
+``check-lock``  does the commit hold the ``dvc.lock`` and results this run produced? A pull
+                request fails if not (with the one-line fix); elsewhere it is a step output
+``collect``     copy ``dvc.lock`` and the small committed results into one folder (an artifact)
+``propose``     commit that folder's files on a new branch and open a pull request
 
 Remotes: the template's default remote (``bundled``) is a folder committed in git and needs
 no credentials, so every run, forks included, gets the data. A team with a real remote
 makes it DVC's default (``dvc remote add -d``) or names it in the repository variable
-``DVC_REMOTE``, and stores its credentials as secrets. A job uses that remote only when the
-credentials reach it, which they never do on a fork; then the Actions cache and the
-remotes that need no credentials serve the data, and nothing is pushed.
+``DVC_REMOTE``. Pull-request jobs get read-only credentials (or none: forks); only jobs
+bound to the ``dvc-write`` environment, which only ``main`` may use, get credentials that
+can write, so no pull request can plant a run-cache entry that ``main`` would restore.
 
-Who commits ``dvc.lock``: a pull request may carry its own (``make run`` updates it). After
-a merge, or a scheduled or dispatched retrain, the training run on ``main`` records what it
-produced in one bot commit. That commit cannot start another run: it is pushed with the
-workflow's ``GITHUB_TOKEN`` (GitHub starts no workflow for such pushes), its message carries
-``[skip ci]``, and it touches none of the paths that trigger training.
+Who commits ``dvc.lock``: the pull request. Its training check reruns the pipeline and
+fails unless the branch records exactly what it produced, so the merge commit records the
+model that the deploy rebuilds and releases. No workflow pushes to ``main`` (branch
+protection refuses it, and a ``GITHUB_TOKEN`` push would start no workflow): a scheduled
+or dispatched retrain that produces new results proposes them in a pull request.
 
-Only the standard library is imported at load time: the record job runs this module with a
-bare Python, without installing the project.
+Only the standard library is imported at load time: the propose job runs this module with
+a bare Python, without installing the project.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -37,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tabpipe.ci.actions import Trigger, annotate, append_summary, git_auth_env, set_output
+from tabpipe.ci.github import ACTIONS_BOT, GitHub, GitHubAPIError
 from tabpipe.core.paths import CHAMPION_FILE, DATA_POINTER, DVC_LOCK, PATHS
 
 # Secrets a workflow maps into the job for a real DVC remote (S3, Azure, Google Drive).
@@ -48,7 +53,6 @@ CREDENTIAL_VARIABLES = (
 RESULTS_MANIFEST = "MANIFEST"
 BOT_NAME = "github-actions[bot]"
 BOT_EMAIL = "41898282+github-actions[bot]@users.noreply.github.com"
-SKIP_CI = "[skip ci]"
 
 
 def _run(cmd: Sequence[str], env: Mapping[str, str] | None = None) -> bool:
@@ -177,7 +181,9 @@ def data_present(pointers: Sequence[str]) -> bool:
         return False
 
 
-def pull(env: Mapping[str, str] = os.environ, remotes: Remotes | None = None) -> int:
+def pull(
+    env: Mapping[str, str] = os.environ, remotes: Remotes | None = None, *, data_only: bool = False
+) -> int:
     """Get the data (the cache first, then the usable remotes); then outputs, best effort.
 
     Writes the step output ``data=available|unavailable``. Without data and without
@@ -224,6 +230,9 @@ def pull(env: Mapping[str, str] = os.environ, remotes: Remotes | None = None) ->
                 "New data",
                 f"{trigger.describe()}: no imported data to update; retraining on the tracked data",
             )
+    if data_only:
+        annotate("notice", "DVC cache", "data only: no outputs and no run-cache were pulled")
+        return 0
     # Outputs and run-cache are optional: missing pieces are rebuilt by `dvc repro`. The
     # data above was checked on purpose: `dvc pull --allow-missing` exits 0 without it.
     for name in choice.pull_from[:1]:
@@ -309,21 +318,89 @@ def _safe_entry(entry: str) -> bool:
     )
 
 
-def record(results: Path, env: Mapping[str, str] = os.environ) -> int:
-    """Commit the collected results to the current branch with ``[skip ci]`` and push.
+def unrecorded(paths: Sequence[Path] | None = None) -> list[str]:
+    """Results this run produced that the checked-out commit does not hold (git status)."""
+    chosen = [p.as_posix() for p in (paths if paths is not None else results_paths())]
+    if not chosen:
+        return []
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all", "--", *chosen],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return sorted(
+        {line[3:].strip().strip('"') for line in done.stdout.splitlines() if line.strip()}
+    )
 
-    Never fails the run for a refused push (a protected branch, or main moved on): it says
-    why in a warning; the results stay in the run's artifact.
+
+def fix_command(changed: Sequence[str]) -> str:
+    """The one line that records this run's results on the branch."""
+    tops = sorted({c.split("/")[0] for c in changed})
+    return (
+        f"make run && git add {' '.join(tops)} && "
+        'git commit -m "Record dvc.lock and results" && git push'
+    )
+
+
+def check_lock(env: Mapping[str, str] = os.environ) -> int:
+    """Does the checked-out commit record what ``make run`` produced here?
+
+    The merge commit must carry the model it releases (``dvc.lock`` and the results), so a
+    pull request whose committed results differ from this run's fails with the one-line fix.
+    Elsewhere (``main``: a push, a schedule, a dispatch) nothing is refused: the step output
+    ``changed=true`` lets the propose job open a pull request with the new results.
     """
     trigger = Trigger.from_env(env)
+    changed = unrecorded()
+    set_output("changed", "true" if changed else "false", env)
+    if not changed:
+        annotate("notice", "dvc.lock", "the commit records exactly what this run produced")
+        return 0
+    listed = ", ".join(changed[:12]) + (
+        f" and {len(changed) - 12} more" if len(changed) > 12 else ""
+    )
     if trigger.is_pull_request:
-        annotate("notice", "Record", "pull requests are never committed to by the workflow")
-        return 0
-    manifest = results / RESULTS_MANIFEST
-    if not manifest.is_file():
-        annotate("warning", "Record", f"{manifest} not found: nothing to record")
-        return 0
-    entries = [e for e in manifest.read_text(encoding="utf-8").split() if _safe_entry(e)]
+        fix = fix_command(changed)
+        annotate(
+            "error",
+            "dvc.lock is not up to date",
+            f"this run produced other results than the pull request commits ({listed}). "
+            f"Merge main into the branch, then: {fix} (or commit the files of this run's "
+            "pipeline-results artifact)",
+        )
+        append_summary(
+            "> [!CAUTION]\n> `dvc.lock` and the results in this pull request are not what the "
+            f"pipeline produces from it ({listed}). The merge commit must record the model it "
+            f"releases. Fix:\n>\n> ```\n> {fix}\n> ```",
+            env,
+        )
+        return 1
+    annotate(
+        "warning",
+        "New results",
+        f"this run produced results the commit does not record ({listed}): the propose job "
+        "opens a pull request with them; nothing is pushed to the branch",
+    )
+    return 0
+
+
+RETRAIN_BRANCH_PREFIX = "tabpipe/retrain-"
+PULL_REQUEST_TITLE = "Record retrained results ({why})"
+
+
+def _digest(results: Path, entries: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for entry in sorted(entries):
+        for file in sorted(
+            p for p in [results / entry, *(results / entry).rglob("*")] if p.is_file()
+        ):
+            digest.update(file.relative_to(results).as_posix().encode() + b"\0")
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _copy_results(results: Path, entries: Sequence[str]) -> None:
     for entry in entries:
         source, target = results / entry, Path(entry)
         if source.is_dir():
@@ -332,46 +409,111 @@ def record(results: Path, env: Mapping[str, str] = os.environ) -> int:
         elif source.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
-    if not _run(["git", "add", "--all", "--", *entries]):
-        annotate("error", "Record", "git add failed")
-        return 1
-    if subprocess.run(["git", "diff", "--cached", "--quiet"], check=False).returncode == 0:
-        annotate(
-            "notice", "Record", "dvc.lock and results already match this commit: nothing to record"
-        )
+
+
+def propose(results: Path, env: Mapping[str, str] = os.environ) -> int:
+    """Open a pull request that records a retrain's results; never push to the base branch.
+
+    The results (collected by the training job) are committed on a new branch named after
+    their content, ``tabpipe/retrain-<digest>``, pushed, and proposed against the branch the
+    run started from. The same results proposed twice find the open pull request and stop.
+
+    The token decides whether the pull request's checks start: GitHub starts no workflow
+    for a push or a pull request made with the workflow's own ``GITHUB_TOKEN``. The
+    workflow passes ``PR_TOKEN_KIND=github-token`` then, and this says how to fix it.
+    """
+    trigger = Trigger.from_env(env)
+    if trigger.is_pull_request:
+        annotate("notice", "Propose", "pull requests are never committed to by the workflow")
         return 0
+    manifest = results / RESULTS_MANIFEST
+    if not manifest.is_file():
+        annotate("error", "Propose", f"{manifest} not found: the training job collected nothing")
+        return 1
+    entries = [e for e in manifest.read_text(encoding="utf-8").split() if _safe_entry(e)]
+    base = env.get("GITHUB_REF_NAME") or _output(["git", "branch", "--show-current"]).strip()
+    if not base:
+        annotate("error", "Propose", "not on a branch: no base for the pull request")
+        return 1
+    branch = f"{RETRAIN_BRANCH_PREFIX}{_digest(results, entries)}"
+    try:
+        github = GitHub.from_env(env)
+        owner = github.repository.split("/")[0]
+        open_prs = list(github.pages(f"/pulls?state=open&base={base}&head={owner}:{branch}"))
+    except GitHubAPIError as exc:
+        annotate("error", "Propose", f"cannot reach GitHub: {exc}")
+        return 1
+    if open_prs:
+        annotate("notice", "Propose", f"already proposed: {open_prs[0].get('html_url')}")
+        return 0
+    _copy_results(results, entries)
     sha = env.get("GITHUB_SHA") or _output(["git", "rev-parse", "HEAD"]).strip()
-    message = (
-        f"Record pipeline results of {sha[:12]} ({trigger.describe()}) {SKIP_CI}\n\n"
-        "Written by the continuous-training workflow: dvc.lock, metrics, plots and reports\n"
-        "as `dvc repro` produced them on this runner."
-    )
+    why = trigger.describe()
     bot = {
         "GIT_AUTHOR_NAME": BOT_NAME,
         "GIT_AUTHOR_EMAIL": BOT_EMAIL,
         "GIT_COMMITTER_NAME": BOT_NAME,
         "GIT_COMMITTER_EMAIL": BOT_EMAIL,
     }
-    if not _run(["git", "commit", "--quiet", "-m", message], env={**os.environ, **bot}):
-        annotate("error", "Record", "git commit failed")
-        return 1
-    branch = env.get("GITHUB_REF_NAME") or _output(["git", "branch", "--show-current"]).strip()
-    if not branch:
-        annotate("warning", "Record", "not on a branch: the commit was not pushed")
-        return 0
+    message = (
+        f"Record retrained results of {sha[:12]} ({why})\n\n"
+        "dvc.lock, metrics, plots and reports as `dvc repro` produced them in the\n"
+        "continuous-training workflow. Merging this pull request releases the model."
+    )
+    steps = [
+        ["git", "checkout", "--quiet", "-B", branch],
+        ["git", "add", "--all", "--", *entries],
+        ["git", "commit", "--quiet", "-m", message],
+    ]
+    for step in steps:
+        if not _run(step, env={**os.environ, **bot}):
+            annotate("error", "Propose", f"{' '.join(step[:2])} failed")
+            return 1
     if not _run(
         ["git", "push", "origin", f"HEAD:refs/heads/{branch}"],
         env=git_auth_env({**os.environ, **env}),
     ):
         annotate(
-            "warning",
-            "dvc.lock not recorded",
-            f"pushing the results commit to {branch} was refused (branch protection, or "
-            f"{branch} moved on and its own run will record). The files are in this run's "
-            "artifact; commit them with `make run` if needed.",
+            "error",
+            "Propose",
+            f"pushing {branch} was refused: the results are in this run's artifact",
         )
-        return 0
-    annotate("notice", "Record", f"committed dvc.lock and results to {branch} with {SKIP_CI}")
+        return 1
+    body = (
+        f"The continuous-training run for {why} on `{base}` ({sha[:12]}) produced new results.\n\n"
+        "Its checks reproduce the pipeline from this branch; once they pass and someone "
+        "merges, the deploy workflow rebuilds and releases the model that this "
+        "`dvc.lock` records. Nothing was pushed to the base branch."
+    )
+    try:
+        created = github.call(
+            "POST",
+            "/pulls",
+            {
+                "title": PULL_REQUEST_TITLE.format(why=why)[:250],
+                "head": branch,
+                "base": base,
+                "body": body,
+            },
+        )
+    except GitHubAPIError as exc:
+        annotate("error", "Propose", f"{branch} is pushed but no pull request was opened: {exc}")
+        return 1
+    url = (created or {}).get("html_url", "")
+    annotate("notice", "Propose", f"opened {url} from {branch}")
+    opener = ACTIONS_BOT if env.get("PR_TOKEN_KIND") == "github-token" else "RETRAIN_PR_TOKEN"
+    summary = [f"### Retrained results proposed\n\n{url} (`{branch}`, opened as {opener})"]
+    if env.get("PR_TOKEN_KIND") == "github-token":
+        note = (
+            "the pull request was opened with the workflow's GITHUB_TOKEN, so GitHub starts "
+            "no workflow for it and its required checks will not run: close and reopen it "
+            "(or push to it) to start them, or store a GitHub App installation token or "
+            "fine-grained token as the RETRAIN_PR_TOKEN secret of the dvc-write environment "
+            "(docs/github-setup.md)"
+        )
+        annotate("warning", "Checks will not start", note)
+        summary.append(f"> [!WARNING]\n> {note[0].upper()}{note[1:]}.")
+    append_summary("\n\n".join(summary), env)
     return 0
 
 
@@ -380,24 +522,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m tabpipe.ci.workflow", description=__doc__.split("\n\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("pull", help="pull data (strict), then outputs and run-cache (best effort)")
+    pull_parser = commands.add_parser(
+        "pull", help="pull data (strict), then outputs and run-cache (best effort)"
+    )
+    pull_parser.add_argument(
+        "--data-only",
+        action="store_true",
+        help="the tracked data alone: no outputs, no run-cache (a deploy rebuilds everything)",
+    )
     commands.add_parser("push", help="push data, outputs and run-cache when credentials are set")
     collect_parser = commands.add_parser(
         "collect", help="copy dvc.lock and results for the record job"
     )
     collect_parser.add_argument("out_dir", type=Path)
-    record_parser = commands.add_parser(
-        "record", help="commit collected results with [skip ci] and push"
+    commands.add_parser(
+        "check-lock", help="does the commit record this run's dvc.lock and results?"
     )
-    record_parser.add_argument("results", type=Path)
+    propose_parser = commands.add_parser(
+        "propose", help="open a pull request with the collected results (never push to main)"
+    )
+    propose_parser.add_argument("results", type=Path)
     args = parser.parse_args(argv)
     if args.command == "pull":
-        return pull()
+        return pull(data_only=args.data_only)
     if args.command == "push":
         return push()
     if args.command == "collect":
         return collect(args.out_dir)
-    return record(args.results)
+    if args.command == "check-lock":
+        return check_lock()
+    return propose(args.results)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,21 @@
 """What the deploy workflow runs: ``python -m tabpipe.release.deploy COMMAND``.
 
-``wait``     wait until CI and continuous training have finished on the commit; go on only
-             if both succeeded (and training ran at all: no training, nothing new to release)
-``plan``     after ``make run``: the model must be blessed by the gate; find the commit on
-             ``main`` that records this very model (its dvc.lock and metrics), and the next
-             version; nothing to do if that commit, or this model, is already released
-``release``  register the version at that commit, assign ``prod``, and publish a GitHub
-             release carrying the bundle (model.onnx, model.json, model card, infra report)
+``wait``      wait until CI has finished on the commit; go on only if it succeeded
+``precheck``  before rebuilding: is the model this commit's ``dvc.lock`` records already
+              in ``prod``? Then there is nothing to release and nothing to rebuild
+``plan``      after the rebuild: the commit must be on ``main``, the rebuilt
+              ``models/model.onnx`` must be the one its ``dvc.lock`` records (same md5),
+              its metrics the committed ones, and the gate must bless it; then the next
+              version; nothing to do if that commit, or this model, is already released
+``release``   register the version at that commit, assign ``prod``, and publish a GitHub
+              release carrying the bundle (model.onnx, model.json, model card, infra report)
+
+Releases come only from ``main``: the workflow runs its jobs only for ``refs/heads/main``
+and binds the release job to the ``production`` environment (deployment branches: main),
+and this module refuses a commit that is not a full SHA on ``origin/main``. The merge
+commit itself records the model (pull requests must carry an up-to-date ``dvc.lock``);
+the deploy rebuilds it from the data alone, with no run-cache and no restored outputs, so
+no cache entry a pull request could have written reaches a release.
 
 The registry tags are pushed atomically and only once the draft release holds every asset,
 so a failure leaves either nothing or a draft to publish by hand, never a half release.
@@ -18,18 +27,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tabpipe.ci.actions import annotate, append_summary, git_auth_env, set_outputs
+from tabpipe.ci.github import GitHub, GitHubAPIError
 from tabpipe.ci.workflow import BOT_EMAIL, BOT_NAME
 from tabpipe.core import git
 from tabpipe.core.dvcfiles import file_md5, lock_stages, locked_md5
@@ -38,11 +47,9 @@ from tabpipe.release import registry
 
 CI_WORKFLOW = ".github/workflows/ci.yml"
 TRAINING_WORKFLOW = ".github/workflows/continuous-training.yml"
-REQUIRED = {"CI": CI_WORKFLOW, "Continuous training": TRAINING_WORKFLOW}
-RESULT_FILES = (str(DVC_LOCK),)
-RESULT_DIRS = tuple(
-    f"{d}/" for d in (PATHS.test_metrics.parent, PATHS.plots_dir, PATHS.gate_verdict.parent)
-)  # what a results-recording commit may touch
+REQUIRED = {"CI": CI_WORKFLOW}
+RELEASE_BRANCH = "main"
+FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 MODEL_PATH = str(PATHS.onnx_model)
 RELEASE_ASSETS = ("model.onnx", "model.json", "model_card.md", "infra_validation.json")
 GRACE_S = 60.0
@@ -50,53 +57,6 @@ GRACE_S = 60.0
 
 class DeployError(Exception):
     """Deploying was refused or failed; the message says why and what was left behind."""
-
-
-# --- the GitHub REST API, with the workflow's token ------------------------------------------
-
-
-@dataclass(frozen=True)
-class GitHub:
-    api: str
-    repository: str
-    token: str
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> GitHub:
-        missing = [k for k in ("GITHUB_REPOSITORY", "GITHUB_TOKEN") if not env.get(k)]
-        if missing:
-            raise DeployError(f"{', '.join(missing)} not set: run this in the deploy workflow")
-        api = env.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
-        return cls(api, env["GITHUB_REPOSITORY"], env["GITHUB_TOKEN"])
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        payload: Any = None,
-        *,
-        data: bytes | None = None,
-        content_type: str = "application/json",
-    ) -> Any:
-        url = path if path.startswith("http") else f"{self.api}/repos/{self.repository}{path}"
-        body = (
-            data if data is not None else None if payload is None else json.dumps(payload).encode()
-        )
-        request = urllib.request.Request(url, data=body, method=method)
-        request.add_header("Accept", "application/vnd.github+json")
-        request.add_header("X-GitHub-Api-Version", "2022-11-28")
-        request.add_header("Authorization", f"Bearer {self.token}")
-        if body is not None:
-            request.add_header("Content-Type", content_type)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode("utf-8", "replace")[:500]
-            raise DeployError(f"GitHub API {method} {url}: {error.code} {detail}") from error
-        except urllib.error.URLError as error:
-            raise DeployError(f"GitHub API {method} {url}: {error.reason}") from error
-        return json.loads(raw) if raw else None
 
 
 # --- wait -------------------------------------------------------------------------------------
@@ -110,15 +70,28 @@ class RunState:
     url: str = ""
 
 
-def latest_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, RunState]:
-    """The newest attempt of each required workflow among a commit's runs."""
+def latest_runs(
+    runs: Sequence[Mapping[str, Any]], branch: str = RELEASE_BRANCH
+) -> dict[str, RunState]:
+    """The newest run of each required workflow among a commit's runs on ``branch``.
+
+    Newest by run id, the order GitHub created the runs in: a re-run keeps its run's id
+    and the API reports its latest attempt, so re-running an older run never makes it
+    newer than a run started after it. Pull-request runs of the same commit do not count.
+    """
     out = {}
     for name, path in REQUIRED.items():
-        mine = [r for r in runs if str(r.get("path", "")).split("@")[0] == path]
+        mine = [
+            r
+            for r in runs
+            if str(r.get("path", "")).split("@")[0] == path
+            and r.get("event") != "pull_request"
+            and r.get("head_branch", branch) == branch
+        ]
         if not mine:
             out[name] = RunState(name, None, None)
             continue
-        newest = max(mine, key=lambda r: (int(r.get("run_attempt") or 1), int(r.get("id") or 0)))
+        newest = max(mine, key=lambda r: int(r.get("id") or 0))
         out[name] = RunState(
             name, newest.get("status"), newest.get("conclusion"), str(newest.get("html_url", ""))
         )
@@ -126,27 +99,17 @@ def latest_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, RunState]:
 
 
 def verdict(states: Mapping[str, RunState], waited_s: float) -> tuple[str, str]:
-    """("proceed" | "skip" | "fail" | "wait", why) for the current states."""
-    ci, training = states["CI"], states["Continuous training"]
-    for state in (ci, training):
-        if state.status == "completed" and state.conclusion != "success":
-            why = f"{state.name} {state.conclusion} on this commit ({state.url})"
-            return "fail", f"{why}: nothing is deployed"
+    """("proceed" | "fail" | "wait", why) for the current states."""
+    ci = states["CI"]
+    if ci.status == "completed":
+        if ci.conclusion == "success":
+            return "proceed", "CI succeeded on this commit"
+        return "fail", f"CI {ci.conclusion} on this commit ({ci.url}): nothing is deployed"
     if ci.status is None:
         if waited_s >= GRACE_S:
             return "fail", "CI did not run on this commit: nothing is deployed"
         return "wait", "CI has not started yet"
-    if training.status is None:
-        if ci.status == "completed" and waited_s >= GRACE_S:
-            return "skip", (
-                "continuous training did not run on this commit (no pipeline input changed): "
-                "no new model to release"
-            )
-        return "wait", "waiting for CI (training has not started)"
-    if ci.status == training.status == "completed":
-        return "proceed", "CI and continuous training succeeded on this commit"
-    running = [s.name for s in (ci, training) if s.status != "completed"]
-    return "wait", f"waiting for {' and '.join(running)}"
+    return "wait", "waiting for CI"
 
 
 def wait_for_checks(
@@ -172,15 +135,6 @@ def wait_for_checks(
         sleep(poll_s)
 
 
-def source_commit(github: GitHub, candidates: Sequence[str]) -> str | None:
-    """The newest commit CI ran on (a manual run may start on a [skip ci] results commit)."""
-    for sha in candidates:
-        runs = github.call("GET", f"/actions/runs?head_sha={sha}&per_page=100") or {}
-        if latest_runs(runs.get("workflow_runs", []))["CI"].status is not None:
-            return sha
-    return None
-
-
 # --- plan -------------------------------------------------------------------------------------
 
 
@@ -200,28 +154,36 @@ def locked_model_md5(lock_text: str | None) -> str | None:
     return locked_md5(lock_stages(lock_text), PATHS.onnx_model)
 
 
-def only_results(repo: Path, parent: str, commit: str) -> bool:
-    changed = _git(repo, "diff", "--name-only", parent, commit).split()
-    return all(p in RESULT_FILES or p.startswith(RESULT_DIRS) for p in changed)
+def require_full_sha(commit: str) -> str:
+    """A release names its commit by full SHA: never ``HEAD``, a branch or a tag."""
+    if not FULL_SHA.match(commit):
+        raise DeployError(
+            f"{commit!r} is not a full commit SHA: a release records the exact commit it "
+            "was built from (never HEAD, a branch or a tag); nothing is released"
+        )
+    return commit
 
 
-def recording_commit(repo: Path, model_md5: str, metrics: Any, main_ref: str) -> str | None:
-    """HEAD, or a later results-only commit on main, whose dvc.lock and metrics are this model."""
-    head = _git(repo, "rev-parse", "HEAD").strip()
-    later = _git(repo, "rev-list", "--reverse", "--first-parent", f"HEAD..{main_ref}").split()
-    previous = head
-    for commit in [head, *later]:
-        if commit != head and not only_results(repo, previous, commit):
-            break  # main moved on with other changes: its own deploy releases those
-        recorded = _show(repo, commit, PATHS.test_metrics)
-        if (
-            locked_model_md5(_show(repo, commit, DVC_LOCK)) == model_md5
-            and recorded
-            and (json.loads(recorded) == metrics)
-        ):
-            return commit
-        previous = commit
-    return None
+def require_on_main(repo: Path, commit: str, main_ref: str) -> None:
+    """The commit is ``main``'s or one of its ancestors (``origin/main`` fetched first)."""
+    require_full_sha(commit)
+    done = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", commit, main_ref],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise DeployError(
+            f"commit {commit[:12]} is not on {main_ref}: releases come only from "
+            f"{RELEASE_BRANCH}; nothing is released"
+            + (f" ({done.stderr.strip()})" if done.returncode > 1 else "")
+        )
+
+
+def head_commit(repo: Path) -> str:
+    return _git(repo, "rev-parse", "HEAD").strip()
 
 
 @dataclass(frozen=True)
@@ -264,22 +226,47 @@ def fetch_main(repo: Path, branch: str = "main", env: Mapping[str, str] = os.env
     return ref
 
 
+def precheck(repo: Path) -> Plan:
+    """Before rebuilding: is the model HEAD's ``dvc.lock`` records already in prod?"""
+    commit = head_commit(repo)
+    locked = locked_model_md5(_show(repo, commit, DVC_LOCK))
+    if locked is None:
+        raise DeployError(f"commit {commit[:12]}'s dvc.lock records no {PATHS.onnx_model}")
+    current = registry.prod(repo)
+    if current is not None and locked_model_md5(_show(repo, current.commit, DVC_LOCK)) == locked:
+        return Plan(
+            False,
+            f"{registry.PROD} ({current.version}) already serves the model "
+            f"commit {commit[:12]} records: nothing to rebuild or release",
+        )
+    return Plan(True, f"commit {commit[:12]} records model md5 {locked}, not in {registry.PROD}")
+
+
 def plan(repo: Path, main_ref: str = "origin/main") -> Plan:
+    commit = head_commit(repo)
+    require_on_main(repo, commit, main_ref)
     verdict_path, model_path = repo / PATHS.gate_verdict, repo / PATHS.onnx_model
     if not model_path.exists() or not verdict_path.exists():
         raise DeployError(f"{PATHS.onnx_model} or {PATHS.gate_verdict} missing: run `make run`")
     model_md5 = file_md5(model_path)
+    locked = locked_model_md5(_show(repo, commit, DVC_LOCK))
+    if locked != model_md5:
+        raise DeployError(
+            f"the rebuilt {PATHS.onnx_model} (md5 {model_md5}) is not the model commit "
+            f"{commit[:12]}'s dvc.lock records (md5 {locked}): the merged dvc.lock was not "
+            "reproduced from its inputs; nothing is released"
+        )
     gate = json.loads(verdict_path.read_text(encoding="utf-8"))
     if gate.get("model_md5") != model_md5:
         raise DeployError(f"{PATHS.gate_verdict} judged another model: re-run `make run`")
     if not gate.get("blessed"):
         raise DeployError(f"the model is not blessed by the gate: {gate.get('reason')}")
     metrics = json.loads((repo / PATHS.test_metrics).read_text(encoding="utf-8"))
-    commit = recording_commit(repo, model_md5, metrics, main_ref)
-    if commit is None:
+    recorded = _show(repo, commit, PATHS.test_metrics.as_posix())
+    if recorded is None or json.loads(recorded) != metrics:
         raise DeployError(
-            f"no commit on {main_ref} records this model (md5 {model_md5}) in dvc.lock with "
-            "these metrics: were the training results recorded? Nothing is released"
+            f"the rebuilt {PATHS.test_metrics} differs from commit {commit[:12]}'s: nothing "
+            "is released"
         )
     current = registry.prod(repo)
     existing = registry.versions(repo)
@@ -349,10 +336,22 @@ def ensure_commit(repo: Path, commit: str, env: Mapping[str, str] = os.environ) 
     _fetch(repo, f"commit {commit}", env, "--depth=1", "origin", commit)
 
 
-def publish(repo: Path, bundle: Path, version: str, commit: str, github: GitHub) -> dict[str, Any]:
-    """Tags and a release, all or nothing (see the module docstring)."""
+def publish(
+    repo: Path,
+    bundle: Path,
+    version: str,
+    commit: str,
+    github: GitHub,
+    main_ref: str | None = None,
+) -> dict[str, Any]:
+    """Tags and a release, all or nothing (see the module docstring).
+
+    ``main_ref`` is the fetched ``main`` the commit must be on (None: fetch it here).
+    """
+    require_full_sha(commit)
     info = check_bundle(bundle, version, commit)
     ensure_commit(repo, commit)
+    require_on_main(repo, commit, main_ref or fetch_main(repo))
     identity = (BOT_NAME, BOT_EMAIL)
     created: list[str] = []
     release: dict[str, Any] | None = None
@@ -376,17 +375,17 @@ def publish(repo: Path, bundle: Path, version: str, commit: str, github: GitHub)
             url = f"{upload}?{urllib.parse.urlencode({'name': name})}"
             github.call("POST", url, data=(bundle / name).read_bytes(), content_type=kind)
         registry.push_tags(repo, created)
-    except (registry.RegistryError, DeployError) as exc:
+    except (registry.RegistryError, DeployError, GitHubAPIError) as exc:
         registry.delete_local_tags(repo, created)
         if release is not None:
             try:
                 github.call("DELETE", f"/releases/{release['id']}")
-            except DeployError as cleanup:
+            except GitHubAPIError as cleanup:
                 annotate("warning", "Draft release", f"could not delete the draft: {cleanup}")
         raise DeployError(f"nothing was released: {exc}") from exc
     try:
         published = github.call("PATCH", f"/releases/{release['id']}", {"draft": False})
-    except DeployError as exc:
+    except GitHubAPIError as exc:
         raise DeployError(
             f"{', '.join(created)} are pushed but the release is still a draft: publish it on "
             f"GitHub ({exc})"
@@ -397,49 +396,65 @@ def publish(repo: Path, bundle: Path, version: str, commit: str, github: GitHub)
 # --- command line -----------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def require_main_ref(env: Mapping[str, str]) -> None:
+    """In a workflow, the run must be for ``refs/heads/main`` (a dispatch names any ref)."""
+    ref = env.get("GITHUB_REF", "")
+    if env.get("GITHUB_ACTIONS") == "true" and ref != f"refs/heads/{RELEASE_BRANCH}":
+        raise DeployError(
+            f"this run is for {ref or 'no ref'}: deploys run only for refs/heads/"
+            f"{RELEASE_BRANCH}; nothing is deployed"
+        )
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] = os.environ) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tabpipe.release.deploy", description=(__doc__ or "").split("\n\n")[0]
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    wait = commands.add_parser("wait", help="wait for CI and training of the commit")
-    wait.add_argument("--sha", default=os.environ.get("GITHUB_SHA", ""))
+    wait = commands.add_parser("wait", help="wait for CI on the commit")
+    wait.add_argument("--sha", default=env.get("GITHUB_SHA", ""))
     wait.add_argument("--timeout-minutes", type=float, default=55)
     wait.add_argument("--poll-seconds", type=float, default=20)
-    commands.add_parser("plan", help="what to release (after make run)").add_argument(
-        "--branch", default="main", help="the branch releases come from (fetched from origin)"
-    )
+    commands.add_parser("precheck", help="is the model this commit records already in prod?")
+    commands.add_parser("plan", help="what to release (after the rebuild)")
     rel = commands.add_parser("release", help="register, assign prod, publish the release")
     rel.add_argument("--bundle", type=Path, default=BUNDLE_DIR)
     rel.add_argument("--version", required=True)
-    rel.add_argument("--commit", required=True)
+    rel.add_argument("--commit", required=True, help="the full SHA the plan named")
     args = parser.parse_args(argv)
     repo = Path(".")
     try:
+        require_main_ref(env)
         if args.command == "wait":
-            github = GitHub.from_env()
-            sha = args.sha
-            if os.environ.get("GITHUB_EVENT_NAME") == "workflow_dispatch":
-                history = _git(repo, "log", "--first-parent", "-n", "30", "--format=%H").split()
-                sha = source_commit(github, history) or sha
             outcome, why = wait_for_checks(
-                github, sha, args.timeout_minutes * 60, args.poll_seconds
+                GitHub.from_env(env),
+                require_full_sha(args.sha),
+                args.timeout_minutes * 60,
+                args.poll_seconds,
             )
-            set_outputs({"proceed": "true" if outcome == "proceed" else "false"}, echo="deploy")
+            set_outputs(
+                {"proceed": "true" if outcome == "proceed" else "false"}, env, echo="deploy"
+            )
             annotate("error" if outcome == "fail" else "notice", "Deploy", why)
             return 1 if outcome == "fail" else 0
+        if args.command == "precheck":
+            registry.fetch_tags(repo, env=env)
+            decided = precheck(repo)
+            set_outputs({"rebuild": "true" if decided.release else "false"}, env, echo="deploy")
+            annotate("notice", "Deploy precheck", decided.reason)
+            return 0
         if args.command == "plan":
-            decided = plan(repo, fetch_main(repo, args.branch))
-            set_outputs(decided.outputs(), echo="deploy")
+            decided = plan(repo, fetch_main(repo, RELEASE_BRANCH, env))
+            set_outputs(decided.outputs(), env, echo="deploy")
             annotate("notice", "Deploy plan", decided.reason)
             return 0
-        done = publish(repo, args.bundle, args.version, args.commit, GitHub.from_env())
+        done = publish(repo, args.bundle, args.version, args.commit, GitHub.from_env(env))
         url = (done["release"] or {}).get("html_url", "")
         message = f"released {args.version}: {', '.join(done['tags'])} pushed; {url}"
         annotate("notice", "Released", message)
-        append_summary(f"### Released model {args.version}\n\n{message}\n")
+        append_summary(f"### Released model {args.version}\n\n{message}\n", env)
         return 0
-    except (DeployError, registry.RegistryError) as exc:
+    except (DeployError, registry.RegistryError, GitHubAPIError) as exc:
         annotate("error", "Deploy", str(exc))
         print(f"[deploy] ERROR: {exc}", file=sys.stderr, flush=True)
         return 1
