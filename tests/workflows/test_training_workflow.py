@@ -6,9 +6,8 @@ same file under act to show the behaviour, these pin the wiring that makes it so
 
 from __future__ import annotations
 
-from tabpipe.ci.comment import WATERMARK, cml_command
+from tabpipe.ci.comment import CML_PACKAGE, CML_VERSION, WATERMARK, cml_command
 from tabpipe.ci.report import PIPELINE_INPUTS
-from tabpipe.ci.workflow import SKIP_CI
 from tests.workflows.spec import CI, TRAINING, jobs, step_named, steps, workflow
 
 PIPELINE_PATHS = ["data.dvc", "dvc.yaml", "params.yaml", "src/**", "contracts/**"]
@@ -16,7 +15,9 @@ PIPELINE_PATHS = ["data.dvc", "dvc.yaml", "params.yaml", "src/**", "contracts/**
 
 def test_training_runs_when_pipeline_inputs_change_on_demand_on_a_schedule_and_on_dispatch():
     on = workflow(TRAINING)["on"]
-    assert on["pull_request"]["paths"] == PIPELINE_PATHS
+    # No paths filter on pull requests: the check is required, and GitHub would wait forever
+    # for a required check that a filter skipped.
+    assert on["pull_request"] is None
     assert on["push"] == {"branches": ["main"], "paths": PIPELINE_PATHS}
     assert "workflow_dispatch" in on
     assert on["schedule"] and all(entry["cron"].count(" ") == 4 for entry in on["schedule"])
@@ -39,13 +40,15 @@ def test_ci_runs_on_every_push_and_pull_request_with_the_four_checks():
     assert runs["workflows"] == ["make check-workflows"]
 
 
-def test_a_pull_request_compares_with_its_base_commit_not_with_main_or_head_1():
+def test_a_pull_request_compares_with_its_merge_commits_first_parent_not_main_or_head_1():
     report = step_named(TRAINING, "train", "Build the report")
-    base = report.spec["env"]["BASE_SHA"]
-    assert base.startswith("${{ github.event.pull_request.base.sha ||")
-    assert "github.event.before" in base and "github.sha" in base
+    env = report.spec["env"]
+    # The report reads the merge commit's first parent itself; base.sha is the fallback.
+    assert env["BASE_SHA"].startswith("${{ github.event_name != 'pull_request' && (")
+    assert "github.event.before" in env["BASE_SHA"] and "github.sha" in env["BASE_SHA"]
+    assert env["PR_BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
     assert '--summary "$GITHUB_STEP_SUMMARY"' in report.run
-    assert report.spec["env"]["PIPELINE_OUTCOME"] == "${{ steps.repro.outcome }}"
+    assert env["PIPELINE_OUTCOME"] == "${{ steps.repro.outcome }}"
     assert "!cancelled()" in report.spec["if"]  # a failed pipeline still gets its report
 
 
@@ -77,43 +80,83 @@ def test_the_comment_is_posted_by_a_job_that_runs_no_pipeline_code_with_cml_pinn
     assert comment["needs"] == "train"
     assert "github.event_name == 'pull_request'" in comment["if"]
     scripts = [s.run for s in steps(TRAINING) if s.job == "comment" and s.run]
-    assert scripts == ['python -m tabpipe.ci.comment build/report/report.md --pr "$PR_NUMBER"']
-    setup = step_named(TRAINING, "comment", "Set up CML")
-    assert setup.uses.startswith("iterative/setup-cml@")
-    assert setup.spec["with"]["vega"] is False  # the vega/canvas install broke in 2026
-    assert setup.spec["with"]["version"] == "v0.20.6"
-    assert setup.spec["continue-on-error"] is True  # no CML: a warning, not a red job
+    assert scripts == [
+        "python -m tabpipe.ci.comment install-cml",
+        'python -m tabpipe.ci.comment post build/report/report.md --pr "$PR_NUMBER"',
+    ]
+    assert not [s for s in steps() if "setup-cml" in s.uses], "no node16 action"
+    install = step_named(TRAINING, "comment", "Install CML")
+    assert install.spec["continue-on-error"] is True  # no CML: the REST API posts instead
+    assert install.spec["env"]["CML_INTEGRITY"] == "${{ vars.CML_INTEGRITY }}"
+    assert (CML_PACKAGE, CML_VERSION) == ("@dvcorg/cml", "0.20.6")
     post = step_named(TRAINING, "comment", "Post or update")
-    assert post.spec["env"]["REPO_TOKEN"] == "${{ github.token }}"
+    assert post.spec["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert post.spec["env"]["PR_HEAD_SHA"] == "${{ github.event.pull_request.head.sha }}"
     assert workflow(TRAINING)["env"]["ITERATIVE_DO_NOT_TRACK"] == "1"
 
 
-def test_cml_updates_one_watermarked_comment_and_uploads_no_image_unless_asked():
-    command = cml_command("report.md", 12, publish=False)
+def test_cml_writes_one_watermarked_comment_and_uploads_no_image_unless_asked():
+    command = cml_command("report.md", 12, publish=False, update=True)
     assert command[1:3] == ["comment", "update"]
     assert f"--watermark-title={WATERMARK}" in command and "--target=pr/12" in command
     assert "--no-publish" in command
-    assert "--publish" in cml_command("report.md", 12, publish=True)
+    assert cml_command("report.md", 12, publish=True, update=False)[1:3] == ["comment", "create"]
+    assert "--publish" in cml_command("report.md", 12, publish=True, update=False)
 
 
-def test_dvc_lock_is_recorded_on_main_only_by_a_job_that_cannot_retrigger_training():
-    record = next(job for file, job_id, job in jobs(TRAINING) if job_id == "record")
-    assert record["needs"] == "train"
-    assert record["if"] == "github.ref == 'refs/heads/main' && github.event_name != 'pull_request'"
-    commit = step_named(TRAINING, "record", "Commit them")
-    assert commit.run == "python -m tabpipe.ci.workflow record build/results"
-    assert commit.spec["env"]["GITHUB_TOKEN"] == "${{ github.token }}"  # its pushes start no run
-    assert SKIP_CI == "[skip ci]"
-    for path in ("dvc.lock", "metrics/test.json", "plots/roc.csv", "reports/parity.json"):
-        assert not any(path == p or path.startswith(p.removesuffix("**")) for p in PIPELINE_PATHS)
+def test_no_job_pushes_to_main_and_new_results_go_to_a_pull_request():
+    spec = workflow(TRAINING)
+    assert "record" not in spec["jobs"]
+    for step in steps():
+        assert "git push" not in step.run, step.where
+    propose = spec["jobs"]["propose"]
+    assert propose["needs"] == "train"
+    for condition in (
+        "github.event_name != 'pull_request'",
+        "github.ref == 'refs/heads/main'",
+        "needs.train.outputs.trained == 'true'",  # never when training was skipped
+        "needs.train.outputs.changed == 'true'",
+    ):
+        assert condition in propose["if"], condition
+    run = step_named(TRAINING, "propose", "open a pull request")
+    assert run.run == "python -m tabpipe.ci.workflow propose build/results"
+    assert run.spec["env"]["GITHUB_TOKEN"] == "${{ secrets.RETRAIN_PR_TOKEN || github.token }}"
+    assert "github-token" in run.spec["env"]["PR_TOKEN_KIND"]
+    outputs = spec["jobs"]["train"]["outputs"]
+    assert outputs["trained"] == "${{ steps.repro.outcome == 'success' }}"
+    assert outputs["changed"] == "${{ steps.lock.outputs.changed }}"
 
 
-def test_the_dvc_remote_is_pushed_only_from_main():
-    push = step_named(TRAINING, "train", "Push data, outputs and run-cache")
-    assert push.spec["if"] == (
-        "steps.repro.outcome == 'success' && github.ref == 'refs/heads/main' "
-        "&& github.event_name != 'pull_request'"
+def test_a_pull_request_must_commit_the_lock_the_pipeline_produces():
+    order = [s.spec.get("name") or s.run or s.uses for s in steps(TRAINING) if s.job == "train"]
+    check = step_named(TRAINING, "train", "Does the commit record")
+    assert check.run == "python -m tabpipe.ci.workflow check-lock"
+    assert check.spec["if"] == "steps.repro.outcome == 'success'"
+    # the report, its upload, the results to commit and the cache come before the verdict
+    assert order.index(check.spec["name"]) == len(order) - 1
+    upload = step_named(TRAINING, "train", "Upload the results")
+    assert upload.spec["if"] == "steps.repro.outcome == 'success'"  # pull requests too
+
+
+def test_forks_never_reach_the_bigger_runner():
+    runs_on = workflow(TRAINING)["jobs"]["train"]["runs-on"]
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in runs_on
+    assert "vars.TRAINING_RUNNER" in runs_on and runs_on.endswith("|| 'ubuntu-latest' }}")
+
+
+def test_the_dvc_remote_is_pushed_only_from_main_in_the_dvc_write_environment():
+    publish = workflow(TRAINING)["jobs"]["publish"]
+    assert publish["environment"] == "dvc-write"
+    assert publish["if"] == (
+        "github.event_name != 'pull_request' && github.ref == 'refs/heads/main' "
+        "&& needs.train.outputs.trained == 'true'"
     )
+    restore = step_named(TRAINING, "publish", "Restore the DVC cache")
+    assert restore.spec["with"]["key"] == "${{ needs.train.outputs.cache-key }}"  # exact key
+    assert "restore-keys" not in restore.spec["with"]
+    push = step_named(TRAINING, "publish", "Push data")
+    assert push.run == "python -m tabpipe.ci.workflow push"
+    assert not [s for s in steps(TRAINING) if s.job == "train" and "workflow push" in s.run]
 
 
 def test_training_runs_only_when_the_data_could_be_had():
@@ -138,5 +181,28 @@ def test_every_step_that_resolves_the_champion_gets_the_token_to_fetch_the_regis
         )
     ]
     assert {s.file for s in resolving} >= {TRAINING, "deploy.yml"}
+    assert any(s.file == "deploy.yml" and "dvc repro --no-run-cache" in s.run for s in resolving)
     for step in resolving:
         assert step.spec.get("env", {}).get("GITHUB_TOKEN") == "${{ github.token }}", step.where
+
+
+def test_deploy_runs_only_for_main_and_releases_only_in_the_production_environment():
+    spec = workflow("deploy.yml")
+    for job_id, job in spec["jobs"].items():
+        assert job["if"].startswith("github.ref == 'refs/heads/main'"), job_id
+    assert spec["jobs"]["release"]["environment"] == "production"
+    assert spec["concurrency"]["cancel-in-progress"] is False
+
+
+def test_deploy_rebuilds_from_the_data_alone_without_any_cache_a_pull_request_could_write():
+    deploy = [s for s in steps("deploy.yml") if s.job == "candidate"]
+    assert not [s for s in deploy if s.uses.startswith("actions/cache/restore@")]
+    caches = [s for s in deploy if s.uses.startswith("actions/cache@")]
+    assert [c.spec["with"]["path"].split() for c in caches] == [["~/.cache/uv", "~/.cache/pip"]]
+    pull = step_named("deploy.yml", "candidate", "Pull the tracked data only")
+    assert pull.run == "python -m tabpipe.ci.workflow pull --data-only"
+    rebuild = step_named("deploy.yml", "candidate", "Rebuild every stage")
+    assert rebuild.run.split("\n")[1] == "dvc repro --no-run-cache"
+    assert "make run" not in "\n".join(s.run for s in deploy)
+    plan = step_named("deploy.yml", "candidate", "Plan the release")
+    assert plan.run == "python -m tabpipe.release.deploy plan"
