@@ -15,6 +15,7 @@ STDLIB_ONLY = (
     "tabpipe.ci.actions",
     "tabpipe.ci.workflow",
     "tabpipe.ci.comment",
+    "tabpipe.ci.github",
     "tabpipe.release.deploy",
     "tabpipe.release.registry",
     "tabpipe.monitoring.alert",

@@ -182,61 +182,127 @@ def collect_results(work: Path, lock: str, accuracy: float) -> Path:
     return results
 
 
-def test_record_commits_the_results_with_skip_ci_and_pushes_them(repo_with_origin):
-    origin, work = repo_with_origin
-    results = collect_results(work, "schema: '2.0'\nstages: {}\n", 0.9)
+def check_lock(env, capsys):
+    output = Path("github-output")
+    output.write_text("")
+    code = ci.check_lock({**env, "GITHUB_OUTPUT": str(output.resolve())})
+    return code, output.read_text(), capsys.readouterr().out
 
-    assert (
-        ci.record(
-            results, {"GITHUB_EVENT_NAME": "push", "GITHUB_REF_NAME": "main", "GITHUB_SHA": "abc"}
-        )
-        == 0
-    )
 
-    message = git(origin, "log", "-1", "--format=%s", "main")
-    assert message.startswith("Record pipeline results of abc") and message.endswith("[skip ci]")
-    assert git(origin, "log", "-1", "--format=%an", "main") == ci.BOT_NAME
-    assert set(git(origin, "diff", "--name-only", "main~1", "main").split()) == {
-        "dvc.lock",
-        "metrics/test.json",
+def test_a_pull_request_whose_lock_matches_the_run_passes(repo_with_origin, capsys, monkeypatch):
+    monkeypatch.setattr(ci, "results_paths", lambda: [Path("dvc.lock"), Path("metrics")])
+    code, outputs, _ = check_lock({"GITHUB_EVENT_NAME": "pull_request"}, capsys)
+    assert code == 0 and outputs == "changed=false\n"
+
+
+def test_a_pull_request_with_a_stale_lock_fails_with_the_one_line_fix(
+    repo_with_origin, capsys, monkeypatch
+):
+    monkeypatch.setattr(ci, "results_paths", lambda: [Path("dvc.lock"), Path("metrics")])
+    Path("dvc.lock").write_text("schema: '2.0'\nstages: {train: {}}\n")  # what make run wrote
+    (Path("metrics") / "slices.json").write_text("{}\n")  # a new result, untracked
+    summary = Path("summary.md")
+    env = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_STEP_SUMMARY": str(summary.resolve())}
+
+    code, outputs, out = check_lock(env, capsys)
+
+    assert code == 1 and outputs == "changed=true\n"
+    assert "::error title=dvc.lock is not up to date::" in out
+    assert "dvc.lock, metrics/slices.json" in out
+    fix = 'make run && git add dvc.lock metrics && git commit -m "Record dvc.lock and results"'
+    assert fix in out and fix in summary.read_text()
+
+
+def test_on_main_new_results_are_an_output_for_the_propose_job_not_a_failure(
+    repo_with_origin, capsys, monkeypatch
+):
+    monkeypatch.setattr(ci, "results_paths", lambda: [Path("dvc.lock")])
+    Path("dvc.lock").write_text("changed\n")
+    code, outputs, out = check_lock({"GITHUB_EVENT_NAME": "schedule"}, capsys)
+    assert code == 0 and outputs == "changed=true\n" and "::warning title=New results::" in out
+
+
+@pytest.fixture
+def github():
+    from tests.support.fake_github import FakeGitHub, serving
+
+    with serving(FakeGitHub(repository="o/r")) as fake:
+        yield fake
+
+
+def propose_env(fake, token="rehearsal-token", kind="github-token", **extra):
+    return {
+        "GITHUB_EVENT_NAME": "schedule",
+        "GITHUB_REF_NAME": "main",
+        "GITHUB_SHA": "abc123def456",
+        "GITHUB_REPOSITORY": fake.repository,
+        "GITHUB_API_URL": fake.base,
+        "GITHUB_TOKEN": token,
+        "PR_TOKEN_KIND": kind,
+        **extra,
     }
 
 
-def test_record_makes_no_commit_when_nothing_changed(repo_with_origin, capsys):
+def test_propose_pushes_a_branch_and_opens_a_pull_request_never_touching_main(
+    repo_with_origin, github, capsys
+):
     origin, work = repo_with_origin
-    results = collect_results(work, "schema: '2.0'\n", 0.8)
-    before = git(origin, "rev-parse", "main")
+    main_before = git(origin, "rev-parse", "main")
+    results = collect_results(work, "schema: '2.0'\nstages: {}\n", 0.9)
 
-    assert ci.record(results, {"GITHUB_EVENT_NAME": "schedule", "GITHUB_REF_NAME": "main"}) == 0
+    assert ci.propose(results, propose_env(github)) == 0
 
-    assert git(origin, "rev-parse", "main") == before
-    assert "nothing to record" in capsys.readouterr().out
+    assert git(origin, "rev-parse", "main") == main_before
+    branches = git(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    (branch,) = [b for b in branches if b.startswith(ci.RETRAIN_BRANCH_PREFIX)]
+    assert git(origin, "log", "-1", "--format=%an", branch) == ci.BOT_NAME
+    assert set(git(origin, "diff", "--name-only", "main", branch).split()) == {
+        "dvc.lock",
+        "metrics/test.json",
+    }
+    (pull,) = github.pulls
+    assert (pull["head"]["ref"], pull["base"]["ref"]) == (branch, "main")
+    assert pull["title"] == "Record retrained results (schedule)"
+    # Opened with GITHUB_TOKEN: GitHub would start no workflow; the job says so and how to fix.
+    assert pull["starts_workflows"] is False
+    out = capsys.readouterr().out
+    assert "::warning title=Checks will not start::" in out and "RETRAIN_PR_TOKEN" in out
 
 
-def test_record_never_commits_on_a_pull_request(repo_with_origin):
-    origin, work = repo_with_origin
-    results = collect_results(work, "changed\n", 0.1)
-    before = git(origin, "rev-parse", "main")
-    assert ci.record(results, {"GITHUB_EVENT_NAME": "pull_request"}) == 0
-    assert git(origin, "rev-parse", "main") == before
-
-
-def test_a_refused_push_is_a_warning_not_a_failure(repo_with_origin, capsys):
+def test_with_a_dedicated_token_the_pull_requests_checks_start_and_a_rerun_finds_it(
+    repo_with_origin, github, capsys
+):
     _, work = repo_with_origin
-    results = collect_results(work, "changed\n", 0.7)
-    env = {"GITHUB_EVENT_NAME": "push", "GITHUB_REF_NAME": "main"}
-    git(work, "remote", "set-url", "origin", str(work.parent / "missing.git"))
+    github.identities["pat"] = "release-bot"
+    results = collect_results(work, "schema: '2.0'\nstages: {a: 1}\n", 0.91)
+    env = propose_env(github, token="pat", kind="dedicated")
 
-    assert ci.record(results, env) == 0
+    assert ci.propose(results, env) == 0
+    git(work, "checkout", "--quiet", "main")
+    assert ci.propose(results, env) == 0  # the same results again: no second pull request
 
-    assert "::warning title=dvc.lock not recorded::" in capsys.readouterr().out
+    (pull,) = github.pulls
+    assert pull["starts_workflows"] is True and pull["user"]["login"] == "release-bot"
+    out = capsys.readouterr().out
+    assert "Checks will not start" not in out and "already proposed" in out
 
 
-def test_record_ignores_manifest_entries_outside_the_work_tree(repo_with_origin, tmp_path):
+def test_propose_never_runs_for_a_pull_request_and_needs_collected_results(
+    repo_with_origin, github, tmp_path, capsys
+):
+    _, work = repo_with_origin
+    results = collect_results(work, "changed\n", 0.1)
+    assert ci.propose(results, propose_env(github, GITHUB_EVENT_NAME="pull_request")) == 0
+    assert ci.propose(tmp_path / "nothing", propose_env(github)) == 1
+    assert github.pulls == [] and "the training job collected nothing" in capsys.readouterr().out
+
+
+def test_propose_ignores_manifest_entries_outside_the_work_tree(repo_with_origin, github, tmp_path):
     origin, _ = repo_with_origin
     results = tmp_path / "evil"
     results.mkdir()
     (results / ci.RESULTS_MANIFEST).write_text("../outside\n.git/config\n/etc/passwd\n")
-    before = git(origin, "rev-parse", "main")
-    assert ci.record(results, {"GITHUB_EVENT_NAME": "push", "GITHUB_REF_NAME": "main"}) == 0
-    assert git(origin, "rev-parse", "main") == before
+    assert ci.propose(results, propose_env(github)) == 1
+    assert not (tmp_path / "outside").exists()
+    branches = git(origin, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    assert branches == ["main"] and github.pulls == []

@@ -1,4 +1,4 @@
-"""tabpipe.release.deploy: wait for CI and training, plan the release, release all or nothing."""
+"""tabpipe.release.deploy: wait for CI, check the rebuild, release only from main, atomically."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tabpipe.ci.github import GitHub
 from tabpipe.release import deploy, registry
-from tabpipe.release.deploy import CI_WORKFLOW, TRAINING_WORKFLOW, DeployError, GitHub, RunState
+from tabpipe.release.deploy import CI_WORKFLOW, DeployError, RunState
 from tests.support.fake_github import FakeGitHub, serving
 from tests.support.gitrepos import Project, git, make_project
 
@@ -25,58 +26,47 @@ def md5(data: bytes) -> str:
 # --- wait -----------------------------------------------------------------------------------
 
 
-def states(ci=("completed", "success"), training=("completed", "success")):
-    return {
-        "CI": RunState("CI", *ci),
-        "Continuous training": RunState("Continuous training", *training),
-    }
+def states(ci=("completed", "success")):
+    return {"CI": RunState("CI", *ci)}
 
 
 @pytest.mark.parametrize(
-    ("ci", "training", "waited", "outcome"),
+    ("ci", "waited", "outcome"),
     [
-        (("completed", "success"), ("completed", "success"), 0, "proceed"),
-        (("completed", "failure"), ("in_progress", None), 0, "fail"),
-        (("completed", "success"), ("completed", "cancelled"), 0, "fail"),
-        (("in_progress", None), ("in_progress", None), 0, "wait"),
-        (("completed", "success"), ("in_progress", None), 999, "wait"),
-        (("completed", "success"), (None, None), 10, "wait"),
-        (("completed", "success"), (None, None), 61, "skip"),
-        ((None, None), (None, None), 10, "wait"),
-        ((None, None), (None, None), 61, "fail"),
+        (("completed", "success"), 0, "proceed"),
+        (("completed", "failure"), 0, "fail"),
+        (("completed", "cancelled"), 0, "fail"),
+        (("in_progress", None), 999, "wait"),
+        ((None, None), 10, "wait"),
+        ((None, None), 61, "fail"),
     ],
 )
-def test_the_deploy_goes_on_only_after_ci_and_training_both_succeeded(
-    ci, training, waited, outcome
-):
-    assert deploy.verdict(states(ci, training), waited)[0] == outcome
+def test_the_deploy_goes_on_only_after_ci_succeeded(ci, waited, outcome):
+    assert deploy.verdict(states(ci), waited)[0] == outcome
 
 
-def test_waiting_polls_until_both_finish_and_reads_the_newest_attempt():
+def run(run_id, status, conclusion, attempt=1, **extra):
+    return {
+        "id": run_id,
+        "path": CI_WORKFLOW,
+        "event": "push",
+        "head_branch": "main",
+        "status": status,
+        "conclusion": conclusion,
+        "run_attempt": attempt,
+        **extra,
+    }
+
+
+def test_waiting_polls_until_ci_finishes():
     fake = FakeGitHub()
-    running = [
-        {"id": 1, "path": CI_WORKFLOW, "status": "completed", "conclusion": "success"},
-        {
-            "id": 2,
-            "path": TRAINING_WORKFLOW,
-            "status": "completed",
-            "conclusion": "failure",
-            "run_attempt": 1,
-        },
-        {
-            "id": 3,
-            "path": TRAINING_WORKFLOW,
-            "status": "in_progress",
-            "conclusion": None,
-            "run_attempt": 2,
-        },
-    ]
+    running = [run(3, "in_progress", None)]
     fake.runs["abc"] = running
     clock = [0.0]
 
     def sleep(seconds: float) -> None:
         clock[0] += seconds
-        running[2].update(status="completed", conclusion="success")  # the re-run succeeds
+        running[0].update(status="completed", conclusion="success")
 
     with serving(fake):
         github = GitHub(fake.base, fake.repository, "token")
@@ -86,13 +76,20 @@ def test_waiting_polls_until_both_finish_and_reads_the_newest_attempt():
     assert all(auth == "Bearer token" for _, _, auth in fake.requests)
 
 
-def test_a_manual_run_deploys_from_the_newest_commit_ci_ran_on():
-    fake = FakeGitHub()
-    fake.succeeded("merge", CI_WORKFLOW, TRAINING_WORKFLOW)
-    with serving(fake):
-        github = GitHub(fake.base, fake.repository, "t")
-        assert deploy.source_commit(github, ["results-commit", "merge", "older"]) == "merge"
-        assert deploy.source_commit(github, ["x", "y"]) is None
+def test_an_older_run_re_run_later_does_not_outrank_a_newer_run():
+    # run 7 (older) was re-run and succeeded on attempt 3; run 9 started after it and failed
+    runs = [run(7, "completed", "success", attempt=3), run(9, "completed", "failure")]
+    assert deploy.latest_runs(runs)["CI"].conclusion == "failure"
+    assert deploy.latest_runs(list(reversed(runs)))["CI"].conclusion == "failure"
+
+
+def test_only_runs_for_main_count_not_a_pull_requests_or_another_branchs():
+    runs = [
+        run(5, "completed", "success"),
+        run(8, "completed", "failure", event="pull_request", head_branch="topic"),
+        run(9, "completed", "failure", head_branch="topic"),
+    ]
+    assert deploy.latest_runs(runs)["CI"].conclusion == "success"
 
 
 # --- plan -----------------------------------------------------------------------------------
@@ -137,33 +134,67 @@ def project(tmp_path) -> Project:
     return found
 
 
-def test_the_release_is_the_results_commit_that_records_this_model(project):
-    merged = commit_files(
-        project,
-        {"params.yaml": "n: 400\n", "dvc.lock": lock_for(OLD_MODEL)},
-        "Merge a params change",
-    )
-    recorded = commit_files(
-        project,
-        {"dvc.lock": lock_for(NEW_MODEL), "metrics/test.json": json.dumps(METRICS)},
-        "Record pipeline results [skip ci]",
-    )
-    work = trained_workspace(project, merged, NEW_MODEL)
-
-    decided = deploy.plan(work, deploy.fetch_main(work))
-
-    assert decided.release and (decided.commit, decided.version) == (recorded, "v1.0.0")
-    assert decided.previous == ""
-
-
-def test_a_commit_that_already_records_its_model_is_released_itself(project):
+def test_the_merge_commit_that_records_the_rebuilt_model_is_released_itself(project):
     merged = commit_files(
         project,
         {"dvc.lock": lock_for(NEW_MODEL), "metrics/test.json": json.dumps(METRICS)},
         "A pull request that committed its results",
     )
     work = trained_workspace(project, merged, NEW_MODEL)
-    assert deploy.plan(work, deploy.fetch_main(work)).commit == merged
+    decided = deploy.plan(work, deploy.fetch_main(work))
+    assert decided.release and (decided.commit, decided.version) == (merged, "v1.0.0")
+    assert decided.previous == ""
+
+
+def test_a_rebuild_that_is_not_the_model_the_commit_records_is_never_released(project):
+    merged = commit_files(
+        project,
+        {"dvc.lock": lock_for(OLD_MODEL), "metrics/test.json": json.dumps(METRICS)},
+        "Merged with a stale dvc.lock",
+    )
+    work = trained_workspace(project, merged, NEW_MODEL)
+    with pytest.raises(DeployError, match=r"is not the model commit .* dvc.lock records"):
+        deploy.plan(work, deploy.fetch_main(work))
+    same_model = trained_workspace(project, merged, OLD_MODEL, name="other-metrics")
+    (same_model / "metrics" / "test.json").write_text(json.dumps({"roc_auc": 0.5}))
+    with pytest.raises(DeployError, match=r"metrics/test\.json differs"):
+        deploy.plan(same_model, deploy.fetch_main(same_model))
+
+
+def test_a_commit_that_is_not_on_main_is_never_released(project):
+    commit_files(project, {"dvc.lock": lock_for(OLD_MODEL)}, "main")
+    git(project.path, "checkout", "--quiet", "-b", "topic")
+    (project.path / "dvc.lock").write_text(lock_for(NEW_MODEL))
+    (project.path / "metrics").mkdir(exist_ok=True)
+    (project.path / "metrics" / "test.json").write_text(json.dumps(METRICS))
+    git(project.path, "add", "--all")
+    git(project.path, "commit", "--quiet", "-m", "unreviewed")
+    git(project.path, "push", "--quiet", "origin", "topic")
+    branch_commit = git(project.path, "rev-parse", "HEAD")
+    work = trained_workspace(project, branch_commit, NEW_MODEL)
+    with pytest.raises(DeployError, match="is not on refs/remotes/origin/main"):
+        deploy.plan(work, deploy.fetch_main(work))
+    for name in ("HEAD", "main", "topic", branch_commit[:12]):
+        with pytest.raises(DeployError, match="is not a full commit SHA"):
+            deploy.require_full_sha(name)
+
+
+def test_a_deploy_run_for_another_ref_does_nothing(tmp_path, capsys):
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/heads/topic", "GITHUB_SHA": "a" * 40}
+    assert deploy.main(["wait"], env) == 1
+    assert "deploys run only for refs/heads/main" in capsys.readouterr().out
+
+
+def test_the_precheck_skips_the_rebuild_when_prod_serves_the_recorded_model(project):
+    merged = commit_files(
+        project, {"dvc.lock": lock_for(NEW_MODEL), "metrics/test.json": json.dumps(METRICS)}, "m"
+    )
+    assert deploy.precheck(project.path).release  # nothing in prod yet: rebuild
+    registry.register(project.path, merged)
+    registry.assign_prod(project.path, "v1.0.0")
+    commit_files(project, {"README": "docs only\n"}, "Docs")
+    decided = deploy.precheck(project.path)
+    assert not decided.release and "already serves the model" in decided.reason
 
 
 def test_nothing_is_planned_for_an_unblessed_model_or_a_verdict_about_another(project):
@@ -179,21 +210,6 @@ def test_nothing_is_planned_for_an_unblessed_model_or_a_verdict_about_another(pr
         deploy.plan(work, deploy.fetch_main(work))
 
 
-def test_unrecorded_results_or_main_moving_on_first_stop_the_release(project):
-    merged = commit_files(project, {"dvc.lock": lock_for(OLD_MODEL)}, "Merge")
-    commit_files(project, {"src.py": "print('new code')\n"}, "Another merge, new code")
-    commit_files(
-        project,
-        {"dvc.lock": lock_for(NEW_MODEL), "metrics/test.json": json.dumps(METRICS)},
-        "Results of the other merge",
-    )
-    work = trained_workspace(project, merged, NEW_MODEL)
-    with pytest.raises(
-        DeployError, match="no commit on refs/remotes/origin/main records this model"
-    ):
-        deploy.plan(work, deploy.fetch_main(work))
-
-
 def test_a_commit_or_a_model_already_released_is_not_released_again(project):
     merged = commit_files(
         project, {"dvc.lock": lock_for(NEW_MODEL), "metrics/test.json": json.dumps(METRICS)}, "m"
@@ -205,7 +221,9 @@ def test_a_commit_or_a_model_already_released_is_not_released_again(project):
     decided = deploy.plan(work, deploy.fetch_main(work))
     assert not decided.release and "already model@v1.0.0" in decided.reason
 
-    later = commit_files(project, {"README": "docs only, same model\n"}, "Docs")
+    later = commit_files(
+        project, {"README": "docs only, same model\n"}, "Docs"
+    )  # a newer commit recording the same model
     again = trained_workspace(project, later, NEW_MODEL, name="next-deploy-job")
     decided = deploy.plan(again, deploy.fetch_main(again))
     assert not decided.release and "prod (v1.0.0) already serves this very model" in decided.reason
@@ -216,7 +234,7 @@ def test_a_commit_or_a_model_already_released_is_not_released_again(project):
 
 def bundle_for(tmp_path: Path, version: str, commit: str, *, infra_ok: bool = True) -> Path:
     bundle = tmp_path / "bundle"
-    bundle.mkdir()
+    bundle.mkdir(parents=True)
     (bundle / "model.onnx").write_bytes(NEW_MODEL)
     info = {
         "version": version,
@@ -309,15 +327,33 @@ def test_the_command_reports_outputs_for_the_next_jobs(project, tmp_path, monkey
     ]
 
 
-def test_the_release_job_fetches_the_results_commit_its_checkout_lacks(project, tmp_path):
-    merged = commit_files(project, {"dvc.lock": lock_for(OLD_MODEL)}, "Merge")
-    recorded = commit_files(project, {"dvc.lock": lock_for(NEW_MODEL)}, "Record results [skip ci]")
+def test_the_release_job_fetches_the_commit_its_checkout_lacks_and_checks_it_is_on_main(
+    project, tmp_path
+):
+    merged = commit_files(project, {"dvc.lock": lock_for(NEW_MODEL)}, "Merge")
+    later = commit_files(project, {"README": "docs\n"}, "A later merge")
     job = tmp_path / "release-job"
     git(tmp_path, "init", "--quiet", str(job))
     git(job, "remote", "add", "origin", str(project.origin))
-    git(job, "fetch", "--quiet", "--no-tags", "--depth=1", "origin", merged)
+    git(job, "fetch", "--quiet", "--no-tags", "--depth=1", "origin", later)
     git(job, "checkout", "--quiet", "--detach", "FETCH_HEAD")
-    bundle = bundle_for(tmp_path, "v1.0.0", recorded)
+    bundle = bundle_for(tmp_path, "v1.0.0", merged)
     with serving(FakeGitHub()) as fake:
-        deploy.publish(job, bundle, "v1.0.0", recorded, GitHub(fake.base, fake.repository, "t"))
-    assert git(project.origin, "rev-list", "-n", "1", "model@v1.0.0") == recorded
+        deploy.publish(job, bundle, "v1.0.0", merged, GitHub(fake.base, fake.repository, "t"))
+    assert git(project.origin, "rev-list", "-n", "1", "model@v1.0.0") == merged
+
+
+def test_the_release_step_refuses_a_branch_name_or_a_commit_off_main(project, tmp_path):
+    commit_files(project, {"dvc.lock": lock_for(NEW_MODEL)}, "main")
+    git(project.path, "checkout", "--quiet", "-b", "topic")
+    (project.path / "x").write_text("1")
+    git(project.path, "add", "x")
+    git(project.path, "commit", "--quiet", "-m", "unreviewed")
+    git(project.path, "push", "--quiet", "origin", "topic")
+    off_main = git(project.path, "rev-parse", "HEAD")
+    github = GitHub("http://127.0.0.1:9", "o/r", "t")  # never reached
+    for commit, match in [("main", "not a full commit SHA"), (off_main, "is not on")]:
+        bundle = bundle_for(tmp_path / commit[:8], "v1.0.0", commit)
+        with pytest.raises(DeployError, match=match):
+            deploy.publish(project.path, bundle, "v1.0.0", commit, github)
+    assert project.origin_tags() == []

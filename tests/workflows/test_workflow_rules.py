@@ -144,13 +144,14 @@ def render_group(path, event: str, ref: str = "refs/heads/main", run_id: str = "
 
 def evaluate(text: str, values: dict[str, str]) -> str:
     """A tiny evaluator for the `${{ ... }}` forms the concurrency blocks use."""
+
     def expr(body: str) -> str:
         body = body.strip()
         for name, value in values.items():
             body = re.sub(rf"(?<![\w.]){re.escape(name)}(?![\w.])", repr(value), body)
         body = re.sub(r"format\('pr-\{0\}', ('[^']*')\)", r"('pr-' + \1)", body)
         body = body.replace("&&", " and ").replace("||", " or ").replace("!cancelled()", "True")
-        result = eval(body, {"__builtins__": {}})  # noqa: S307 - our own workflow files
+        result = eval(body, {"__builtins__": {}})  # our own workflow files, no builtins
         return str(result).lower() if isinstance(result, bool) else str(result)
 
     return re.sub(r"\$\{\{(.*?)\}\}", lambda m: expr(m.group(1)), text)
@@ -251,8 +252,14 @@ def test_the_auditor_personas_findings_are_only_the_read_only_credentials():
     from tests.workflows.test_linters import tool
 
     done = subprocess.run(
-        [tool("zizmor"), "--offline", "--no-progress", "--persona=auditor", "--format=json",
-         str(GITHUB)],
+        [
+            tool("zizmor"),
+            "--offline",
+            "--no-progress",
+            "--persona=auditor",
+            "--format=json",
+            str(GITHUB),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -431,6 +431,9 @@ def propose(results: Path, env: Mapping[str, str] = os.environ) -> int:
         annotate("error", "Propose", f"{manifest} not found: the training job collected nothing")
         return 1
     entries = [e for e in manifest.read_text(encoding="utf-8").split() if _safe_entry(e)]
+    if not entries:
+        annotate("error", "Propose", f"{manifest} lists nothing inside the work tree")
+        return 1
     base = env.get("GITHUB_REF_NAME") or _output(["git", "branch", "--show-current"]).strip()
     if not base:
         annotate("error", "Propose", "not on a branch: no base for the pull request")
