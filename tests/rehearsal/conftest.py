@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.rehearsal.harness import ROOT, Origin, Rehearsal
+from tests.support.fake_github import FakeGitHub, serving
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,13 +63,19 @@ def origin(tmp_path: Path) -> Origin:
 
 
 @pytest.fixture
-def rehearsal(tmp_path: Path, shared_cache: Path, request: pytest.FixtureRequest) -> Rehearsal:
-    """Runs act; with TABPIPE_REHEARSAL_KEEP=DIR set, each run's rendered Markdown is kept in
-    DIR/<test file>/<test name>/run-<event>-<job>-<n>/ (see ActRun.keep)."""
+def rehearsal(
+    tmp_path: Path, shared_cache: Path, request: pytest.FixtureRequest
+) -> Iterator[Rehearsal]:
+    """Runs act against a loopback stand-in for GitHub's API (``rehearsal.github``).
+
+    With TABPIPE_REHEARSAL_KEEP=DIR set, each run's rendered Markdown is kept in
+    DIR/<test file>/<test name>/run-<event>-<job>-<n>/ (see ActRun.keep).
+    """
     runs = tmp_path / "runs"
     runs.mkdir()
     name = f"{request.node.path.stem}/{request.node.name}"
-    return Rehearsal(runs, shared_cache, name=name)
+    with serving(FakeGitHub()) as github:
+        yield Rehearsal(runs, shared_cache, name=name, github=github)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,18 @@ files (the work tree as it is now), its branches and pull-request merge refs, an
 one-commit-deep checkout of the ref a workflow run starts from. act then runs the workflow
 in that checkout. Every ``run:`` step runs for real; the actions that need the network are
 replaced by the stand-ins in ``actions/`` (``--local-repository``), chosen from the
-workflow's own pinned ``uses:`` lines.
+workflow's own pinned ``uses:`` lines, and GitHub's REST API by the loopback stand-in in
+tests/support/fake_github.py (``GITHUB_API_URL``).
+
+GitHub's rules, not only its happy path:
+
+- ``main`` is protected: the origin's ``pre-receive`` hook refuses any update of
+  ``refs/heads/main`` that does not come from a maintainer (this harness's own git calls,
+  which play merges of reviewed pull requests). A workflow's push to main is refused as
+  GitHub refuses it; branches and tags may be pushed.
+- a pull request opened with the run's ``GITHUB_TOKEN`` starts no workflow (the fake API
+  records ``starts_workflows: false``); a fork's token is read-only (writes answer 403);
+  a fork gets no secrets (the rehearsal passes none).
 """
 
 from __future__ import annotations
@@ -44,6 +55,22 @@ GIT_IDENTITY = {
     "GIT_COMMITTER_NAME": "Rehearsal",
     "GIT_COMMITTER_EMAIL": "rehearsal@example.invalid",
 }
+# Set only for this harness's own git calls: the protected origin lets them update main.
+MAINTAINER = {"REHEARSAL_MAINTAINER": "1"}
+PROTECT_MAIN = """#!/bin/sh
+# Branch protection on main: pull request required, no bypass (the rehearsal's maintainer
+# merges stand in for merged pull requests).
+while read -r old new ref; do
+  if [ "$ref" = refs/heads/main ] && [ "$REHEARSAL_MAINTAINER" != 1 ]; then
+    echo "error: GH006: Protected branch update failed for refs/heads/main." >&2
+    echo "error: Changes must be made through a pull request." >&2
+    exit 1
+  fi
+done
+exit 0
+"""
+# Stand-in commands a runner would have, first on PATH (npm: CML's install).
+STANDIN_PATH = [STANDINS / "setup-cml" / "npm"]
 ACT_TIMEOUT = 900
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Set to a folder to keep what each rehearsal rendered for a human to read: the Markdown the
@@ -65,12 +92,24 @@ def git(cwd: Path, *args: str) -> str:
         cwd=cwd,
         capture_output=True,
         text=True,
-        env={**os.environ, **GIT_IDENTITY},
+        env={**os.environ, **GIT_IDENTITY, **MAINTAINER},
         check=False,
     )
     if done.returncode != 0:
         raise AssertionError(f"git {' '.join(args)} failed in {cwd}:\n{done.stderr}")
     return done.stdout.strip()
+
+
+def push_as_a_workflow(repo: Path, refspec: str) -> subprocess.CompletedProcess[str]:
+    """``git push origin REFSPEC`` as a job would (no maintainer rights)."""
+    return subprocess.run(
+        ["git", "push", "origin", refspec],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k not in MAINTAINER},
+        check=False,
+    )
 
 
 def project_files() -> list[str]:
@@ -99,6 +138,9 @@ class Origin:
         git(work, "commit", "--quiet", "-m", "Baseline: the project as it is")
         git(work, "remote", "add", "origin", str(bare))
         git(work, "push", "--quiet", "origin", "main")
+        hook = bare / "hooks" / "pre-receive"
+        hook.write_text(PROTECT_MAIN)
+        hook.chmod(0o755)
         return cls(bare, work)
 
     def sha(self, ref: str) -> str:
@@ -174,6 +216,12 @@ class ActRun:
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
+    def npm_calls(self) -> list[list[str]]:
+        path = self.records / "npm-calls.jsonl"
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
     def artifact(self, name: str) -> Path:
         return self.artifacts / name
 
@@ -182,6 +230,9 @@ class ActRun:
 
     def job_ran(self, job: str) -> bool:
         return bool(re.search(rf"\[[^\]]*/{re.escape(job)}\s*\]", self.log))
+
+    def job_failed(self, job: str) -> bool:
+        return bool(re.search(rf"\[[^\]]*/{re.escape(job)}\s*\]\s+🏁\s+Job failed", self.log))
 
     def summary(self) -> str:
         """The job summaries act printed, in full.
@@ -248,6 +299,7 @@ class Rehearsal:
     extra_env: dict[str, str] = field(default_factory=dict)
     variables: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
+    github: Any = None  # the FakeGitHub the fixture serves (GITHUB_API_URL)
 
     def run(
         self,
@@ -267,6 +319,8 @@ class Rehearsal:
         event_file.write_text(json.dumps(payload, indent=2))
         workflow_path = checkout / ".github" / "workflows" / workflow
         passed_env = {
+            "PATH": os.pathsep.join([*map(str, STANDIN_PATH), host_env()["PATH"]]),
+            **({"GITHUB_API_URL": self.github.base} if self.github is not None else {}),
             "REHEARSAL_STANDINS": str(STANDINS),
             "REHEARSAL_CACHE_DIR": str(self.cache),
             "REHEARSAL_ARTIFACT_DIR": str(artifacts),
@@ -411,3 +465,26 @@ def change_a_hyperparameter(work: Path) -> ParamChange:
     start = block.start(2) + line.start(2)
     path.write_text(text[:start] + str(new) + text[start + len(line.group(2)) :])
     return ParamChange(f"train.{family}.{key}", old, new)
+
+
+def commit_results(origin: Origin, branch: str, results: Path, message: str) -> str:
+    """The documented fix for a stale lock: commit the run's ``pipeline-results`` files."""
+
+    def edit(work: Path) -> None:
+        for entry in (results / "MANIFEST").read_text().split():
+            source, target = results / entry, work / entry
+            if source.is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(source, target)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+        git(work, "add", "--all")
+
+    return origin.commit(branch, message, edit)
+
+
+def edit_readme(work: Path) -> None:
+    """A change that touches none of the pipeline's inputs."""
+    readme = work / "README.md"
+    readme.write_text(readme.read_text() + "\nA line that changes no pipeline input.\n")

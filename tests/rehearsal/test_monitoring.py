@@ -70,6 +70,16 @@ def test_a_drifted_batch_opens_one_issue_and_dispatches_retraining_every_time(
     checkout: Path, rehearsal: Rehearsal, tmp_path
 ):
     env = gh_env(tmp_path)
+    # Someone pasted the drift marker into an issue of their own: it is never edited.
+    foreign = {
+        "number": 1,
+        "state": "open",
+        "title": "Notes on drift",
+        "body": "<!-- tabpipe-monitor:drift fired=Income -->\nmy notes",
+        "user": {"login": "mallory"},
+    }
+    state = {"issues": [foreign], "comments": [], "dispatches": []}
+    Path(env["REHEARSAL_GH_STATE"]).write_text(json.dumps(state))
     payload = {"schedule": "41 6 * * *", "repository": repository_payload()}
 
     first = rehearsal.run(checkout, "schedule", payload, workflow=WORKFLOW, env=env)
@@ -98,11 +108,16 @@ def test_a_drifted_batch_opens_one_issue_and_dispatches_retraining_every_time(
 
     assert second.returncode == 0, second.log[-5000:]
     again = [(c["method"], c["endpoint"]) for c in gh_calls(second)]
-    assert ("PATCH", f"{repo}/issues/1") in again, "the open issue is updated"
+    assert ("PATCH", f"{repo}/issues/2") in again, "the bot's open issue is updated"
     assert ("POST", f"{repo}/issues") not in again, "no second issue"
     assert ("POST", f"{repo}/dispatches") in again
     state = json.loads(Path(env["REHEARSAL_GH_STATE"]).read_text())
-    assert len(state["issues"]) == 1 and len(state["dispatches"]) == 2
+    assert len(state["issues"]) == 2 and len(state["dispatches"]) == 2
+    assert state["issues"][0] == foreign, "the foreign issue carrying the marker is untouched"
+    assert state["issues"][1]["user"]["login"] == "github-actions[bot]"
+    assert not [
+        c for c in gh_calls(first) + gh_calls(second) if c["endpoint"].endswith("/issues/1")
+    ]
 
 
 def test_a_clean_batch_raises_no_issue_and_no_retrain(

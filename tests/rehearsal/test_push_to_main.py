@@ -1,10 +1,13 @@
-"""A push to main retrains, reports against the previous commit, pushes to the team's DVC
-remote, and records dvc.lock in git.
+"""Main is protected: a merge whose dvc.lock is stale ends in a pull request, never a push.
 
 The team has a real remote (S3, played by moto on loopback) named in the DVC_REMOTE
-variable, with its credentials as secrets. The record job commits dvc.lock and the results
-back to main; that commit must not start another training run: it carries [skip ci] and
-touches none of the workflow's paths.
+variable. The training job reads it with the read-only credentials (DVC_READONLY_*); only
+the publish job, bound to the dvc-write environment, pushes to it. The merge changed a
+param without the lock (a maintainer merged past the check): training reproduces it, the
+publish job pushes what it produced, and the propose job opens a pull request with the new
+dvc.lock and results, because the origin refuses any workflow's push to main, as GitHub's
+branch protection does. The pull request is opened with GITHUB_TOKEN, so GitHub would start
+no workflow for it: the job says so and how to fix it.
 """
 
 from __future__ import annotations
@@ -12,18 +15,16 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tabpipe.ci.workflow import SKIP_CI
+from tabpipe.ci.workflow import RETRAIN_BRANCH_PREFIX
 from tests.rehearsal.conftest import CREDENTIALS, S3
 from tests.rehearsal.harness import (
     Origin,
     Rehearsal,
     change_a_hyperparameter,
-    changed_files,
     git,
-    matches_any,
+    push_as_a_workflow,
     report_section,
     repository_payload,
-    workflow_paths,
 )
 
 pytestmark = pytest.mark.rehearsal
@@ -44,7 +45,7 @@ def add_team_remote(s3: S3):
     return edit
 
 
-def test_a_push_to_main_retrains_pushes_to_the_remote_and_records_the_lock_without_retriggering(
+def test_a_stale_lock_on_main_is_proposed_in_a_pull_request_and_pushed_to_the_remote_not_to_main(
     origin: Origin, rehearsal: Rehearsal, s3_remote: S3, tmp_path
 ):
     before = origin.commit("main", "Store DVC data on the team's S3", add_team_remote(s3_remote))
@@ -60,15 +61,20 @@ def test_a_push_to_main_retrains_pushes_to_the_remote_and_records_the_lock_witho
         "repository": repository_payload(),
     }
     rehearsal.variables["DVC_REMOTE"] = "team"
-    rehearsal.secrets.update(CREDENTIALS)
+    rehearsal.secrets.update(CREDENTIALS)  # the dvc-write environment's
+    rehearsal.secrets.update({f"DVC_READONLY_{k}": v for k, v in CREDENTIALS.items()})
 
     run = rehearsal.run(checkout, "push", payload)
 
     assert run.returncode == 0, run.log[-5000:]
-    assert run.job_succeeded("Retrain what changed and build the report")
-    assert run.job_succeeded("Record dvc.lock and the results in git")
+    for job in (
+        "Retrain what changed and build the report",
+        "Push data, outputs and run-cache to the DVC remote",
+        "Propose the new results in a pull request",
+    ):
+        assert run.job_succeeded(job), f"{job}\n{run.log[-5000:]}"
     assert not run.job_ran("Post or update the report comment")
-    assert run.cml_calls() == []  # no pull request, so no comment: the summary has it
+    assert run.cml_calls() == []
 
     report = (run.artifact("training-report") / "report.md").read_text()
     assert "vs the previous commit" in report and f"baseline `{before[:7]}`" in report
@@ -76,18 +82,29 @@ def test_a_push_to_main_retrains_pushes_to_the_remote_and_records_the_lock_witho
     row = f"| `{change.name}` | `{change.old}` | `{change.new}` |"
     assert row in report_section(report, "What changed")
 
-    # The record job: one bot commit with [skip ci] that no paths filter would match.
-    head, previous = origin.log("main")[:2]
-    assert head.startswith("Record pipeline results of ") and SKIP_CI in head
-    assert previous == "Tune the model on main"
-    assert git(origin.bare, "log", "-1", "--format=%an", "main") == "github-actions[bot]"
-    recorded = changed_files(origin.bare, after, origin.sha("main"))
-    assert "dvc.lock" in recorded
-    assert not [f for f in recorded if matches_any(f, workflow_paths())], recorded
+    # Nothing reached main: the new results are on a branch, in a pull request.
+    assert origin.sha("main") == after
+    branches = git(origin.bare, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    (branch,) = [b for b in branches if b.startswith(RETRAIN_BRANCH_PREFIX)]
+    assert git(origin.bare, "log", "-1", "--format=%an", branch) == "github-actions[bot]"
+    assert "dvc.lock" in git(origin.bare, "diff", "--name-only", after, branch).split()
+    (pull,) = rehearsal.github.pulls
+    assert (pull["head"]["ref"], pull["base"]["ref"]) == (branch, "main")
+    assert pull["starts_workflows"] is False  # opened with GITHUB_TOKEN
+    assert "::warning title=Checks will not start::" in run.log
+    assert "RETRAIN_PR_TOKEN" in run.summary()
 
-    # The push step: data, every output of the recorded dvc.lock, and the run-cache.
+    # The protected origin refuses a workflow's push to main (as GitHub does).
+    git(checkout, "fetch", "--quiet", "origin", branch)
+    refused = push_as_a_workflow(checkout, "FETCH_HEAD:refs/heads/main")
+    assert refused.returncode != 0 and "Protected branch update failed" in refused.stderr
+    assert origin.sha("main") == after
+
+    # Training read with the read-only credentials; publish pushed what the run produced
+    # (the branch's dvc.lock: every cached output and the run-cache).
+    assert "using DVC remote 'team' (AWS_ACCESS_KEY_ID set)" in run.log
     keys = set(s3_remote.keys())
-    lock = yaml.safe_load(git(origin.bare, "show", "main:dvc.lock"))
+    lock = yaml.safe_load(git(origin.bare, "show", f"{branch}:dvc.lock"))
     cached = {
         out["md5"]
         for stage in lock["stages"].values()
@@ -98,6 +115,3 @@ def test_a_push_to_main_retrains_pushes_to_the_remote_and_records_the_lock_witho
     for md5 in cached:
         assert f"dvc/files/md5/{md5[:2]}/{md5[2:]}" in keys, md5
     assert any(key.startswith("dvc/runs/") for key in keys), "the run-cache was not pushed"
-    data = yaml.safe_load(git(origin.bare, "show", "main:data.dvc"))["outs"][0]["md5"]
-    assert f"dvc/files/md5/{data[:2]}/{data[2:]}" in keys
-    assert "using DVC remote 'team' (AWS_ACCESS_KEY_ID set)" in run.log

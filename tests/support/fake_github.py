@@ -71,8 +71,12 @@ class FakeGitHub:
         self.comments.setdefault(pr, []).append(comment)
         return comment
 
+    @staticmethod
+    def token(auth: str) -> str:
+        return auth.removeprefix("Bearer ").removeprefix("token ").strip()
+
     def login(self, auth: str) -> str:
-        token = auth.removeprefix("Bearer ").strip()
+        token = self.token(auth)
         return BOT if token == self.workflow_token else self.identities.get(token, "someone")
 
     # --- the HTTP side ------------------------------------------------------------------
@@ -85,7 +89,7 @@ class FakeGitHub:
         query = parse_qs(url.query)
         if any(method == m and url.path.startswith(p) for m, p in self.fail):
             return 500, {"message": "injected failure"}, {}
-        if method != "GET" and auth.removeprefix("Bearer ").strip() in self.read_only:
+        if method != "GET" and self.token(auth) in self.read_only:
             return 403, FORBIDDEN, {}
         prefix = f"/repos/{self.repository}"
         path = url.path.removeprefix(prefix)

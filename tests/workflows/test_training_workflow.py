@@ -155,7 +155,7 @@ def test_the_dvc_remote_is_pushed_only_from_main_in_the_dvc_write_environment():
     assert restore.spec["with"]["key"] == "${{ needs.train.outputs.cache-key }}"  # exact key
     assert "restore-keys" not in restore.spec["with"]
     push = step_named(TRAINING, "publish", "Push data")
-    assert push.run == "python -m tabpipe.ci.workflow push"
+    assert push.run == "python -m tabpipe.ci.workflow push --results build/results"
     assert not [s for s in steps(TRAINING) if s.job == "train" and "workflow push" in s.run]
 
 

@@ -250,11 +250,29 @@ def pull(
     return 0
 
 
-def push(env: Mapping[str, str] = os.environ) -> int:
+def push(env: Mapping[str, str] = os.environ, results: Path | None = None) -> int:
+    """Push to the DVC remote what this run produced (``results``: the collected folder).
+
+    The collected ``dvc.lock`` and pointer files replace the checked-out ones first, so a
+    retrain that changed them pushes the outputs it made, not the commit's older ones.
+    """
     trigger = Trigger.from_env(env)
     if trigger.is_pull_request:
         annotate("notice", "DVC push", "pull requests never push to the DVC remote")
         return 0
+    if results is not None:
+        manifest = results / RESULTS_MANIFEST
+        entries = manifest.read_text(encoding="utf-8").split() if manifest.is_file() else []
+        _copy_results(
+            results,
+            [
+                e
+                for e in entries
+                if _safe_entry(e)
+                and not e.endswith("/")
+                and (e == "dvc.lock" or e.endswith(".dvc"))
+            ],
+        )
     choice = choose_remote(env, Remotes.from_dvc())
     if choice.push_to is None:
         annotate("notice", "DVC push skipped", choice.reason)
@@ -533,7 +551,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="the tracked data alone: no outputs, no run-cache (a deploy rebuilds everything)",
     )
-    commands.add_parser("push", help="push data, outputs and run-cache when credentials are set")
+    push_parser = commands.add_parser(
+        "push", help="push data, outputs and run-cache when credentials are set"
+    )
+    push_parser.add_argument(
+        "--results", type=Path, default=None, help="the collected results whose lock to push"
+    )
     collect_parser = commands.add_parser(
         "collect", help="copy dvc.lock and results for the record job"
     )
@@ -549,7 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "pull":
         return pull(data_only=args.data_only)
     if args.command == "push":
-        return push()
+        return push(results=args.results)
     if args.command == "collect":
         return collect(args.out_dir)
     if args.command == "check-lock":

@@ -12,9 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import stat
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -160,27 +158,6 @@ def download_artifact() -> None:
     print(f"stand-in download-artifact: {name} -> {env('ARTIFACT_PATH', '.')}")
 
 
-# --- iterative/setup-cml -----------------------------------------------------------------
-
-
-def setup_cml() -> None:
-    version, vega = env("CML_VERSION"), env("CML_VEGA")
-    if not re.fullmatch(r"v?\d+\.\d+\.\d+", version):
-        fail(f"setup-cml must pin a CML version, not {version!r}")
-    if vega.lower() != "false":
-        fail("setup-cml must run with vega: false (the vega/canvas install broke in 2026)")
-    if os.environ.get("REHEARSAL_CML_INSTALL_FAILS") == "1":
-        fail("simulated: CML could not be installed")
-    bin_dir = Path(env("RUNNER_TEMP")) / f"cml-standin-{time.time_ns()}"
-    bin_dir.mkdir(parents=True)
-    fake = bin_dir / "cml"
-    shutil.copy2(HERE / "setup-cml" / "bin" / "cml", fake)
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    with open(env("GITHUB_PATH"), "a", encoding="utf-8") as handle:
-        handle.write(f"{bin_dir}\n")
-    print(f"stand-in setup-cml: CML {version} (vega: false) -> recording cml on PATH")
-
-
 VERBS = {
     "checkout": checkout,
     "setup-python": setup_python,
@@ -188,7 +165,6 @@ VERBS = {
     "cache-save": cache_save,
     "upload-artifact": upload_artifact,
     "download-artifact": download_artifact,
-    "setup-cml": setup_cml,
 }
 
 if __name__ == "__main__":
