@@ -444,16 +444,20 @@ class ParamChange:
     new: Any
 
 
-def change_a_hyperparameter(work: Path) -> ParamChange:
-    """Edit params.yaml in place (comments kept): fewer trees, or a stronger penalty.
+# The setting that sizes each family's model: fewer makes it worse, more no worse.
+SIZE_SETTING = {"linear": "C", "hist_gradient_boosting": "max_iter"}
 
-    The edited knob belongs to the configured model family, so the change retrains the
-    model and moves the metrics.
-    """
+
+def size_setting(family: str) -> str:
+    return SIZE_SETTING.get(family, "n_estimators")
+
+
+def edit_size_setting(work: Path, scale: Any) -> ParamChange:
+    """Edit the configured family's size setting in params.yaml in place (comments kept)."""
     path = work / "params.yaml"
     text = path.read_text()
     family = yaml.safe_load(text)["train"]["family"]
-    key = "C" if family == "linear" else "n_estimators"
+    key = size_setting(family)
     block = re.search(rf"^(  {family}:.*\n)((?:    .*\n|\s*\n)*)", text, re.M)
     if block is None:
         raise AssertionError(f"no train.{family} block in params.yaml")
@@ -461,10 +465,26 @@ def change_a_hyperparameter(work: Path) -> ParamChange:
     if line is None:
         raise AssertionError(f"no train.{family}.{key} in params.yaml")
     old = yaml.safe_load(line.group(2))
-    new = old / 10 if key == "C" else max(10, int(old) // 4)
+    new = scale(key, old)
     start = block.start(2) + line.start(2)
     path.write_text(text[:start] + str(new) + text[start + len(line.group(2)) :])
     return ParamChange(f"train.{family}.{key}", old, new)
+
+
+def change_a_hyperparameter(work: Path) -> ParamChange:
+    """A smaller model: fewer trees or iterations, or a stronger penalty.
+
+    The edited knob belongs to the configured model family, so the change retrains the
+    model and moves the metrics.
+    """
+    return edit_size_setting(
+        work, lambda key, old: old / 10 if key == "C" else max(10, int(old) // 4)
+    )
+
+
+def more_trees(work: Path) -> ParamChange:
+    """A change that makes the model no worse: twice the trees (or a weaker penalty)."""
+    return edit_size_setting(work, lambda key, old: old * 2)
 
 
 def commit_results(origin: Origin, branch: str, results: Path, message: str) -> str:

@@ -36,6 +36,7 @@ from tests.rehearsal.harness import (
     commit_results,
     edit_readme,
     git,
+    more_trees,
     pull_request_payload,
     repository_payload,
 )
@@ -63,21 +64,6 @@ def checkout_commit(origin: Origin, sha: str, dest: Path) -> Path:
     git(dest, "fetch", "--quiet", "--no-tags", "--depth=1", "origin", sha)
     git(dest, "checkout", "--quiet", "-B", "main", "FETCH_HEAD")
     return dest
-
-
-def more_trees(work: Path) -> None:
-    """A change that makes the model no worse: twice the trees (or a weaker penalty)."""
-    path = work / "params.yaml"
-    text = path.read_text()
-    family = yaml.safe_load(text)["train"]["family"]
-    key = "C" if family == "linear" else "n_estimators"
-    block = re.search(rf"^(  {family}:.*\n)((?:    .*\n|\s*\n)*)", text, re.M)
-    assert block is not None, f"no train.{family} block"
-    line = re.search(rf"^(    {key}:\s*)([^\s#]+)", block.group(2), re.M)
-    assert line is not None
-    old = yaml.safe_load(line.group(2))
-    start = block.start(2) + line.start(2)
-    path.write_text(text[:start] + str(old * 2) + text[start + len(line.group(2)) :])
 
 
 def test_a_worse_model_fails_the_gate_in_its_pull_request_and_the_report_says_why(
