@@ -270,7 +270,7 @@ def push(env: Mapping[str, str] = os.environ, results: Path | None = None) -> in
                 for e in entries
                 if _safe_entry(e)
                 and not e.endswith("/")
-                and (e == "dvc.lock" or e.endswith(".dvc"))
+                and (e == DVC_LOCK.as_posix() or e.endswith(".dvc"))
             ],
         )
     choice = choose_remote(env, Remotes.from_dvc())
@@ -373,7 +373,7 @@ def check_lock(env: Mapping[str, str] = os.environ) -> int:
     changed = unrecorded()
     set_output("changed", "true" if changed else "false", env)
     if not changed:
-        annotate("notice", "dvc.lock", "the commit records exactly what this run produced")
+        annotate("notice", "Lock check", "the commit records exactly what this run produced")
         return 0
     listed = ", ".join(changed[:12]) + (
         f" and {len(changed) - 12} more" if len(changed) > 12 else ""
