@@ -29,6 +29,7 @@ COPY src/tabpipe/serving/ /app/tabpipe/serving/
 COPY src/tabpipe/core/__init__.py /app/tabpipe/core/__init__.py
 COPY src/tabpipe/core/dvcfiles.py /app/tabpipe/core/dvcfiles.py
 COPY src/tabpipe/core/paths.py /app/tabpipe/core/paths.py
+COPY src/tabpipe/core/threads.py /app/tabpipe/core/threads.py
 ARG MODEL_DIR=build/bundle
 COPY ${MODEL_DIR}/ /model/
 ENV PATH=/venv/bin:$PATH PYTHONPATH=/app PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1

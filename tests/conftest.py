@@ -4,7 +4,12 @@ Tests read the dataset's shape from params.yaml and the contract instead of nami
 bundled dataset's columns, so they keep passing after `tabpipe init` onboards new data.
 """
 
+# ruff: noqa: E402  (threads.configure() must run before the imports below)
 from __future__ import annotations
+
+from tabpipe.core import threads
+
+threads.configure()  # before pandas loads numpy: OpenMP/BLAS pools sized, passive waiting
 
 import shutil
 from pathlib import Path

@@ -15,6 +15,8 @@ from importlib import import_module
 from importlib.util import find_spec
 from pathlib import Path
 
+from tabpipe.core import threads
+
 STAGES = ("validate", "split", "train", "evaluate", "export", "profile", "gate")
 
 # subcommand -> module with a ``main(argv) -> int``; a stage's module is tabpipe.pipeline.<stage>
@@ -66,6 +68,7 @@ def _summary(command: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    threads.configure()  # before any command imports numpy, scikit-learn or onnxruntime
     args = list(sys.argv[1:] if argv is None else argv)
     commands = [*STAGES, *TOOLS]
     if not args or args[0] in {"-h", "--help"}:

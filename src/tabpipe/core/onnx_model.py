@@ -21,6 +21,7 @@ from skl2onnx import convert_sklearn
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.pipeline import Pipeline
 
+from tabpipe.core import threads
 from tabpipe.core.config import FeatureParams, Params, Task
 from tabpipe.core.derived import register_converter
 from tabpipe.core.model import model_frame
@@ -76,7 +77,7 @@ def with_metadata(proto: onnx.ModelProto, metadata: dict[str, Any]) -> onnx.Mode
 
 
 def session(model_bytes: bytes) -> ort.InferenceSession:
-    options = ort.SessionOptions()
+    options = threads.onnxruntime_options(ort.SessionOptions())
     options.log_severity_level = 3
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 

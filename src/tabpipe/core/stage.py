@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tabpipe.core import timings
+from tabpipe.core import threads, timings
 from tabpipe.core.config import ConfigError, Params, load_params
 from tabpipe.core.contract import ContractError
 from tabpipe.core.io import InputError
@@ -36,6 +36,7 @@ def run_stage(
     body: Callable[[Params], None],
     argv: Sequence[str] | None = None,
 ) -> int:
+    threads.configure()  # limits pools already loaded (tabpipe.pipeline set them before)
     parser = argparse.ArgumentParser(prog=f"tabpipe {name}", description=description)
     parser.add_argument(
         "--params",

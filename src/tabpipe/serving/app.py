@@ -20,6 +20,8 @@ environment with only the serve group: ``python -m tabpipe.serving.app --model-d
 
 # No `from __future__ import annotations` here: FastAPI reads the endpoint annotations, and
 # the request models are local variables built from the model's metadata.
+# The thread pools are sized before numpy and onnxruntime are imported, hence:
+# ruff: noqa: E402
 import argparse
 import os
 import sys
@@ -27,6 +29,10 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from tabpipe.core import threads  # stdlib only: the serving image carries it
+
+threads.configure()
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler

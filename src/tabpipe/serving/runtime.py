@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from tabpipe.core import threads  # stdlib only, like dvcfiles: in the serving image
 from tabpipe.core.dvcfiles import file_md5  # stdlib only: the serving image carries it
 
 METADATA_FILE = "model.json"
@@ -101,7 +102,7 @@ class ServingModel:
             self.classes = [str(c) for c in self.metadata.get("classes") or []]
         except (KeyError, TypeError) as exc:
             raise ModelLoadError(f"{meta_path}: missing or malformed field {exc}") from exc
-        options = ort.SessionOptions()
+        options = threads.onnxruntime_options(ort.SessionOptions())
         options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(
