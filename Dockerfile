@@ -18,8 +18,9 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 UV_PYTHON_DOWNLOADS=never UV_LINK_MODE=copy 
 RUN python -m pip install --no-cache-dir "uv==0.13.8"
 WORKDIR /build
 COPY pyproject.toml uv.lock ./
-# Exactly the locked `serve` dependency group, and not the project's own dependencies.
-RUN uv sync --locked --only-group serve --no-install-project --no-cache
+# Exactly the locked `serve` dependency group, and not the project's own dependencies,
+# compiled to bytecode at install (PYTHONDONTWRITEBYTECODE=1 below: nothing is cached later).
+RUN uv sync --locked --only-group serve --no-install-project --no-cache --compile-bytecode
 
 FROM ${PYTHON_IMAGE}
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin serve

@@ -14,9 +14,10 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # imported where a table is read: writing JSON needs no pandas
+    import pandas as pd
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
 
@@ -89,6 +90,8 @@ def read_table(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: the file is empty (0 bytes)")
     if suffix == ".csv":
         return _read_csv(path)
+    import pandas as pd
+
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types; all mean "not a readable table"
@@ -96,6 +99,8 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
     with path.open(newline="", encoding="utf-8") as handle:
         try:
             header = next(csv.reader(handle), [])

@@ -1,15 +1,20 @@
-"""Pure metric and plot-data functions: arrays in, plain dicts and frames out."""
+"""Pure metric and plot-data functions: arrays in, plain dicts and frames out.
+
+numpy, pandas and scikit-learn are imported by the functions that compute: the PR report,
+the gate and the monitors read the metric-direction table below without loading them.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import numpy as np
-import pandas as pd
-from sklearn import metrics as skm
+from typing import TYPE_CHECKING
 
 from tabpipe.core.config import Task
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 # Which way each metric the evaluate stage writes is better: the one table the PR report,
 # the degradation check and the gate's suggested thresholds read.
@@ -34,6 +39,9 @@ class Predictions:
 
 def scores(task: Task, p: Predictions, positive_class: str | None = None) -> dict[str, float]:
     """The task's metrics. Raises ValueError if any metric is NaN or infinite."""
+    import numpy as np
+    from sklearn import metrics as skm
+
     if task is Task.REGRESSION:
         result = {
             "rmse": float(np.sqrt(skm.mean_squared_error(p.y_true, p.y_pred))),
@@ -57,6 +65,9 @@ def _undefined(name: str, value: float) -> bool:
 
 
 def _classification(task: Task, p: Predictions, positive_class: str | None) -> dict[str, float]:
+    import numpy as np
+    from sklearn import metrics as skm
+
     assert p.proba is not None
     labels = list(p.classes)
     present = set(p.y_true.tolist())
@@ -110,10 +121,16 @@ def slice_scores(
 
 
 def confusion_rows(p: Predictions) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({"actual": p.y_true, "predicted": p.y_pred})
 
 
 def roc_points(p: Predictions, positive_class: str) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+    from sklearn import metrics as skm
+
     assert p.proba is not None
     score = p.proba[:, list(p.classes).index(positive_class)]
     fpr, tpr, thresholds = skm.roc_curve(p.y_true == positive_class, score)
@@ -122,6 +139,9 @@ def roc_points(p: Predictions, positive_class: str) -> pd.DataFrame:
 
 
 def precision_recall_points(p: Predictions, positive_class: str) -> pd.DataFrame:
+    import pandas as pd
+    from sklearn import metrics as skm
+
     assert p.proba is not None
     score = p.proba[:, list(p.classes).index(positive_class)]
     precision, recall, _ = skm.precision_recall_curve(p.y_true == positive_class, score)
@@ -129,4 +149,6 @@ def precision_recall_points(p: Predictions, positive_class: str) -> pd.DataFrame
 
 
 def prediction_points(p: Predictions) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame({"actual": p.y_true, "predicted": p.y_pred}).round(6)

@@ -15,11 +15,19 @@ from pathlib import Path
 
 from tabpipe.core import threads, timings
 from tabpipe.core.config import ConfigError, Params, load_params
-from tabpipe.core.contract import ContractError
 from tabpipe.core.io import InputError
 from tabpipe.core.paths import PARAMS_FILE
 
-EXPECTED_ERRORS = (ConfigError, ContractError, InputError)
+# Plus tabpipe.core.contract's ContractError, looked up when the stage fails (expected()):
+# importing the contract module here would load pandera and pandas into every stage.
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (ConfigError, InputError)
+
+
+def expected(exc: Exception) -> bool:
+    """A failure the stage reports in one line (bad params, input or data), not a crash."""
+    contract = sys.modules.get("tabpipe.core.contract")  # only a loaded module can raise it
+    kinds = EXPECTED_ERRORS + ((contract.ContractError,) if contract is not None else ())
+    return isinstance(exc, kinds)
 
 
 class StageFailed(Exception):
@@ -54,7 +62,9 @@ def run_stage(
         outcome = "failed"
         print(f"[{name}] FAILED: {exc}", file=sys.stderr, flush=True)
         return 1
-    except EXPECTED_ERRORS as exc:
+    except Exception as exc:
+        if not expected(exc):
+            raise
         outcome = "error"
         print(f"[{name}] ERROR: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -96,6 +96,7 @@ def build_environment(target: Path, python: str = sys.executable) -> Path:
             "--only-group",
             "serve",
             "--no-install-project",
+            "--compile-bytecode",  # .pyc at install: the service starts without compiling
             "--python",
             python,
             "--quiet",
