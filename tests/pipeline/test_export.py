@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tabpipe.cli import STAGES
+from tabpipe.core import onnx_model
 from tabpipe.core.config import Task, load_params
 from tabpipe.core.onnx_model import convert, run, session
 from tabpipe.core.paths import CHAMPION_FILE, PATHS
@@ -104,7 +105,7 @@ def test_parity_fails_and_says_by_how_much_when_onnx_and_sklearn_disagree():
 
 def test_a_failed_parity_check_keeps_the_previous_model(exported, monkeypatch, capsys):
     previous = PATHS.onnx_model.read_bytes()
-    real_convert = export.convert
+    real_convert = onnx_model.convert  # export imports it when it runs
 
     def perturbed_convert(model, features, task, opset):
         """Convert, then scale the linear classifier's weights inside the ONNX graph."""
@@ -121,7 +122,7 @@ def test_a_failed_parity_check_keeps_the_previous_model(exported, monkeypatch, c
             attribute.floats[:] = [value * 3 for value in attribute.floats]
         return proto
 
-    monkeypatch.setattr(export, "convert", perturbed_convert)
+    monkeypatch.setattr(onnx_model, "convert", perturbed_convert)
     assert export.main([]) == 1
     assert "parity check failed" in capsys.readouterr().err
     assert PATHS.onnx_model.read_bytes() == previous, "the previous model.onnx is untouched"
@@ -264,3 +265,16 @@ def test_a_rebuild_in_another_process_gives_the_same_bytes(tmp_path, root):
         for seed in ("1", "4")
     }
     assert len(digests) == 1, digests
+
+
+def test_the_parity_report_is_the_same_whatever_the_thread_count(monkeypatch):
+    """reports/parity.json is committed: onnxruntime's thread count must not change it."""
+    params = synthetic_params("binary", "hist_gradient_boosting")
+    frame = synthetic("binary", rows=2000)
+    model = fit(frame, params)
+    model_bytes = convert(model, params.features, Task.BINARY, 17).SerializeToString()
+    reports = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("OMP_NUM_THREADS", threads)  # what sessions are sized from
+        reports.append(export.parity(model, model_bytes, frame, params, tolerance=1e-4))
+    assert reports[0] == reports[1]

@@ -142,3 +142,22 @@ def test_hist_gradient_boosting_logs_its_progress_without_changing_the_model(tas
     for fitted, reference in zip(trees(estimator), trees(plain.named_steps["model"]), strict=True):
         assert fitted.tobytes() == reference.tobytes()
     np.testing.assert_array_equal(outputs(model, X), outputs(plain, X))
+
+
+@pytest.mark.parametrize("family", ["hist_gradient_boosting", "lightgbm", "xgboost"])
+def test_the_pickled_model_is_the_same_whatever_the_thread_count(family):
+    """model.joblib's md5 is in dvc.lock: a machine with more CPUs must not change it."""
+    import io
+
+    import joblib
+    from threadpoolctl import threadpool_limits
+
+    params = synthetic_params("multiclass", family)
+    frame = synthetic("multiclass", rows=600)
+    pickled = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads):
+            buffer = io.BytesIO()
+            joblib.dump(fit(frame, params), buffer)
+            pickled.append(buffer.getvalue())
+    assert pickled[0] == pickled[1]

@@ -76,8 +76,15 @@ def with_metadata(proto: onnx.ModelProto, metadata: dict[str, Any]) -> onnx.Mode
     return proto
 
 
-def session(model_bytes: bytes) -> ort.InferenceSession:
+def session(model_bytes: bytes, intra_op_threads: int | None = None) -> ort.InferenceSession:
+    """A CPU session with the process's thread settings, or exactly ``intra_op_threads``.
+
+    A tree ensemble's sum over trees is split between the intra-op threads, so the last bits
+    of its output depend on their number: pass 1 where the output must be reproducible.
+    """
     options = threads.onnxruntime_options(ort.SessionOptions())
+    if intra_op_threads is not None:
+        options.intra_op_num_threads = intra_op_threads
     options.log_severity_level = 3
     return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
 

@@ -118,6 +118,11 @@ def fit(frame: pd.DataFrame, params: Params) -> Pipeline:
                 model.fit(X, y, **fit_params)
         except ConvergenceWarning as exc:
             raise StageFailed(f"{params.train.family} did not converge: {exc}") from exc
+    if isinstance(estimator, HIST_GRADIENT_BOOSTING):
+        # The fitted binner keeps the thread count it ran with, so model.joblib's md5 (in
+        # dvc.lock) would change with the machine's CPUs; the trees do not. Its default
+        # (None: the CPUs available) is what a refit would use anyway.
+        estimator._bin_mapper.set_params(n_threads=None)
     return model
 
 
