@@ -45,3 +45,15 @@ def test_preprocessing_imputes_and_one_hot_encodes_unknown_categories_to_zero():
     assert out[0, 0] == 30.0, "age imputed with the training median"
     assert out[0, 2:].sum() == 0, "an unseen category encodes to all zeros, not an error"
     assert not np.isnan(out).any()
+
+
+def test_booleans_and_integer_codes_become_the_strings_the_model_and_service_share():
+    from tabpipe.core.model import category_strings
+
+    booleans = pd.Series([True, False, None], dtype="boolean")
+    assert category_strings(booleans).tolist() == ["True", "False", ""]
+    assert category_strings(pd.Series([True, False])).tolist() == ["True", "False"]
+    # A CSV reader stores codes with a missing cell as floats: still "2", as the service sends.
+    assert category_strings(pd.Series([1.0, 2.0, np.nan])).tolist() == ["1", "2", ""]
+    assert category_strings(pd.Series([1, 2], dtype="Int64")).tolist() == ["1", "2"]
+    assert category_strings(pd.Series([0.5, 2.0])).tolist() == ["0.5", "2.0"]

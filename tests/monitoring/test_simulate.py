@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 
 from tabpipe.monitoring import simulate
@@ -81,3 +82,31 @@ def test_the_cli_writes_the_batch(project, capsys):
     assert len(pd.read_parquet(project / "b.parquet")) == 50
     assert "concept-drift: 50 rows" in capsys.readouterr().out
     assert simulate.main(["--out", "b.txt"]) == 1
+
+
+def test_booleans_codes_and_pandas_categories_drift_and_break_without_a_crash(tmp_path):
+    """Kinds a real table has: the batch keeps their values' types, or breaks them as text."""
+    from tests.onboarding.test_plan import kinds_table
+    from tests.support.factories import onboarded
+
+    frame, params, schema = onboarded(kinds_table(), "y")
+    for name in ("member", "grade", "plan_code"):
+        drifted = simulate.simulate(
+            frame, params, schema, kind="drift-categorical", rows=300, seed=1, features=[name]
+        )
+        moved = drifted.frame[name].dropna()
+        assert set(moved.map(type)) <= set(frame[name].dropna().map(type)), name
+        assert (
+            moved.value_counts(normalize=True).max()
+            != frame[name].value_counts(normalize=True).max()
+        )
+        simulate.write_batch(drifted.frame, tmp_path / f"{name}.parquet")
+    for name in ("member", "grade", "plan_code"):
+        first = [name, *(n for n in params.features.categorical if n != name)]
+        features = params.features.model_copy(update={"categorical": first})
+        reordered = params.model_copy(update={"features": features})
+        broken = simulate.simulate(frame, reordered, schema, kind="schema-break", rows=300, seed=1)
+        assert simulate.NEW_CATEGORY in set(broken.frame[name]), name
+        simulate.write_batch(broken.frame, tmp_path / "broken.parquet")
+        with pytest.raises(pa.errors.SchemaErrors, match=name):
+            batch_contract(schema, "y", labelled=True).validate(broken.frame, lazy=True)

@@ -1,5 +1,7 @@
 """Planning a new dataset: task inference, feature types, refusals, and the inferred contract."""
 
+import shlex
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +9,15 @@ import yaml
 
 from tabpipe.core.config import Params, Task
 from tabpipe.core.contract import check
-from tabpipe.onboarding.plan import OnboardingError, contract_for, params_for, plan
+from tabpipe.onboarding.plan import (
+    Kind,
+    OnboardingError,
+    contract_for,
+    contract_spec,
+    outward_bounds,
+    params_for,
+    plan,
+)
 from tests.support.factories import synthetic
 
 
@@ -129,3 +139,116 @@ def test_the_demo_drift_thresholds_are_not_carried_to_new_data(root):
     assert written["monitor"]["drift"]["thresholds"] == {}
     assert written["monitor"]["drift"]["bins"] == template["monitor"]["drift"]["bins"]
     Params.model_validate(written)
+
+
+# --- column kinds, decided and said -------------------------------------------------------
+
+
+def kinds_table(rows: int = 300, seed: int = 1) -> pd.DataFrame:
+    """One column of each kind init tells apart, beside a learnable label."""
+    rng = np.random.default_rng(seed)
+    frame = synthetic("binary", rows=rows, seed=seed)
+    frame["member"] = rng.random(rows) < 0.4  # native booleans
+    flags = pd.Series(rng.random(rows) < 0.5, dtype=object)
+    flags[::17] = None
+    frame["opted_in"] = flags  # booleans with missing cells, as a CSV reader gives them
+    frame["grade"] = pd.Categorical(
+        rng.choice(["low", "mid", "high"], rows), categories=["low", "mid", "high"], ordered=True
+    )
+    frame["plan_code"] = rng.choice([1, 2, 3], rows)  # integer codes
+    frame["visits"] = rng.integers(0, 40, rows)  # an integer amount: many values
+    frame["customer"] = rng.permutation(rows) + 50_000  # a shuffled unique ID
+    frame["account"] = [f"AC-{i:05d}" for i in rng.permutation(rows)]  # a text ID
+    frame["country"] = "FR"  # constant
+    return frame
+
+
+def test_each_column_kind_is_decided_and_said():
+    chosen = plan(kinds_table(), "y")
+    said = {d.column: d for d in chosen.decisions}
+    assert set(said) == set(kinds_table().columns) - {"y"}, "every column gets a decision"
+    assert chosen.kind("member") is Kind.BOOLEAN and chosen.kind("opted_in") is Kind.BOOLEAN
+    assert chosen.kind("grade") is Kind.ORDERED and "low < mid < high" in said["grade"].why
+    assert chosen.kind("plan_code") is Kind.CODES
+    assert "--numeric plan_code" in said["plan_code"].why
+    assert "visits" in chosen.numeric
+    for name in ("customer", "account", "country"):
+        assert name in chosen.excluded and said[name].kind is None
+    assert "identifier" in said["customer"].why and "--numeric customer" in said["customer"].why
+    assert "constant" in said["country"].why and "'FR'" in said["country"].why
+    assert set(chosen.categorical) >= {"member", "opted_in", "grade", "plan_code", "colour"}
+
+
+def test_categorical_and_numeric_override_the_inferred_kind():
+    frame = kinds_table()
+    chosen = plan(frame, "y", categorical=("visits",), numeric=("plan_code", "customer"))
+    assert "visits" in chosen.categorical and chosen.kind("visits") is Kind.CODES
+    assert {"plan_code", "customer"} <= set(chosen.numeric)
+    with pytest.raises(OnboardingError) as error:
+        plan(frame, "y", numeric=("colour", "nope"), categorical=("x1",))
+    message = str(error.value)
+    assert "--numeric colour: column 'colour' is not numeric" in message
+    assert "--numeric names columns that are not in the data: ['nope']" in message
+    assert "--categorical x1: column 'x1' has 300 distinct values" in message
+
+
+def test_the_contract_keeps_each_kind_and_accepts_its_data():
+    frame = kinds_table()
+    chosen = plan(frame, "y")
+    spec = contract_spec(frame, chosen, "kinds")["columns"]
+    assert spec["member"]["dtype"] == "boolean" and spec["opted_in"]["nullable"] is True
+    assert spec["grade"]["isin"] == ["low", "mid", "high"], "ordered: in order, not sorted"
+    assert spec["plan_code"] == {
+        "dtype": "Int64",
+        "nullable": False,
+        "coerce": True,
+        "isin": [1, 2, 3],
+    }
+    schema = contract_for(frame, chosen, "kinds")
+    report, validated = check(frame, schema, source="kinds", contract="inferred")
+    assert report.ok, report.summary()
+    assert validated is not None and str(validated["opted_in"].dtype) == "boolean"
+    # Text where a boolean belongs is refused, never read as True ("False" is truthy).
+    bad = frame.assign(member=frame["member"].map({True: "True", False: "False"}))
+    report, _ = check(bad, schema, source="text", contract="inferred")
+    assert not report.ok and {f.column for f in report.failures} == {"member"}
+
+
+def test_a_narrow_range_is_rounded_outward_and_its_data_accepted():
+    rng = np.random.default_rng(0)
+    frame = synthetic("regression").assign(latitude=lambda f: rng.uniform(52.5002, 52.5398, len(f)))
+    frame.loc[0, "latitude"], frame.loc[1, "latitude"] = 52.5002, 52.5398
+    chosen = plan(frame, "y")
+    stats = contract_spec(frame, chosen, "narrow")["columns"]["latitude"]["in_range"]
+    assert stats == {"min_value": 52.496, "max_value": 52.544}
+    report, _ = check(frame, contract_for(frame, chosen, "narrow"), source="n", contract="c")
+    assert report.ok, report.summary()
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [(52.5002, 52.5398), (120, 4980), (0, 1), (-3.2, 7.7), (5, 5), (1e-6, 3e-6), (-1e9, -2e8)],
+)
+def test_outward_bounds_contain_the_data(low, high):
+    floor, ceil = outward_bounds(low, high)
+    assert floor <= low and ceil >= high
+    assert floor >= 0 or low < 0, "non-negative data keeps a non-negative floor"
+
+
+AWKWARD = ["Passenger's name", "two words", "Île départ", "1st visit", "km/h", 'say "hi"']
+
+
+@pytest.mark.parametrize("name", AWKWARD)
+def test_every_suggested_option_pastes_into_a_shell(name):
+    frame = synthetic("binary").assign(
+        **{name: [f"a long free-text remark about this customer, row {i}" for i in range(400)]}
+    )
+    with pytest.raises(OnboardingError) as error:
+        plan(frame, "y")
+    suggested = next(line for line in str(error.value).splitlines() if "--exclude" in line).split(
+        "pass ", 1
+    )[1]
+    assert shlex.split(suggested) == ["--exclude", name]
+    codes = synthetic("binary").assign(**{name: np.arange(400) % 3})
+    why = next(d.why for d in plan(codes, "y").decisions if d.column == name)
+    assert shlex.split(why.split("pass ", 1)[1].split(" if ")[0]) == ["--numeric", name]

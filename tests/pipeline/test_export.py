@@ -22,6 +22,7 @@ import yaml
 from tabpipe.cli import STAGES
 from tabpipe.core import onnx_model
 from tabpipe.core.config import Task, load_params
+from tabpipe.core.model import model_frame
 from tabpipe.core.onnx_model import convert, run, session
 from tabpipe.core.paths import CHAMPION_FILE, PATHS
 from tabpipe.pipeline import evaluate, export
@@ -278,3 +279,32 @@ def test_the_parity_report_is_the_same_whatever_the_thread_count(monkeypatch):
         monkeypatch.setenv("OMP_NUM_THREADS", threads)  # what sessions are sized from
         reports.append(export.parity(model, model_bytes, frame, params, tolerance=1e-4))
     assert reports[0] == reports[1]
+
+
+def test_regression_parity_is_judged_against_the_target_scale():
+    """A linear model of a target in the thousands agrees to float32 precision: it passes,
+    though its absolute differences exceed the tolerance; the same model off by a share of
+    the target's spread fails."""
+    params = synthetic_params("regression", "linear")
+    frame = synthetic("regression", rows=300).assign(y=lambda f: 5_000 + 900 * f["y"])
+    model = fit(frame, params)
+    model_bytes = convert(model, params.features, Task.REGRESSION, 17).SerializeToString()
+    onnx_values = run(session(model_bytes), frame, params.features).labels
+    absolute = np.abs(onnx_values - model.predict(model_frame(frame, params.features)))
+    assert absolute.max() > 1e-4, "float32 rounding of values in the thousands"
+    result = export.parity(model, model_bytes, frame, params, tolerance=1e-4)
+    assert result.ok, result.describe()
+    model.named_steps["model"].intercept_ += 0.01 * frame["y"].std()
+    assert not export.parity(model, model_bytes, frame, params, tolerance=1e-3).ok
+
+
+def test_a_tie_between_the_top_two_classes_is_not_a_label_mismatch():
+    params = synthetic_params("binary", "linear")
+    frame = synthetic("binary", rows=300)
+    model = fit(frame, params)
+    estimator = model.named_steps["model"]
+    estimator.coef_[:] = 0.0
+    estimator.intercept_[:] = 0.0  # every row: 0.5 / 0.5, the label is a coin toss
+    model_bytes = convert(model, params.features, Task.BINARY, 17).SerializeToString()
+    result = export.parity(model, model_bytes, frame, params, tolerance=1e-4)
+    assert result.ok and result.label_mismatches == 0, result.describe()

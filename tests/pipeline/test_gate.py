@@ -319,3 +319,40 @@ def test_without_the_champion_file_the_stage_says_how_to_make_it(project, capsys
     assert gate.main([]) == 1
     assert "tabpipe champion" in capsys.readouterr().err
     assert not (project / PATHS.gate_verdict).exists()
+
+
+@pytest.mark.parametrize("task", list(Task))
+def test_thresholds_from_evidence_refuse_a_guess_and_bless_the_cross_validated_model(task):
+    if task is Task.REGRESSION:
+        guess, model, spread = {"r2": -0.01, "rmse": 4000.0}, {"r2": 0.97, "rmse": 700.0}, {}
+        guessing, as_validated = {"r2": 0.0, "rmse": 3990.0}, {"r2": 0.96, "rmse": 720.0}
+    else:
+        guess = {"roc_auc": 0.5, "accuracy": 0.6, "log_loss": 0.67}
+        model = {"roc_auc": 0.93, "accuracy": 0.88, "log_loss": 0.3}
+        spread = {"roc_auc": 0.01, "accuracy": 0.02, "log_loss": 0.04}
+        guessing = {"roc_auc": 0.5, "accuracy": 0.6, "log_loss": 0.67}
+        as_validated = {"roc_auc": 0.92, "accuracy": 0.86, "log_loss": 0.33}
+    evidence = gate.Evidence(5, 800, guess, model, spread)
+    config = GateParams.model_validate(gate.suggested_thresholds(task, evidence))
+    overall_only = config.model_copy(update={"slice_thresholds": {}})
+    assert evaluate_thresholds(Evaluation(as_validated, {}), overall_only, None).blessed
+    refused = evaluate_thresholds(Evaluation(guessing, {}), overall_only, None)
+    assert not refused.blessed and len(refused.failures) == len(config.thresholds)
+    notes = gate.threshold_notes(task, evidence)
+    assert len(notes) == len(config.thresholds)
+    assert all("cross-validated" in n and "guess" in n for n in notes)
+
+
+def test_a_model_no_better_than_the_guess_is_said_to_fail_its_gate():
+    evidence = gate.Evidence(
+        5,
+        300,
+        {"roc_auc": 0.5, "accuracy": 0.7, "log_loss": 0.61},
+        {"roc_auc": 0.52, "accuracy": 0.69, "log_loss": 0.63},
+        {},
+    )
+    thresholds = gate.suggested_thresholds(Task.BINARY, evidence)["thresholds"]
+    assert thresholds["roc_auc"]["lower_bound"] == 0.55
+    assert thresholds["accuracy"]["lower_bound"] == 0.72
+    notes = gate.threshold_notes(Task.BINARY, evidence)
+    assert all("expect the gate to refuse it" in note for note in notes)

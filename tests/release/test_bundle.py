@@ -47,8 +47,12 @@ def test_the_signature_takes_nullability_ranges_and_categories_from_the_contract
                 checks["in_range"]["min_value"],
                 checks["in_range"]["max_value"],
             )
-        if "isin" in checks:
-            assert feature["categories"] == [str(v) for v in checks["isin"]["allowed_values"]]
+        if str(column.dtype) in {"bool", "boolean"}:
+            assert feature["kind"] == "boolean", "a boolean takes JSON true/false"
+        elif "isin" in checks:
+            allowed = checks["isin"]["allowed_values"]
+            codes = all(isinstance(v, int) and not isinstance(v, bool) for v in allowed)
+            assert feature["categories"] == [v if codes else str(v) for v in allowed]
 
 
 def test_a_gate_verdict_about_another_model_is_refused(pipeline_project, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -65,3 +67,25 @@ def test_batches_are_bounded_and_columns_equal_in_length():
         ValidationError, match="column 'age' has 1 values but 'Length \\(mm\\)' has 2"
     ):
         Columns.model_validate(uneven)
+
+
+def test_booleans_take_json_true_and_false_only():
+    Row = row_model([*FEATURES, Feature("member", "member", "boolean", nullable=True)])
+    for value in (True, False, None):
+        assert (
+            Row.model_validate({**GOOD, "member": value}).model_dump(by_alias=True)["member"]
+            is value
+        )
+    for text in ('"True"', "1", '"yes"'):
+        payload = json.dumps({**GOOD, "member": "MARK"}).replace('"MARK"', text)
+        assert errors(Row, payload) == [(("member",), "bool_type")]
+
+
+def test_integer_codes_take_json_integers_of_the_contract_only():
+    codes = Feature("plan", "plan", "categorical", nullable=False, categories=(1, 2, 3))
+    Row = row_model([*FEATURES, codes])
+    assert Row.model_validate({**GOOD, "plan": 2}).model_dump(by_alias=True)["plan"] == 2
+    for text, kind in (("4", "value_error"), ("true", "int_type"), ("2.0", "int_type")):
+        payload = json.dumps({**GOOD, "plan": "MARK"}).replace('"MARK"', text)
+        assert errors(Row, payload) == [(("plan",), kind)]
+    assert Row.model_json_schema()["properties"]["plan"]["enum"] == [1, 2, 3]

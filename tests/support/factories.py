@@ -120,3 +120,34 @@ def quick_family() -> str:
     """A family that fits in about a second: the project's linear one if it has one."""
     families = family_names()
     return "linear" if "linear" in families else project_code().default_family
+
+
+def onboarded(
+    frame: pd.DataFrame, target: str, **plan_options: object
+) -> tuple[pd.DataFrame, Params, pa.DataFrameSchema]:
+    """Any table as ``tabpipe init`` would make it a project: the data as its inferred
+    contract coerces it, the params (the project's quick family) and the contract."""
+    from tabpipe.core.contract import check
+    from tabpipe.onboarding.plan import contract_for, plan
+
+    chosen = plan(frame, target, **plan_options)  # type: ignore[arg-type]
+    schema = contract_for(frame, chosen, "onboarded")
+    report, validated = check(frame, schema, source="table", contract="inferred")
+    assert report.ok and validated is not None, report.summary()
+    code = project_code()
+    family = quick_family()
+    params = Params.model_validate(
+        {
+            "project": {"package": code.package},
+            "data": {
+                "raw": "data/table.parquet",
+                "contract": "contracts/data.yaml",
+                "target": target,
+                "task": chosen.task.value,
+                "positive_class": chosen.positive_class,
+            },
+            "features": {"numeric": chosen.numeric, "categorical": chosen.categorical},
+            "train": {"seed": 0, "family": family, family: small_settings(family)},
+        }
+    )
+    return validated, params, schema

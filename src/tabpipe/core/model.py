@@ -38,9 +38,27 @@ def model_frame(frame: pd.DataFrame, features: FeatureParams) -> pd.DataFrame:
     for name in features.numeric:
         out[name] = pd.to_numeric(frame[name], errors="raise").astype(np.float32)
     for name in features.categorical:
-        column = frame[name].astype(object)
-        out[name] = column.where(column.notna(), MISSING_CATEGORY).astype(str).astype(object)
+        out[name] = category_strings(frame[name])
     return out
+
+
+def category_strings(column: pd.Series) -> pd.Series:
+    """A categorical feature as the model's strings: ``str(value)``, missing as ``""``.
+
+    Booleans become ``"True"``/``"False"`` (a boolean is a two-category feature: its missing
+    value stays a category of its own, and the ONNX input keeps one type for every
+    category). Integer codes become ``"1"``, ``"2"``, also when a reader stored them as
+    floats because some are missing (``2.0`` would otherwise be ``"2.0"``, a category the
+    model never saw), so the data, the service's JSON integers and batch files agree.
+    """
+    if (
+        pd.api.types.is_float_dtype(column)
+        and np.isfinite(column.dropna()).all()
+        and (column.dropna() == np.round(column.dropna())).all()
+    ):
+        column = column.astype("Int64")
+    values = column.astype(object)
+    return values.where(values.notna(), MISSING_CATEGORY).astype(str).astype(object)
 
 
 def _numeric_steps(scale_numeric: bool) -> list[tuple[str, Any]]:

@@ -171,14 +171,18 @@ def shift_categories(
     share = min(0.4 * strength, 1.0)
     notes = []
     for name in names:
-        common = source[name].dropna().astype(str).value_counts()
+        # The source's own values (a boolean stays a boolean, a code an integer); as objects,
+        # since a pandas category or bool column refuses a value assigned into it.
+        common = source[name].dropna().astype(object).value_counts()
         if len(common) < 2:
             raise SimulationError(f"{name!r} has fewer than 2 categories: nothing to shift to")
-        target = str(common.index[1])
+        target = common.index[1]
         moved = rng.random(len(batch)) < share
-        before = float((batch[name].astype(str) == target).mean())
-        batch.loc[moved, name] = target
-        after = float((batch[name].astype(str) == target).mean())
+        column = batch[name].astype(object)
+        before = float((column == target).mean())
+        column[moved] = target
+        batch[name] = column
+        after = float((column == target).mean())
         notes.append(
             f"{name}: {share:.0%} of rows moved to {target!r} ({before:.0%} -> {after:.0%})"
         )
@@ -227,6 +231,10 @@ def break_schema(
         name = params.features.categorical[0]
         allowed = _allowed_values(schema, name)
         value = NEW_CATEGORY if NEW_CATEGORY not in allowed else f"{NEW_CATEGORY}-{len(allowed)}"
+        # Upstream now writes the column as text (a boolean or code column too: a bool or
+        # category dtype refuses the new value, and Parquet refuses mixed types).
+        text = batch[name].astype(object)
+        batch[name] = text.where(text.isna(), text.astype(str))
         batch.loc[batch.index[: max(1, len(batch) // 10)], name] = value
         changed.append(name)
         notes.append(f"{name}: {max(1, len(batch) // 10)} rows hold the new value {value!r}")

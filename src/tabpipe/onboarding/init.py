@@ -17,6 +17,7 @@ import importlib
 import keyword
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -43,7 +44,16 @@ from tabpipe.core.paths import (
     PATHS,
     PROJECT_RECORD,
 )
-from tabpipe.onboarding.plan import ColumnPlan, OnboardingError, contract_spec, params_for, plan
+from tabpipe.onboarding.evidence import measure
+from tabpipe.onboarding.plan import (
+    ColumnPlan,
+    OnboardingError,
+    contract_spec,
+    gate_for,
+    params_for,
+    plan,
+)
+from tabpipe.pipeline.gate import threshold_notes
 from tabpipe.release.champion import refresh as record_champion
 
 CONTRACT = CONTRACTS_DIR / "data.yaml"
@@ -81,6 +91,8 @@ class Request:
     name: str
     positive_class: str | None
     exclude: tuple[str, ...]
+    categorical: tuple[str, ...]
+    numeric: tuple[str, ...]
     drop_missing_target: bool
     force: bool
     bundle_data: bool
@@ -130,6 +142,7 @@ class Plan:
     contract_text: str
     params_text: str
     raw: Path
+    gate_notes: list[str]
 
 
 def load_contract_text(text: str) -> pa.DataFrameSchema:
@@ -169,20 +182,22 @@ def preflight(request: Request, current_package: str) -> Plan:
             task=request.task,
             positive_class=request.positive_class,
             exclude=request.exclude,
+            categorical=request.categorical,
+            numeric=request.numeric,
         )
     except OnboardingError as exc:
         raise InitError(str(exc)) from exc
+    for note in column_plan.notes:
+        say(note)
+    say("columns (pass --categorical/--numeric/--exclude COLUMN to change one):")
+    for decision in column_plan.decisions:
+        say(f"  {decision.describe()}")
     raw = DATA_DIR / request.source.name
-    if request.drop_missing_target:
-        raw = raw.with_suffix(".csv")
-    return Plan(
-        frame,
-        column_plan,
-        new_package,
-        render_contract(frame, column_plan, request.source, new_package),
-        render_params(column_plan, frame, raw, current_package, new_package),
-        raw,
+    contract_text, validated = render_contract(frame, column_plan, request.source, new_package)
+    params_text, gate_notes = render_params(
+        column_plan, validated, raw, current_package, new_package
     )
+    return Plan(frame, column_plan, new_package, contract_text, params_text, raw, gate_notes)
 
 
 def rename_package(root: Path, old: str, new: str, project_name: str) -> list[Path]:
@@ -223,9 +238,13 @@ ParamsDumper.add_representer(list, _flow_list)
 
 def render_params(
     column_plan: ColumnPlan, frame: pd.DataFrame, raw: Path, current: str, package: str
-) -> str:
+) -> tuple[str, list[str]]:
     """params.yaml for the new data, naming the renamed package (checked against the current
-    one, which is the same code under its template name until init renames it)."""
+    one, which is the same code under its template name until init renames it), and the
+    reasons for its gate's value thresholds.
+
+    The gate comes from evidence: the default model and a guess, cross-validated on the
+    training split of ``frame`` (the data as the contract coerces it)."""
     template = yaml.safe_load(PARAMS_FILE.read_text(encoding="utf-8"))
     code = project.load(current)
     categories = {name: int(frame[name].nunique()) for name in column_plan.categorical}
@@ -246,45 +265,63 @@ def render_params(
     )
     checked = {**params, "project": {"package": current}}
     try:
-        Params.model_validate(checked)
+        typed = Params.model_validate(checked)
     except ValueError as exc:
         raise InitError(f"the params init would write do not validate: {exc}") from exc
+    say(
+        f"measuring what the first model must beat: {code.default_family} and a guess that "
+        f"ignores the features, cross-validated on the training split"
+    )
+    evidence = measure(frame, typed)
+    slices = bool(params["evaluate"]["slice_by"])
+    params["gate"] = gate_for(column_plan.task, sliced=slices, evidence=evidence)
+    notes = threshold_notes(column_plan.task, evidence)
     params = {
         "project": {"package": package},
         **{k: v for k, v in params.items() if k != "project"},
     }
     body = yaml.dump(params, Dumper=ParamsDumper, sort_keys=False, allow_unicode=True, width=100)
-    return header + body
+    return header + body, notes
 
 
-def render_contract(frame: pd.DataFrame, column_plan: ColumnPlan, source: Path, name: str) -> str:
+def render_contract(
+    frame: pd.DataFrame, column_plan: ColumnPlan, source: Path, name: str
+) -> tuple[str, pd.DataFrame]:
+    """The inferred contract's text, and the data as it coerces them (the validate stage's
+    output), after checking that it accepts the data it came from."""
     spec = contract_spec(frame, column_plan, name)
     header = textwrap.dedent(
         f"""\
         # Data contract for {source.name}, inferred by `init` with pandera from {len(frame)} rows.
-        # REVIEW IT: ranges are the observed ones widened by 10%, categories are the observed
-        # values, nullable columns may hold at most twice the observed share of nulls
-        # (max_null_fraction), and min_rows is half the rows seen. Tighten or widen each rule
-        # to what real data may contain; every rule stops the pipeline when broken.
+        # REVIEW IT: ranges are the observed ones widened by 10% and rounded outward,
+        # categories are the observed values (integer codes stay integers, an ordered
+        # category keeps its order), booleans are pandas' nullable `boolean`, nullable columns
+        # may hold at most twice the observed share of nulls (max_null_fraction), and
+        # min_rows is half the rows seen. Tighten or widen each rule to what real data may
+        # contain; every rule stops the pipeline when broken.
         """
     )
     text = header + yaml.dump(
         spec, Dumper=ParamsDumper, sort_keys=False, allow_unicode=True, width=100
     )
-    report, _ = check(frame, load_contract_text(text), source=str(source), contract="inferred")
-    if not report.ok:
+    report, validated = check(
+        frame, load_contract_text(text), source=str(source), contract="inferred"
+    )
+    if not report.ok or validated is None:
         raise InitError(
             f"the inferred contract rejects the data it was inferred from:\n{report.summary()}"
         )
-    return text
+    return text, validated
 
 
 def copy_data(
     request: Request, frame: pd.DataFrame, destination: Path, previous_raw: Path | None
 ) -> Path:
     DATA_DIR.mkdir(exist_ok=True)
-    if request.drop_missing_target:
+    if request.drop_missing_target and destination.suffix.lower() == ".csv":
         frame.to_csv(destination, index=False)
+    elif request.drop_missing_target:  # Parquet keeps its types (booleans, ordered categories)
+        frame.to_parquet(destination, index=False)
     elif request.source.resolve() != destination.resolve():
         shutil.copyfile(request.source, destination)
     if previous_raw is not None and previous_raw.resolve() != destination.resolve():
@@ -315,10 +352,10 @@ def reset_template_outputs(root: Path) -> None:
 
 
 def run(args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-    say("$ " + " ".join(args))
+    say("$ " + shlex.join(args))
     done = subprocess.run(args, text=True, stdin=subprocess.DEVNULL)
     if check and done.returncode != 0:
-        raise InitError(f"`{' '.join(args)}` exited {done.returncode}")
+        raise InitError(f"`{shlex.join(args)}` exited {done.returncode}")
     return done
 
 
@@ -330,39 +367,55 @@ def uv_command(root: Path) -> str | None:
     return shutil.which("uv")
 
 
-def write_record(request: Request, column_plan: ColumnPlan, package: str, raw: Path) -> None:
-    notes = "\n".join(f"- {note}" for note in column_plan.notes) or "- none"
-    excluded = "\n".join(f"- `{k}`: {v}" for k, v in column_plan.excluded.items()) or "- none"
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def write_record(
+    request: Request, column_plan: ColumnPlan, package: str, raw: Path, gate_notes: list[str]
+) -> None:
+    """docs/project.md: what init was given and what it decided, for review and for git."""
+    notes = [f"- {note}" for note in column_plan.notes] or ["- none"]
+    columns = [
+        f"| `{_cell(d.column)}` | {d.kind.value if d.kind else 'left out'} | {_cell(d.why)} |"
+        for d in column_plan.decisions
+    ]
+    lines = [
+        f"# {request.name}",
+        "",
+        "Created from the tabpipe template with `init`.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| data | `{raw.as_posix()}` (from `{request.source.name}`), tracked by `data.dvc` |",
+        f"| target | `{_cell(column_plan.target)}` |",
+        f"| task | {column_plan.task.value} |",
+        f"| positive class | {column_plan.positive_class or 'n/a'} |",
+        f"| numeric features | {len(column_plan.numeric)} |",
+        f"| categorical features | {len(column_plan.categorical)} |",
+        f"| package | `src/{package}` (your model families) |",
+        "",
+        "What init decided for you:",
+        "",
+        *notes,
+        "",
+        "Each column (change one with `--categorical`, `--numeric` or `--exclude` and init again"
+        " with `--force`):",
+        "",
+        "| column | becomes | why |",
+        "|---|---|---|",
+        *columns,
+        "",
+        "The model gate's thresholds (`params.yaml`, `gate`), from this data:",
+        "",
+        *(f"- {note}" for note in gate_notes),
+        "",
+        "Review next: `contracts/data.yaml` (the data contract), `params.yaml` (features,",
+        "model family, slices, gate), then commit everything init changed.",
+        "",
+    ]
     PROJECT_RECORD.parent.mkdir(exist_ok=True)
-    PROJECT_RECORD.write_text(
-        textwrap.dedent(
-            f"""\
-            # {request.name}
-
-            Created from the tabpipe template with `init`.
-
-            | | |
-            |---|---|
-            | data | `{raw.as_posix()}` (from `{request.source.name}`), tracked by `data.dvc` |
-            | target | `{column_plan.target}` |
-            | task | {column_plan.task.value} |
-            | positive class | {column_plan.positive_class or "n/a"} |
-            | numeric features | {len(column_plan.numeric)} |
-            | categorical features | {len(column_plan.categorical)} |
-            | package | `src/{package}` (command: `{package}`) |
-
-            What init decided for you:
-            {{notes}}
-
-            Columns left out:
-            {{excluded}}
-
-            Review next: `contracts/data.yaml` (the data contract), `params.yaml` (features,
-            model family, slices), then commit everything init changed.
-            """
-        ).format(notes=notes, excluded=excluded),
-        encoding="utf-8",
-    )
+    PROJECT_RECORD.write_text("\n".join(lines), encoding="utf-8")
 
 
 def replace_readme_dataset(package: str, request: Request, raw: Path) -> None:
@@ -387,8 +440,6 @@ def initialise(request: Request) -> int:
         raise InitError(f"{exc} (init reads the template's params.yaml first)") from exc
     chosen = preflight(request, current_package)
     frame, column_plan, new_package = chosen.frame, chosen.columns, chosen.package
-    for note in column_plan.notes:
-        say(note)
     previous_raw = load_params().data.raw
     name = distribution_name(request.name)
 
@@ -405,7 +456,9 @@ def initialise(request: Request) -> int:
     if request.bundle_data:
         run(["dvc", "push", "--quiet", "-r", "bundled", str(DATA_DIR) + ".dvc"])
         say(f"pushed the data into {BUNDLED_STORAGE}: it is committed with git (public data only)")
-    write_record(request, column_plan, new_package, raw)
+    for note in chosen.gate_notes:
+        say(f"gate: {note}")
+    write_record(request, column_plan, new_package, raw, chosen.gate_notes)
     replace_readme_dataset(new_package, request, raw)
     changed = rename_package(root, current_package, new_package, name)
     if current_package != new_package:
@@ -475,6 +528,20 @@ def parser() -> argparse.ArgumentParser:
         help="leave a column out of the features (repeatable), e.g. free text or IDs",
     )
     p.add_argument(
+        "--categorical",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="use a column as a category (repeatable), e.g. integer codes init took as numbers",
+    )
+    p.add_argument(
+        "--numeric",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="use a column as a number (repeatable), e.g. integer codes that are amounts",
+    )
+    p.add_argument(
         "--drop-missing-target", action="store_true", help="drop rows whose target is missing"
     )
     p.add_argument(
@@ -500,6 +567,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         name=args.name or args.data.stem,
         positive_class=args.positive_class,
         exclude=tuple(args.exclude),
+        categorical=tuple(args.categorical),
+        numeric=tuple(args.numeric),
         drop_missing_target=args.drop_missing_target,
         force=args.force,
         bundle_data=args.bundle_data,

@@ -9,8 +9,11 @@ matching ``params.yaml`` content.
 
 from __future__ import annotations
 
+import math
 import re
+import shlex
 from dataclasses import dataclass, field
+from enum import StrEnum
 from importlib.metadata import version
 from typing import Any
 
@@ -21,10 +24,12 @@ import yaml
 
 from tabpipe.core import contract as _registers_custom_checks  # noqa: F401  (min_rows, max_null_fraction)
 from tabpipe.core.config import Task
-from tabpipe.pipeline.gate import suggested_thresholds
+from tabpipe.pipeline.gate import Evidence, suggested_thresholds
 
 MAX_CATEGORIES = 50  # a string column with more distinct values is not a category
 MAX_CLASSES = 30  # a target with more distinct values is treated as regression (if numeric)
+MAX_CODES = 10  # an integer column with at most this many distinct values is offered as codes
+NEAR_UNIQUE = 0.95  # a column whose values are this unique is an identifier, not a feature
 TEXT_MEAN_LENGTH = 40  # a string column whose values average this long is free text
 SLICE_MAX_CATEGORIES = 20
 MIN_ROWS_FLOOR = 50
@@ -33,6 +38,29 @@ ID_NAMES = re.compile(r"^(id|_?rownames?|index|unnamed: ?0|row_?id)$", re.IGNORE
 
 class OnboardingError(Exception):
     """The data cannot become a project as given; the message says what to change."""
+
+
+class Kind(StrEnum):
+    """What a column becomes; every kind but NUMERIC is a categorical feature of the model."""
+
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+    ORDERED = "ordered"  # a pandas category with an order: the contract keeps the order
+    BOOLEAN = "boolean"  # True/False (native, or text that the reader parsed as booleans)
+    CODES = "codes"  # integers with few distinct values, e.g. 1/2/3
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What init decided for one column, and why, in words a user can act on."""
+
+    column: str
+    kind: Kind | None  # None: left out
+    why: str
+
+    def describe(self) -> str:
+        shown = self.kind.value if self.kind else "left out"
+        return f"{self.column!r}: {shown}" + (f" ({self.why})" if self.why else "")
 
 
 @dataclass(frozen=True)
@@ -45,10 +73,20 @@ class ColumnPlan:
     categorical: list[str]
     excluded: dict[str, str] = field(default_factory=dict)  # column -> why
     notes: list[str] = field(default_factory=list)
+    kinds: dict[str, Kind] = field(default_factory=dict)  # every feature's kind
+    decisions: list[Decision] = field(default_factory=list)  # one per column but the target
 
     @property
     def features(self) -> list[str]:
         return [*self.numeric, *self.categorical]
+
+    def kind(self, name: str) -> Kind:
+        return self.kinds.get(name, Kind.NUMERIC if name in self.numeric else Kind.CATEGORICAL)
+
+
+def suggest(flag: str, name: str) -> str:
+    """A command-line option a user can paste into a POSIX shell, whatever the column's name."""
+    return f"{flag} {shlex.quote(name)}"
 
 
 def plan(
@@ -58,17 +96,32 @@ def plan(
     task: Task | None = None,
     positive_class: str | None = None,
     exclude: tuple[str, ...] = (),
+    categorical: tuple[str, ...] = (),
+    numeric: tuple[str, ...] = (),
 ) -> ColumnPlan:
-    """Decide the task and the feature types, or explain every reason this data can't be used."""
+    """Decide the task and the feature types, or explain every reason this data can't be used.
+
+    ``categorical`` and ``numeric`` override the inferred kind of the columns they name.
+    """
     problems: list[str] = []
     notes: list[str] = []
     if target not in frame.columns:
         raise OnboardingError(
             f"target column {target!r} is not in the data; columns are: {list(frame.columns)}"
         )
-    unknown = [name for name in exclude if name not in frame.columns]
-    if unknown:
-        problems.append(f"--exclude names columns that are not in the data: {unknown}")
+    for flag, names in (
+        ("--exclude", exclude),
+        ("--categorical", categorical),
+        ("--numeric", numeric),
+    ):
+        unknown = [name for name in names if name not in frame.columns]
+        if unknown:
+            problems.append(f"{flag} names columns that are not in the data: {unknown}")
+        if target in names:
+            problems.append(f"{flag} names the target {target!r}")
+    clash = sorted(set(categorical) & set(numeric))
+    if clash:
+        problems.append(f"columns given both --categorical and --numeric: {clash}")
     if len(frame) < MIN_ROWS_FLOOR:
         problems.append(f"the data has {len(frame)} rows; at least {MIN_ROWS_FLOOR} are needed")
 
@@ -95,7 +148,7 @@ def plan(
             )
         if resolved is Task.BINARY and len(classes) > 2:
             problems.append(f"--task binary but target {target!r} has {len(classes)} classes")
-    elif not pd.api.types.is_numeric_dtype(y):
+    elif not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
         problems.append(f"--task regression but target {target!r} is not numeric ({y.dtype})")
 
     positive = None
@@ -111,27 +164,48 @@ def plan(
         else:
             positive = positive_class
 
-    numeric: list[str] = []
-    categorical: list[str] = []
+    numeric_features: list[str] = []
+    categorical_features: list[str] = []
+    kinds: dict[str, Kind] = {}
+    decisions: list[Decision] = []
     excluded = {name: "excluded with --exclude" for name in exclude if name in frame.columns}
     for name in frame.columns:
-        if name == target or name in excluded:
+        label = str(name)
+        if label == target:
             continue
-        kind, reason = _feature_kind(frame[name])
-        if kind == "numeric":
-            numeric.append(str(name))
-        elif kind == "categorical":
-            categorical.append(str(name))
-        elif kind == "identifier":
-            excluded[str(name)] = reason
-            notes.append(f"left out {name!r}: {reason}")
+        if label in excluded:
+            decisions.append(Decision(label, None, excluded[label]))
+            continue
+        forced = Kind.NUMERIC if label in numeric else None
+        forced = Kind.CATEGORICAL if label in categorical else forced
+        decision, problem = _decide(frame[name], forced)
+        if problem:
+            problems.append(problem)
+            continue
+        decisions.append(decision)
+        if decision.kind is None:
+            excluded[label] = decision.why
+        elif decision.kind is Kind.NUMERIC:
+            numeric_features.append(label)
         else:
-            problems.append(f"column {name!r} {reason}; pass --exclude {_quote(str(name))}")
-    if not numeric and not categorical and not problems:
+            categorical_features.append(label)
+            kinds[label] = decision.kind
+    if not numeric_features and not categorical_features and not problems:
         problems.append("no usable feature columns remain")
     if problems:
         raise OnboardingError("cannot onboard this data:\n  - " + "\n  - ".join(problems))
-    return ColumnPlan(target, resolved, inferred, positive, numeric, categorical, excluded, notes)
+    return ColumnPlan(
+        target,
+        resolved,
+        inferred,
+        positive,
+        numeric_features,
+        categorical_features,
+        excluded,
+        notes,
+        kinds,
+        decisions,
+    )
 
 
 def _task(y: pd.Series, task: Task | None) -> tuple[Task, bool, str]:
@@ -146,36 +220,118 @@ def _task(y: pd.Series, task: Task | None) -> tuple[Task, bool, str]:
     return Task.MULTICLASS, True, f"the target has {distinct} distinct values"
 
 
-def _feature_kind(column: pd.Series) -> tuple[str, str]:
+def _decide(column: pd.Series, forced: Kind | None) -> tuple[Decision, str | None]:
+    """One column's kind, or the problem that stops it being a feature (the message says the
+    option that fixes it)."""
+    name = str(column.name)
     values = column.dropna()
+    exclude_it = suggest("--exclude", name)
     if values.empty:
-        return "unusable", "is empty in every row"
-    if pd.api.types.is_bool_dtype(column):
-        return "categorical", ""
-    if pd.api.types.is_numeric_dtype(column):
-        if ID_NAMES.match(str(column.name)) or _is_row_counter(values, len(column)):
-            return "identifier", "it looks like a row identifier (unique, increasing integers)"
-        return "numeric", ""
+        return Decision(name, None, ""), f"column {name!r} is empty in every row; pass {exclude_it}"
+    distinct = int(values.nunique())
+    if distinct == 1:
+        shown = _show(values.iloc[0])
+        return Decision(name, None, f"constant: every value is {shown}"), None
+    if forced is Kind.NUMERIC:
+        if not _is_numeric(column):
+            return Decision(name, None, ""), (
+                f"--numeric {shlex.quote(name)}: column {name!r} is not numeric ({column.dtype})"
+            )
+        return Decision(name, Kind.NUMERIC, "given with --numeric"), None
+    if forced is Kind.CATEGORICAL:
+        if distinct > MAX_CATEGORIES:
+            return Decision(name, None, ""), (
+                f"--categorical {shlex.quote(name)}: column {name!r} has {distinct} distinct "
+                f"values, more than {MAX_CATEGORIES} categories"
+            )
+        kind = Kind.CODES if _is_integral(column) else _categorical_kind(column)
+        return Decision(name, kind, "given with --categorical"), None
+    if ID_NAMES.match(name):
+        return Decision(name, None, "its name says it is a row identifier"), None
+    if pd.api.types.is_bool_dtype(column) or _holds_booleans(values):
+        return Decision(name, Kind.BOOLEAN, "True/False values"), None
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = len(column.dtype.categories)
+        if categories > MAX_CATEGORIES:
+            return Decision(name, None, ""), (
+                f"column {name!r} is a category with {categories} categories, too many; "
+                f"pass {exclude_it}"
+            )
+        kind = _categorical_kind(column)
+        why = "a category with an order: " + " < ".join(map(str, column.dtype.categories))
+        return Decision(name, kind, why if kind is Kind.ORDERED else ""), None
+    if _is_numeric(column):
+        unique_share = distinct / len(values)
+        if _is_integral(column) and unique_share >= NEAR_UNIQUE and len(values) >= MIN_ROWS_FLOOR:
+            return Decision(
+                name,
+                None,
+                f"an identifier: {unique_share:.0%} of its integer values are distinct; "
+                f"pass {suggest('--numeric', name)} to use it as a number",
+            ), None
+        if _is_integral(column) and distinct <= MAX_CODES:
+            codes = ", ".join(_show(v) for v in sorted(values.unique())[:MAX_CODES])
+            return Decision(
+                name,
+                Kind.CODES,
+                f"integer codes {codes}: pass {suggest('--numeric', name)} if they are amounts",
+            ), None
+        return Decision(name, Kind.NUMERIC, ""), None
     text = values.astype(str)
-    if ID_NAMES.match(str(column.name)):
-        return "identifier", "it looks like a row identifier"
-    if text.str.len().mean() > TEXT_MEAN_LENGTH:
-        return (
-            "unusable",
-            f"holds free text (values average {text.str.len().mean():.0f} characters)",
+    mean_length = text.str.len().mean()
+    if mean_length > TEXT_MEAN_LENGTH:
+        return Decision(name, None, ""), (
+            f"column {name!r} holds free text (values average {mean_length:.0f} characters); "
+            f"pass {exclude_it}"
         )
     if _looks_like_dates(text):
-        return "unusable", "holds dates; derive numeric features from it or leave it out"
-    distinct = text.nunique()
+        return Decision(name, None, ""), (
+            f"column {name!r} holds dates; derive numeric features from it or pass {exclude_it}"
+        )
+    if distinct > MAX_CATEGORIES and distinct / len(values) >= NEAR_UNIQUE:
+        return Decision(
+            name, None, f"an identifier: {distinct / len(values):.0%} of its values are distinct"
+        ), None
     if distinct > MAX_CATEGORIES:
-        return "unusable", f"has {distinct} distinct text values, too many for a category"
-    return "categorical", ""
+        return Decision(name, None, ""), (
+            f"column {name!r} has {distinct} distinct text values, too many for a category; "
+            f"pass {exclude_it}"
+        )
+    return Decision(name, Kind.CATEGORICAL, ""), None
 
 
-def _is_row_counter(values: pd.Series, rows: int) -> bool:
-    if not pd.api.types.is_integer_dtype(values) or len(values) != rows or rows < 10:
+def _categorical_kind(column: pd.Series) -> Kind:
+    if pd.api.types.is_bool_dtype(column) or _holds_booleans(column.dropna()):
+        return Kind.BOOLEAN
+    if isinstance(column.dtype, pd.CategoricalDtype) and column.dtype.ordered:
+        return Kind.ORDERED
+    return Kind.CATEGORICAL
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def _is_integral(column: pd.Series) -> bool:
+    """Integer values, also when a reader stored them as floats because some are missing."""
+    if not _is_numeric(column):
         return False
-    return bool(values.is_unique and values.is_monotonic_increasing)
+    if pd.api.types.is_integer_dtype(column):
+        return True
+    values = column.dropna().to_numpy(dtype=np.float64)
+    return bool(np.isfinite(values).all() and (values == np.round(values)).all())
+
+
+def _holds_booleans(values: pd.Series) -> bool:
+    """An object column of Python booleans: what CSV readers give a True/False column with
+    missing cells."""
+    return values.dtype == object and all(isinstance(v, bool | np.bool_) for v in values)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _looks_like_dates(text: pd.Series) -> bool:
@@ -189,37 +345,41 @@ def _looks_like_dates(text: pd.Series) -> bool:
     return bool(parsed.notna().mean() > 0.9)
 
 
-def _quote(name: str) -> str:
-    return f"'{name}'" if re.search(r"[^\w.-]", name) else name
-
-
 def contract_spec(frame: pd.DataFrame, column_plan: ColumnPlan, name: str) -> dict[str, Any]:
-    """Infer the schema with pandera, then make it a contract worth enforcing.
+    """Infer the contract from the data, in the compact form of the hand-written one.
 
-    pandera's inference gives nullability and observed ranges. The contract widens numeric
-    ranges by 10% of the span (never below 0 for non-negative data), lists each category's
-    observed values, caps each nullable column's share of nulls, requires half the rows
-    seen (at least 50, at most 1000), and refuses unknown columns. The result is pandera's
-    YAML schema format in the compact form of the hand-written contract (one key per check).
+    Numeric ranges are the observed ones widened by 10% of the span (never below 0 for
+    non-negative data) and rounded outward, so the contract always accepts the data it came
+    from. Categories list the observed values (a pandas category: its declared categories,
+    in their order when it is ordered); integer codes stay integers; booleans are pandas'
+    nullable ``boolean``, whose coercion refuses text (``bool``'s would turn "False" into
+    True). Each nullable column's share of nulls is capped, half the rows seen (at least 50,
+    at most 1000) are required, and unknown columns are refused. The result is pandera's
+    YAML schema format, one key per check.
     """
-    inferred = pa.infer_schema(frame)
-    assert isinstance(inferred, pa.DataFrameSchema)
     columns: dict[str, dict[str, Any]] = {}
     for column_name, column in frame.items():
         label = str(column_name)
-        nullable = bool(inferred.columns[label].nullable) and label != column_plan.target
+        nullable = bool(column.isna().any()) and label != column_plan.target
+        is_feature = label in column_plan.features
+        kind = column_plan.kind(label) if is_feature else None
         spec: dict[str, Any] = {}
-        if label in column_plan.numeric or (
+        if kind is Kind.NUMERIC or (
             label == column_plan.target and column_plan.task is Task.REGRESSION
         ):
-            low, high = float(column.min()), float(column.max())
-            margin = 0.1 * (high - low) or max(abs(high), 1.0) * 0.1
-            floor = 0.0 if low >= 0 and low - margin < 0 else _round(low - margin)
+            low, high = outward_bounds(float(column.min()), float(column.max()))
             spec = {"dtype": "float64", "nullable": nullable, "coerce": True}
-            spec["in_range"] = {"min_value": floor, "max_value": _round(high + margin)}
-        elif label in column_plan.categorical or label == column_plan.target:
+            spec["in_range"] = {"min_value": low, "max_value": high}
+        elif kind is Kind.BOOLEAN:
+            spec = {"dtype": "boolean", "nullable": nullable, "coerce": True}
+        elif kind is Kind.CODES:
+            codes = sorted(int(v) for v in column.dropna().unique())
+            spec = {"dtype": "Int64", "nullable": nullable, "coerce": True, "isin": codes}
+        elif is_feature or label == column_plan.target:
             spec = {"dtype": "str", "nullable": nullable, "coerce": True}
-            spec["isin"] = sorted(column.dropna().astype(str).unique().tolist())
+            spec["isin"] = categories_of(column)
+            if kind is Kind.ORDERED:
+                spec["description"] = "ordered: " + " < ".join(spec["isin"])
         else:
             spec = {"nullable": True}  # an excluded column: must be present, is not checked
         if nullable and "dtype" in spec:
@@ -239,6 +399,14 @@ def contract_spec(frame: pd.DataFrame, column_plan: ColumnPlan, name: str) -> di
     }
 
 
+def categories_of(column: pd.Series) -> list[str]:
+    """A category column's allowed values: a pandas category's own (in its order), else the
+    observed values, sorted."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return [str(c) for c in column.dtype.categories]
+    return sorted(column.dropna().astype(str).unique().tolist())
+
+
 def schema_from_spec(spec: dict[str, Any]) -> pa.DataFrameSchema:
     return pa.DataFrameSchema.from_yaml(yaml.safe_dump(spec, allow_unicode=True))
 
@@ -248,12 +416,22 @@ def contract_for(frame: pd.DataFrame, column_plan: ColumnPlan, name: str) -> pa.
     return schema_from_spec(contract_spec(frame, column_plan, name))
 
 
-def _round(value: float) -> float:
-    """Round a bound to 3 significant digits so the contract reads well."""
-    if value == 0 or not np.isfinite(value):
-        return value
-    digits = 3 - int(np.floor(np.log10(abs(value)))) - 1
-    return float(round(value, max(digits, 0)))
+def outward_bounds(low: float, high: float) -> tuple[float, float]:
+    """The observed range widened by 10% of its span, rounded outward to the margin's
+    decimal place: ``[52.5002, 52.5398]`` gives ``[52.496, 52.544]``, ``[120, 4980]`` gives
+    ``[0, 5500]``. The result always contains ``[low, high]``."""
+    span = high - low
+    margin = 0.1 * span if span > 0 else max(abs(high), 1.0) * 0.1
+    step = 10.0 ** math.floor(math.log10(margin))
+    decimals = max(0, -math.floor(math.log10(step)))
+    widened_low = 0.0 if low >= 0 > low - margin else low - margin
+    floor = round(math.floor(widened_low / step) * step, decimals)
+    ceil = round(math.ceil((high + margin) / step) * step, decimals)
+    while floor > low:  # float rounding of the products above: step out once more
+        floor = round(floor - step, decimals)
+    while ceil < high:
+        ceil = round(ceil + step, decimals)
+    return float(floor), float(ceil)
 
 
 def params_for(
@@ -264,8 +442,10 @@ def params_for(
     contract: str,
     rows: int,
     categories: dict[str, int],
+    evidence: Evidence | None = None,
 ) -> dict[str, Any]:
-    """params.yaml for the new data: data, features and slices set; model defaults kept."""
+    """params.yaml for the new data: data, features, slices and the gate set (the gate from
+    ``evidence`` when measured, see :func:`gate_for`); model defaults kept."""
     params = {key: value for key, value in template.items()}
     params["data"] = {
         "raw": raw,
@@ -281,9 +461,7 @@ def params_for(
         "slice_by": slices[:2],
         "min_slice_size": max(5, min(20, rows // 50)),
     }
-    params["gate"] = suggested_thresholds(column_plan.task)  # the demo's thresholds fit its data
-    if not slices:
-        params["gate"]["slice_thresholds"] = {}  # no categorical feature to slice by
+    params["gate"] = gate_for(column_plan.task, sliced=bool(slices), evidence=evidence)
     params["release"] = {  # the demo's model-card text describes the demo data
         **template.get("release", {}),
         "intended_use": "Not stated yet: describe who should use this model, for what, and "
@@ -295,3 +473,11 @@ def params_for(
         monitor["drift"] = {**monitor["drift"], "thresholds": {}}
         params["monitor"] = monitor
     return params
+
+
+def gate_for(task: Task, *, sliced: bool, evidence: Evidence | None) -> dict[str, Any]:
+    """The gate for new data: the demo's thresholds fit only the demo's data."""
+    gate = suggested_thresholds(task, evidence)
+    if not sliced:
+        gate["slice_thresholds"] = {}  # no categorical feature to slice by
+    return gate

@@ -454,34 +454,123 @@ def _md5(path: Path) -> str | None:
     return file_md5(path) if path.exists() else None
 
 
-def suggested_thresholds(task: Task) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Evidence:
+    """What onboarding measured before the first model: a guess and the default model.
+
+    ``baseline``: a model that ignores the features (the training split's class shares, or
+    its mean), scored on held-out folds; ``cross_validated``: the default model's mean
+    score over the same folds, ``spread`` the standard deviation across them.
+    """
+
+    folds: int
+    rows: int  # training rows the folds were cut from
+    baseline: Metrics
+    cross_validated: Metrics
+    spread: Metrics
+
+
+# Per gated metric: how far a model must beat the guess (absolute for bounded metrics,
+# relative for rmse and log loss) and how far below its cross-validated score the first
+# model may land (at least this, and at least two standard deviations across folds).
+BEAT_GUESS = {"roc_auc": 0.05, "accuracy": 0.02, "r2": 0.05, "log_loss": 0.05, "rmse": 0.05}
+CV_SLACK = {"roc_auc": 0.03, "accuracy": 0.03, "r2": 0.05, "log_loss": 0.15, "rmse": 0.1}
+RELATIVE = {"log_loss", "rmse"}
+GATED = {
+    Task.BINARY: ("roc_auc", "accuracy", "log_loss"),
+    Task.MULTICLASS: ("roc_auc", "accuracy", "log_loss"),
+    Task.REGRESSION: ("r2", "rmse"),
+}
+CHANGE = {
+    "accuracy": {"direction": "higher_is_better", "absolute": -0.02},
+    "roc_auc": {"direction": "higher_is_better", "absolute": -0.02},
+    "log_loss": {"direction": "lower_is_better", "relative": 0.1},
+    "r2": {"direction": "higher_is_better", "absolute": -0.02},
+    "rmse": {"direction": "lower_is_better", "relative": 0.05},
+}
+SLICE_CHANGE = {
+    Task.BINARY: {"accuracy": {"change": {"direction": "higher_is_better", "absolute": -0.1}}},
+    Task.MULTICLASS: {"accuracy": {"change": {"direction": "higher_is_better", "absolute": -0.1}}},
+    Task.REGRESSION: {"rmse": {"change": {"direction": "lower_is_better", "relative": 0.15}}},
+}
+
+
+def suggested_thresholds(task: Task, evidence: Evidence | None = None) -> dict[str, Any]:
     """A starting ``gate`` group for a task (used when onboarding a new dataset).
 
-    Value floors that any useful model clears, and change thresholds that reject a model
-    clearly worse than the champion. Review them for your data.
+    With ``evidence``, each gated metric gets a value threshold that a model no better than
+    guessing fails (the guess's score plus a margin) and that the default model, as cross-
+    validated, passes (its score minus a slack): the stricter of the two. Without it, only
+    change thresholds against the champion and ROC AUC above chance. Review them for your
+    data: :func:`threshold_notes` says where each number came from.
     """
-    if task is Task.REGRESSION:
-        overall: dict[str, Any] = {
-            "r2": {
-                "lower_bound": 0.0,
-                "change": {"direction": "higher_is_better", "absolute": -0.02},
-            },
-            "rmse": {"change": {"direction": "lower_is_better", "relative": 0.05}},
-        }
-        per_slice: dict[str, Any] = {
-            "rmse": {"change": {"direction": "lower_is_better", "relative": 0.15}}
-        }
-    else:
-        overall = {
-            "accuracy": {"change": {"direction": "higher_is_better", "absolute": -0.02}},
-            "roc_auc": {
-                "lower_bound": 0.6,
-                "change": {"direction": "higher_is_better", "absolute": -0.02},
-            },
-            "log_loss": {"change": {"direction": "lower_is_better", "relative": 0.1}},
-        }
-        per_slice = {"accuracy": {"change": {"direction": "higher_is_better", "absolute": -0.1}}}
-    return {"fail_on_reject": True, "thresholds": overall, "slice_thresholds": per_slice}
+    overall: dict[str, Any] = {}
+    for metric in GATED[task]:
+        entry: dict[str, Any] = {}
+        if evidence is not None and metric in evidence.cross_validated:
+            bound, _ = _bound(metric, evidence)
+            entry["lower_bound" if _higher(metric) else "upper_bound"] = bound
+        elif metric == "roc_auc":
+            entry["lower_bound"] = 0.6
+        elif metric == "r2":
+            entry["lower_bound"] = 0.0
+        entry["change"] = dict(CHANGE[metric])
+        overall[metric] = entry
+    return {
+        "fail_on_reject": True,
+        "thresholds": overall,
+        "slice_thresholds": {k: dict(v) for k, v in SLICE_CHANGE[task].items()},
+    }
+
+
+def _higher(metric: str) -> bool:
+    return CHANGE[metric]["direction"] == "higher_is_better"
+
+
+def threshold_notes(task: Task, evidence: Evidence) -> list[str]:
+    """One line per value threshold :func:`suggested_thresholds` sets: its number and why."""
+    notes = []
+    for metric in GATED[task]:
+        if metric in evidence.cross_validated:
+            notes.append(_bound(metric, evidence)[1])
+    return notes
+
+
+def _bound(metric: str, evidence: Evidence) -> tuple[float, str]:
+    higher = _higher(metric)
+    guess, cv = evidence.baseline.get(metric), evidence.cross_validated[metric]
+    spread = evidence.spread.get(metric, 0.0)
+    relative = metric in RELATIVE
+    slack = max(CV_SLACK[metric] * (abs(cv) if relative else 1.0), 2 * spread)
+    from_cv = cv - slack if higher else cv + slack
+    from_guess = from_cv
+    if guess is not None:
+        beat = BEAT_GUESS[metric] * (abs(guess) if relative else 1.0)
+        from_guess = guess + beat if higher else guess - beat
+    stricter = max(from_cv, from_guess) if higher else min(from_cv, from_guess)
+    bound = _round_toward(stricter, up=higher)
+    sign = ">=" if higher else "<="
+    why = (
+        f"{metric} {sign} {bound:.6g}: the default model cross-validated at {cv:.4g} "
+        f"(± {spread:.2g} over {evidence.folds} folds of {evidence.rows} training rows)"
+    )
+    if guess is not None:
+        why += f"; a guess that ignores the features scores {guess:.4g}"
+    if stricter != from_cv:
+        why += (
+            ", and a model must beat it by a margin: the default model is not clearly better "
+            "than the guess, expect the gate to refuse it"
+        )
+    return bound, why
+
+
+def _round_toward(value: float, *, up: bool) -> float:
+    """Three significant digits, rounded so that the rounding never loosens the bound."""
+    if value == 0 or not math.isfinite(value):
+        return value
+    step = 10.0 ** (math.floor(math.log10(abs(value))) - 2)
+    digits = max(0, -math.floor(math.log10(step)))
+    return round((math.ceil if up else math.floor)(value / step) * step, digits)
 
 
 def _body(params: Params) -> None:

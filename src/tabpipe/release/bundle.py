@@ -32,6 +32,7 @@ from tabpipe.release.model_card import render as render_card
 from tabpipe.serving.runtime import METADATA_FILE, MODEL_FILE
 
 CARD_FILE = "model_card.md"
+BOOLEAN_DTYPES = {"bool", "boolean"}
 UNRELEASED = "unreleased"
 
 
@@ -68,10 +69,13 @@ def contract_range(column: pa.Column) -> tuple[float | None, float | None]:
     return (None if low is None else float(low)), (None if high is None else float(high))
 
 
-def allowed_values(column: pa.Column) -> list[str] | None:
+def allowed_values(column: pa.Column, *, typed: bool = False) -> list[Any] | None:
+    """The contract's allowed values, as strings, or with ``typed`` integer codes as ints."""
     for check in column.checks:
         if check.name == "isin":
-            return [str(v) for v in (check.statistics or {}).get("allowed_values", [])]
+            values = (check.statistics or {}).get("allowed_values", [])
+            integer = typed and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+            return [int(v) if integer else str(v) for v in values]
     return None
 
 
@@ -98,9 +102,11 @@ def serving_inputs(
         }
         if entry["kind"] == "numeric":
             entry["minimum"], entry["maximum"] = contract_range(column)
+        elif str(column.dtype) in BOOLEAN_DTYPES:  # a two-category feature taking JSON booleans
+            entry["kind"] = "boolean"
         else:
             trained = [str(c) for c in feature.get("categories", []) if str(c) != ""]
-            entry["categories"] = allowed_values(column) or trained
+            entry["categories"] = allowed_values(column, typed=True) or trained
         inputs.append(entry)
     return inputs
 

@@ -31,7 +31,7 @@ from tabpipe.core.config import ConfigError, Params, load_params
 from tabpipe.core.contract import ContractError, load_contract
 from tabpipe.core.io import InputError
 from tabpipe.core.paths import BUNDLE_DIR, PARAMS_FILE, PATHS, SERVE_ENV
-from tabpipe.release.bundle import BundleError, allowed_values, contract_range
+from tabpipe.release.bundle import BOOLEAN_DTYPES, BundleError, allowed_values, contract_range
 
 REPORT_FILE = "infra_validation.json"
 ROOT = Path(__file__).resolve().parents[3]  # the checkout (src/tabpipe/release/../../..)
@@ -58,8 +58,10 @@ def expected_signature(params: Params) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"name": name, "kind": kind, "nullable": bool(column.nullable)}
         if kind == "numeric":
             entry["minimum"], entry["maximum"] = contract_range(column)
+        elif str(column.dtype) in BOOLEAN_DTYPES:
+            entry["kind"] = "boolean"
         else:
-            entry["categories"] = allowed_values(column)
+            entry["categories"] = allowed_values(column, typed=True)
         expected.append(entry)
     return expected
 

@@ -7,8 +7,10 @@ that the metadata belongs to this very ``model.onnx`` (md5) and that the graph's
 match the signature, so a mismatched pair never starts serving.
 
 Rows are plain mappings of feature name to value, already validated: numbers (or None
-where the contract allows nulls) and category strings (or None, sent as ``""``, the
-missing category the model was trained with).
+where the contract allows nulls), categories (strings, or integers for integer codes) and
+booleans. The model takes a category or a boolean as a string, as it was trained
+(:func:`tabpipe.core.model.model_frame`): ``str(value)``, so ``True`` is ``"True"`` and the
+code ``2`` is ``"2"``, and None is ``""``, the missing category.
 """
 
 from __future__ import annotations
@@ -30,7 +32,13 @@ METADATA_FILE = "model.json"
 MODEL_FILE = "model.onnx"
 MISSING_CATEGORY = ""
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-ONNX_TYPES = {"numeric": "tensor(float)", "categorical": "tensor(string)"}
+# A boolean is a two-category feature of the model: JSON true/false in, "True"/"False" fed.
+ONNX_TYPES = {
+    "numeric": "tensor(float)",
+    "categorical": "tensor(string)",
+    "boolean": "tensor(string)",
+}
+Category = str | int  # integer codes keep their type in requests
 
 
 class ModelLoadError(Exception):
@@ -41,11 +49,11 @@ class ModelLoadError(Exception):
 class Feature:
     name: str
     onnx_input: str
-    kind: str  # numeric | categorical
+    kind: str  # numeric | categorical | boolean
     nullable: bool
     minimum: float | None = None
     maximum: float | None = None
-    categories: tuple[str, ...] = ()
+    categories: tuple[Category, ...] = ()
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Feature:
@@ -59,8 +67,12 @@ class Feature:
             nullable=bool(raw.get("nullable", False)),
             minimum=None if raw.get("minimum") is None else float(raw["minimum"]),
             maximum=None if raw.get("maximum") is None else float(raw["maximum"]),
-            categories=tuple(str(c) for c in raw.get("categories") or ()),
+            categories=tuple(_category(c) for c in raw.get("categories") or ()),
         )
+
+
+def _category(value: Any) -> Category:
+    return value if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 @dataclass(frozen=True)

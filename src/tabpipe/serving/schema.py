@@ -3,8 +3,9 @@
 The signature comes from the data contract, so the models follow whatever dataset the
 project was initialised with: one field per feature, named after it; numbers are strict
 (no booleans, no strings), finite (no NaN or Infinity) and within the contract's range and
-float32's; categories are the contract's allowed values; ``null`` only where the contract
-allows nulls; every feature required, nothing else allowed.
+float32's; categories are the contract's allowed values (integer codes as JSON integers);
+booleans are JSON ``true``/``false``; ``null`` only where the contract allows nulls; every
+feature required, nothing else allowed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    create_model,
+    model_validator,
+)
 
 from tabpipe.serving.runtime import FLOAT32_MAX, Feature
 
@@ -31,9 +40,30 @@ def value_type(feature: Feature) -> Any:
         low = -FLOAT32_MAX if feature.minimum is None else max(feature.minimum, -FLOAT32_MAX)
         high = FLOAT32_MAX if feature.maximum is None else min(feature.maximum, FLOAT32_MAX)
         base: Any = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=low, le=high)]
+    elif feature.kind == "boolean":
+        base = Annotated[bool, Strict()]
+    elif feature.categories and all(isinstance(c, int) for c in feature.categories):
+        # Literal[1, 2] would take true and 1.0 for 1: a strict integer, then membership.
+        base = Annotated[
+            int,
+            Strict(),
+            AfterValidator(_one_of(feature.categories)),
+            Field(json_schema_extra={"enum": list(feature.categories)}),
+        ]
     else:
         base = Literal[tuple(feature.categories)]  # type: ignore[valid-type]
     return base | None if feature.nullable else base
+
+
+def _one_of(allowed: Sequence[Any]) -> Any:
+    shown = " or ".join(", ".join(map(str, allowed)).rsplit(", ", 1))
+
+    def check(value: Any) -> Any:
+        if value not in allowed:
+            raise ValueError(f"Input should be {shown}")
+        return value
+
+    return check
 
 
 def _describe(feature: Feature) -> str:
@@ -44,6 +74,8 @@ def _describe(feature: Feature) -> str:
         if feature.maximum is not None:
             bounds.append(f"<= {feature.maximum:g}")
         text = "number" + (f" ({', '.join(bounds)})" if bounds else "")
+    elif feature.kind == "boolean":
+        text = "true or false"
     else:
         text = f"one of {len(feature.categories)} categories"
     return text + ("; null if unknown" if feature.nullable else "")

@@ -1,0 +1,91 @@
+"""What a new project's first model should beat, measured before init writes its gate.
+
+:func:`measure` splits the validated data as the ``split`` stage will, then scores two
+models on the same folds of the training split: a guess that ignores the features (the
+fold's class shares, or its mean) and the project's default model. The gate's suggested
+value thresholds (:func:`tabpipe.pipeline.gate.suggested_thresholds`) are built from the
+two, so a model no better than guessing is not blessed and the default model is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from tabpipe.core.config import Params, Task
+from tabpipe.core.metrics import Predictions, scores
+from tabpipe.core.model import encode_target, model_frame, pipeline
+from tabpipe.pipeline.gate import Evidence
+from tabpipe.pipeline.split import split_frame
+
+FOLDS = 5
+# Cross-validating on more rows than this says little more about the first model and costs
+# five fits of it: larger training splits are sampled (the evidence is then, if anything,
+# pessimistic, which makes the suggested floors looser, not stricter).
+MAX_ROWS = 20_000
+
+
+def measure(frame: pd.DataFrame, params: Params, *, folds: int = FOLDS) -> Evidence:
+    """Cross-validated scores of a guess and of the default model on the training split."""
+    task, target = params.data.task, params.data.target
+    train, _ = split_frame(frame, target, params.split, classification=task.is_classification)
+    if len(train) > MAX_ROWS:
+        train = train.sample(MAX_ROWS, random_state=params.split.seed).reset_index(drop=True)
+    X = model_frame(train, params.features)
+    y = encode_target(train[target], task)
+    splitter: KFold | StratifiedKFold
+    if task.is_classification:
+        smallest = int(pd.Series(y).value_counts().min())
+        folds = max(2, min(folds, smallest))
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=params.split.seed)
+    else:
+        splitter = KFold(folds, shuffle=True, random_state=params.split.seed)
+    guessed: list[dict[str, float]] = []
+    modelled: list[dict[str, float]] = []
+    template = pipeline(params)
+    for fit_rows, held_out in splitter.split(X, y):
+        model = clone(template).fit(X.iloc[fit_rows], y[fit_rows])
+        modelled.append(_score(task, params, model, X.iloc[held_out], y[held_out]))
+        guessed.append(_guess(task, params, y[fit_rows], y[held_out]))
+    return Evidence(
+        folds=folds,
+        rows=len(train),
+        baseline=_mean(guessed),
+        cross_validated=_mean(modelled),
+        spread=_spread(modelled),
+    )
+
+
+def _score(
+    task: Task, params: Params, model: object, X: pd.DataFrame, y: np.ndarray
+) -> dict[str, float]:
+    predicted = model.predict(X)  # type: ignore[attr-defined]
+    if task is Task.REGRESSION:
+        return scores(task, Predictions(y, predicted.astype(np.float64)))
+    classes = tuple(str(c) for c in model.classes_)  # type: ignore[attr-defined]
+    proba = model.predict_proba(X)  # type: ignore[attr-defined]
+    labels = predicted.astype(str).astype(object)
+    return scores(task, Predictions(y, labels, proba, classes), params.data.positive_class)
+
+
+def _guess(task: Task, params: Params, seen: np.ndarray, held_out: np.ndarray) -> dict[str, float]:
+    if task is Task.REGRESSION:
+        return scores(task, Predictions(held_out, np.full(len(held_out), float(seen.mean()))))
+    classes, counts = np.unique(seen.astype(str), return_counts=True)
+    shares = counts / counts.sum()
+    proba = np.tile(shares, (len(held_out), 1))
+    majority = np.full(len(held_out), classes[int(np.argmax(counts))], dtype=object)
+    predictions = Predictions(held_out, majority, proba, tuple(str(c) for c in classes))
+    return scores(task, predictions, params.data.positive_class)
+
+
+def _mean(per_fold: list[dict[str, float]]) -> dict[str, float]:
+    names = set.intersection(*(set(fold) for fold in per_fold))
+    return {name: float(np.mean([fold[name] for fold in per_fold])) for name in sorted(names)}
+
+
+def _spread(per_fold: list[dict[str, float]]) -> dict[str, float]:
+    names = set.intersection(*(set(fold) for fold in per_fold))
+    return {name: float(np.std([fold[name] for fold in per_fold])) for name in sorted(names)}
