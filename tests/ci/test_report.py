@@ -16,6 +16,7 @@ from tabpipe.ci.report import Baseline, Context, Evidence, MetricRow, ParamRow
 from tabpipe.core.contract import ValidationReport
 from tabpipe.pipeline.export import Parity
 from tabpipe.pipeline.gate import RecordedVerdict, verdict_markdown
+from tabpipe.core.paths import PROJECT_RECORD
 from tests.rehearsal.harness import report_section
 
 DIFF = {
@@ -395,3 +396,14 @@ def test_the_command_line_compares_with_the_base_and_writes_report_and_summary(
 def _clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "PYTEST_"))}
     return {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"}
+
+
+def test_right_after_init_the_template_commit_is_no_baseline(shallow_pr):
+    """init writes docs/project.md; a base without it is the template's demo, not this
+    project: no deltas until the project's first commit on main."""
+    base, _ = shallow_pr
+    PROJECT_RECORD.parent.mkdir(exist_ok=True)
+    PROJECT_RECORD.write_text("# my project\n")
+    found = report.find_baseline(base, "`main`", {})
+    assert found.rev is None
+    assert "predates `tabpipe init`" in found.note and "first commit on main" in found.note

@@ -51,6 +51,7 @@ from tabpipe.core.paths import (
     DVC_YAML,
     PARAMS_FILE,
     PATHS,
+    PROJECT_RECORD,
     REPORT_DIR,
     SOURCE_DIR,
 )
@@ -715,6 +716,15 @@ def find_baseline(
             label,
             f"The baseline commit `{requested[:12]}` could not be fetched: values are shown "
             "without deltas.",
+        )
+    if PROJECT_RECORD.exists() and git.show(sha, PROJECT_RECORD) is None:
+        # The base is the template as cloned: its metrics and slices describe the demo data.
+        return Baseline(
+            None,
+            label,
+            f"No baseline yet: `{sha[:12]}` predates `tabpipe init` (it holds the template's "
+            "demo data, not this project's), so values are shown without deltas. The "
+            "project's first commit on main becomes the baseline.",
         )
     return Baseline(sha, label)
 

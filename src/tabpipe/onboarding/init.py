@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -351,12 +351,46 @@ def reset_template_outputs(root: Path) -> None:
     say("reset metrics/, plots/, reports/, dvc.lock and the bundled DVC remote")
 
 
-def run(args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+# DVC's closing hints after `dvc repro` assume a remote and a habit this project does not
+# have yet (init stages nothing; its "Next" list says what to commit and how to add a
+# remote): "To track the changes with git, run: ... To enable auto staging, run: dvc config
+# core.autostage true" (no setting turns it off) and "Use `dvc push` to send your updates to
+# remote storage." (printed unconditionally by `dvc repro`).
+HINT_START = "To track the changes with git, run:"
+HINT_END = "dvc config core.autostage true"
+PUSH_HINT = "Use `dvc push` to send your updates to remote storage."
+
+
+def without_dvc_hints(lines: Iterable[str]) -> Iterator[str]:
+    """The lines of a DVC command's output, minus its git-add and dvc-push hints."""
+    hiding = False
+    for line in lines:
+        text = line.strip()
+        if text == HINT_START:
+            hiding = True
+        if not hiding and text != PUSH_HINT:
+            yield line
+        if hiding and text == HINT_END:
+            hiding = False
+
+
+def run(args: list[str], *, check: bool = True) -> int:
+    """Run a command, its output shown as it comes (DVC's hints left out)."""
     say("$ " + shlex.join(args))
-    done = subprocess.run(args, text=True, stdin=subprocess.DEVNULL)
-    if check and done.returncode != 0:
-        raise InitError(f"`{shlex.join(args)}` exited {done.returncode}")
-    return done
+    with subprocess.Popen(
+        args,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        bufsize=1,
+    ) as process:
+        assert process.stdout is not None
+        for line in without_dvc_hints(process.stdout):
+            print(line, end="", flush=True)
+    if check and process.returncode != 0:
+        raise InitError(f"`{shlex.join(args)}` exited {process.returncode}")
+    return process.returncode
 
 
 def uv_command(root: Path) -> str | None:
