@@ -49,8 +49,8 @@ test: data ## run the test suite (core, pipeline, CI, release, serving, monitori
 test-fast: data ## the test suite without the end-to-end tests
 	pytest -n 2 --dist loadfile -m "not e2e and not rehearsal"
 
-test-onboarding: data ## init on three datasets, then each new project's make run and own test-fast (all three)
-	TABPIPE_TEST_ONBOARDED=all pytest -n 2 --dist loadfile tests/e2e/test_init_binary.py tests/e2e/test_init_multiclass.py tests/e2e/test_init_regression.py
+test-onboarding: data ## init on eight datasets, then each new project's make run and whole make test
+	TABPIPE_TEST_ONBOARDED=all pytest -n 2 --dist loadfile tests/e2e/test_init_*.py
 
 lint: setup ## ruff and mypy
 	ruff check src tests

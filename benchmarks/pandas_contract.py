@@ -21,6 +21,8 @@ import pandas as pd
 import yaml
 
 FLOAT_DTYPES = {"float64", "float"}
+CODE_DTYPES = {"Int64"}  # init's integer codes (nullable integers)
+BOOLEAN_DTYPES = {"boolean"}  # init's booleans (nullable; text is not coercible)
 STRING_DTYPES = {"str", "string", "string[pyarrow]", "string[python]"}
 IGNORED_WHEN_DEFAULT = {
     "title": None,
@@ -41,7 +43,7 @@ class UnsupportedRule(ValueError):
 @dataclass(frozen=True)
 class ColumnRule:
     name: str
-    dtype: str | None  # "float64", "str", or None: any dtype (an excluded column)
+    dtype: str | None  # "float64", "str", "Int64", "boolean", or None: any (an excluded column)
     nullable: bool
     isin: tuple[str, ...] | None = None
     in_range: tuple[float, float, bool, bool] | None = None  # min, max, include_min, include_max
@@ -91,6 +93,8 @@ def _column_rule(name: str, body: dict[str, Any]) -> ColumnRule:
         dtype = "float64"
     elif dtype in STRING_DTYPES:
         dtype = "str"
+    elif dtype in CODE_DTYPES or dtype in BOOLEAN_DTYPES:
+        pass
     else:
         raise UnsupportedRule(f"column {name!r}: dtype {dtype!r}")
     if body.pop("coerce", False) is not True and dtype is not None:
@@ -129,6 +133,15 @@ def _coerce(raw: pd.Series, dtype: str | None) -> tuple[pd.Series, int]:
         return raw, 0
     if dtype == "str":
         return raw.astype(str), 0
+    if dtype == "boolean":
+        booleans = raw.map(lambda v: isinstance(v, bool | np.bool_), na_action="ignore")
+        bad = int((raw.notna() & ~booleans.fillna(False).astype(bool)).sum())
+        return (raw.astype("boolean") if not bad else raw), bad
+    if dtype == "Int64":
+        numbers = pd.to_numeric(raw, errors="coerce")
+        whole = numbers.isna() | (numbers == np.round(numbers))
+        bad = int(((numbers.isna() & raw.notna()) | ~whole).sum())
+        return (numbers.astype("Int64") if not bad else numbers), bad
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         return raw.astype(np.float64), 0
     coerced = pd.to_numeric(raw, errors="coerce").astype(np.float64)
@@ -168,7 +181,8 @@ def validate(frame: pd.DataFrame, rules: Rules) -> tuple[list[Finding], pd.DataF
                 if bad:
                     findings.append(Finding(rule.name, "in_range", bad))
             if rule.isin is not None:
-                bad = int((~values.isin(rule.isin) & ~nulls).sum())
+                allowed = values.astype(str) if rule.dtype == "Int64" else values
+                bad = int((~allowed.isin(rule.isin) & ~nulls).sum())
                 if bad:
                     findings.append(Finding(rule.name, "isin", bad))
         if rule.max_null_fraction is not None and (

@@ -90,7 +90,7 @@ class SklearnServingModel(ServingModel):
         self.pipeline = joblib.load(directory / "model.joblib")
         self.feature_params = FeatureParams(
             numeric=[f.name for f in self.features if f.kind == "numeric"],
-            categorical=[f.name for f in self.features if f.kind == "categorical"],
+            categorical=[f.name for f in self.features if f.kind != "numeric"],
         )
 
     def predict_columns(self, columns: Mapping[str, Sequence[Any]]) -> list[Prediction]:

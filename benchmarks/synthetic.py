@@ -44,7 +44,11 @@ def contract_bounds(contract: Path) -> dict[str, Bounds]:
 
 
 def numeric_columns(source: pd.DataFrame) -> list[str]:
-    return [str(c) for c in source.columns if pd.api.types.is_numeric_dtype(source[c])]
+    return [
+        str(c)
+        for c in source.columns
+        if pd.api.types.is_numeric_dtype(source[c]) and not pd.api.types.is_bool_dtype(source[c])
+    ]
 
 
 def chunks(
@@ -65,7 +69,9 @@ def chunks(
     if rows < 0 or chunk_rows <= 0:
         raise ValueError(f"rows must be >= 0 and chunk_rows > 0, got {rows} and {chunk_rows}")
     rng = np.random.default_rng(seed)
-    numeric = [name for name in numeric_columns(source) if name not in keep]
+    # Only the columns the contract bounds are continuous: integer codes, booleans and
+    # excluded columns (an identifier) are copied like the text columns.
+    numeric = [name for name in numeric_columns(source) if name not in keep and name in bounds]
     whole = {c for c in numeric if np.all(np.mod(source[c].dropna().to_numpy(), 1) == 0)}
     done = 0
     while done < rows:

@@ -86,8 +86,7 @@ def test_the_cli_writes_the_batch(project, capsys):
 
 def test_booleans_codes_and_pandas_categories_drift_and_break_without_a_crash(tmp_path):
     """Kinds a real table has: the batch keeps their values' types, or breaks them as text."""
-    from tests.onboarding.test_plan import kinds_table
-    from tests.support.factories import onboarded
+    from tests.support.factories import kinds_table, onboarded
 
     frame, params, schema = onboarded(kinds_table(), "y")
     for name in ("member", "grade", "plan_code"):

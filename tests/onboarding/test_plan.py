@@ -18,7 +18,7 @@ from tabpipe.onboarding.plan import (
     params_for,
     plan,
 )
-from tests.support.factories import synthetic
+from tests.support.factories import kinds_table, synthetic
 
 
 def test_the_task_is_inferred_from_the_target_and_said():
@@ -142,25 +142,6 @@ def test_the_demo_drift_thresholds_are_not_carried_to_new_data(root):
 
 
 # --- column kinds, decided and said -------------------------------------------------------
-
-
-def kinds_table(rows: int = 300, seed: int = 1) -> pd.DataFrame:
-    """One column of each kind init tells apart, beside a learnable label."""
-    rng = np.random.default_rng(seed)
-    frame = synthetic("binary", rows=rows, seed=seed)
-    frame["member"] = rng.random(rows) < 0.4  # native booleans
-    flags = pd.Series(rng.random(rows) < 0.5, dtype=object)
-    flags[::17] = None
-    frame["opted_in"] = flags  # booleans with missing cells, as a CSV reader gives them
-    frame["grade"] = pd.Categorical(
-        rng.choice(["low", "mid", "high"], rows), categories=["low", "mid", "high"], ordered=True
-    )
-    frame["plan_code"] = rng.choice([1, 2, 3], rows)  # integer codes
-    frame["visits"] = rng.integers(0, 40, rows)  # an integer amount: many values
-    frame["customer"] = rng.permutation(rows) + 50_000  # a shuffled unique ID
-    frame["account"] = [f"AC-{i:05d}" for i in rng.permutation(rows)]  # a text ID
-    frame["country"] = "FR"  # constant
-    return frame
 
 
 def test_each_column_kind_is_decided_and_said():

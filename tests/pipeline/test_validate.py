@@ -17,12 +17,21 @@ import pandera.pandas as pa
 import pytest
 
 from tabpipe.core.config import Params, load_params
-from tabpipe.core.contract import load_contract
+from tabpipe.core.contract import check, load_contract
 from tabpipe.core.io import read_table
 from tabpipe.core.paths import PATHS
 from tabpipe.pipeline.validate import main, validate_raw
 from tests.conftest import ROOT
-from tests.support.factories import check_statistics, enumerated_column, min_rows, ranged_numeric
+from tests.support.factories import (
+    BOOLEAN_DTYPES,
+    CODE_DTYPES,
+    TEXT_DTYPES,
+    check_statistics,
+    enumerated_column,
+    feature_of_dtype,
+    min_rows,
+    ranged_numeric,
+)
 
 Corruption = Callable[[Path], None]
 
@@ -69,7 +78,10 @@ def assign(
 def cases(params: Params, schema: pa.DataFrameSchema) -> dict[str, tuple[Corruption, list[str]]]:
     numeric, too_big = ranged_numeric(params, schema)
     enumerated = enumerated_column(params, schema)
-    required = next(n for n in params.features.numeric if not schema.columns[n].nullable)
+    text_category = feature_of_dtype(params, schema, TEXT_DTYPES)
+    code = feature_of_dtype(params, schema, CODE_DTYPES)
+    boolean = feature_of_dtype(params, schema, BOOLEAN_DTYPES)
+    required = next((n for n in params.features.all if not schema.columns[n].nullable), None)
     capped = (n for n in params.features.all if check_statistics(schema, n, "max_null_fraction"))
     nullable = next(capped, required)
     target, floor = params.data.target, min_rows(schema)
@@ -95,10 +107,6 @@ def cases(params: Params, schema: pa.DataFrameSchema) -> dict[str, tuple[Corrupt
         "NaN label": (
             corrupt_frame(assign(target, [10], np.nan)),
             [repr(target), "not_nullable", "row index 10"],
-        ),
-        "NaN in a non-nullable feature": (
-            corrupt_frame(assign(required, [2], np.nan)),
-            [repr(required), "not_nullable", "row index 2"],
         ),
         "infinite value": (
             corrupt_frame(assign(numeric, [4], np.inf)),
@@ -126,15 +134,33 @@ def cases(params: Params, schema: pa.DataFrameSchema) -> dict[str, tuple[Corrupt
             [f"min_rows(min_value={floor})", f"{max(floor // 2, 1)} rows"],
         ),
     }
+    if required is not None:
+        found["NaN in a non-nullable feature"] = (
+            corrupt_frame(assign(required, [2], np.nan)),
+            [repr(required), "not_nullable", "row index 2"],
+        )
+    if text_category is not None:
+        found["wrong dtype (numbers in a categorical column)"] = (
+            corrupt_frame(lambda f: f.assign(**{text_category: np.arange(len(f)) % 2 + 10_000})),
+            [repr(text_category), "isin", "'10000'"],
+        )
     if enumerated is not None:  # data with no categorical feature and a numeric label has none
         category, _ = enumerated
-        found["wrong dtype (numbers in a categorical column)"] = (
-            corrupt_frame(lambda f: f.assign(**{category: np.arange(len(f)) % 2 + 10_000})),
-            [repr(category), "isin", "'10000'"],
-        )
         found["unknown category"] = (
             corrupt_frame(assign(category, [0, 1], "castle-in-the-air")),
-            [repr(category), "isin", "'castle-in-the-air'"],
+            [repr(category), "castle-in-the-air"],
+        )
+    if code is not None:
+        allowed = check_statistics(schema, code, "isin") or {"allowed_values": [0]}
+        unknown_code = max(int(v) for v in allowed["allowed_values"]) + 1
+        found["unknown integer code"] = (
+            corrupt_frame(assign(code, [0, 1], unknown_code)),
+            [repr(code), "isin", str(unknown_code)],
+        )
+    if boolean is not None:
+        found["text in a boolean column"] = (
+            corrupt_frame(lambda f: f.assign(**{boolean: f[boolean].map(str)})),
+            [repr(boolean), "coerce_dtype('boolean')"],
         )
     return found
 
@@ -158,29 +184,52 @@ FRAME_CASES = [
     "all-null column",
     "fewer rows than the minimum",
 ]
-# Text-level corruptions are how CSV files go wrong; a Parquet project gets the rest.
-# Category cases need an enumerated column (a categorical feature or a class label).
+# Cases for column kinds the bundled data lacks (booleans, integer codes) run on the project
+# data when it has such a column, and always on a table init onboards (below).
+KIND_CASES = ["unknown integer code", "text in a boolean column"]
+# Which data property a case needs: a case the data cannot have is reported as skipped,
+# naming that property, so the case count is visible in every project's test output.
+NEEDS = {
+    **dict.fromkeys(
+        [
+            "empty file",
+            "duplicated header row (two files concatenated)",
+            "duplicated column names",
+            "wrong delimiter",
+        ],
+        "a CSV raw file (text-level corruptions are how CSV files go wrong)",
+    ),
+    "wrong dtype (numbers in a categorical column)": "a text categorical feature",
+    "unknown category": "an enumerated column (a categorical feature or a class label)",
+    "unknown integer code": "an integer-code feature",
+    "text in a boolean column": "a boolean feature",
+    "NaN in a non-nullable feature": "a feature the contract makes non-nullable",
+}
 PROJECT_PARAMS = load_params(ROOT / "params.yaml")
-RAW_IS_CSV = PROJECT_PARAMS.data.raw.suffix.lower() == ".csv"
-HAS_CATEGORIES = (
-    enumerated_column(PROJECT_PARAMS, load_contract(ROOT / PROJECT_PARAMS.data.contract))
-    is not None
-)
-CATEGORY_CASES = {"wrong dtype (numbers in a categorical column)", "unknown category"}
-CASE_NAMES = [name for name in FRAME_CASES if HAS_CATEGORIES or name not in CATEGORY_CASES] + (
-    TEXT_CASES if RAW_IS_CSV else []
-)
+PROJECT_CONTRACT = load_contract(ROOT / PROJECT_PARAMS.data.contract)
+CASE_NAMES = FRAME_CASES + TEXT_CASES
+CASE_NAMES += [c for c in KIND_CASES if c in cases(PROJECT_PARAMS, PROJECT_CONTRACT)]
+
+
+def applicable(params: Params, schema: pa.DataFrameSchema, case: str) -> bool:
+    if case in TEXT_CASES:
+        return params.data.raw.suffix.lower() == ".csv"
+    return case in cases(params, schema)
 
 
 def test_the_bundled_data_exercises_every_case():
-    # The template's own data must run all of them; only onboarded data may drop some.
+    # The template's own data must run all of them but the kinds it lacks (no boolean or
+    # integer-code feature); only onboarded data may drop others, and says which.
     if PROJECT_PARAMS.data.raw.name == "credit.csv":
-        assert set(CASE_NAMES) == set(FRAME_CASES) | set(TEXT_CASES)
+        runs = {c for c in CASE_NAMES if applicable(PROJECT_PARAMS, PROJECT_CONTRACT, c)}
+        assert runs == set(FRAME_CASES) | set(TEXT_CASES)
 
 
 @pytest.mark.parametrize("case", CASE_NAMES)
 def test_each_kind_of_bad_input_is_rejected_with_a_message_naming_it(project, contract, case):
     params = load_params()
+    if not applicable(params, contract, case):
+        pytest.skip(f"not applicable: the data has no {NEEDS[case]}")
     corrupt, fragments = cases(params, contract)[case]
     corrupt(params.data.raw)
     report = validate_raw(params)
@@ -238,3 +287,21 @@ def test_params_naming_a_column_the_contract_lacks_is_an_error(project, capsys):
     params_file.write_text(text.replace("  numeric: [", "  numeric: [NotAColumn, ", 1))
     assert main([]) == 1
     assert "NotAColumn" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", KIND_CASES)
+def test_booleans_and_integer_codes_break_the_contract_readably(tmp_path, monkeypatch, case):
+    """On a table with every column kind, as init onboards it (whatever the project's data)."""
+    from tests.support.factories import kinds_table, onboarded
+
+    frame, params, schema = onboarded(kinds_table(), "y")
+    monkeypatch.chdir(tmp_path)
+    raw = tmp_path / "table.parquet"
+    frame.to_parquet(raw, index=False)
+    corrupt, fragments = cases(params, schema)[case]
+    corrupt(raw)
+    report, _ = check(read_table(raw), schema, source="table", contract="inferred")
+    summary = report.summary()
+    assert not report.ok
+    for fragment in fragments:
+        assert fragment in summary, f"{fragment!r} missing from:\n{summary}"

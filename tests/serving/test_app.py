@@ -156,12 +156,56 @@ def test_missing_and_extra_fields_are_422(client, test_rows, signature):
 
 
 def test_unknown_categories_and_wrong_types_for_categories_are_422(client, test_rows, signature):
-    feature = _first(signature, kind="categorical")["name"]
+    feature = _first(signature, kind="categorical", categories=_text_categories)
+    name = feature["name"]
     body = assert_422(
-        client.post("/predict", json={**test_rows[0], feature: "castle-in-the-air"}), feature
+        client.post("/predict", json={**test_rows[0], name: "castle-in-the-air"}), name
     )
-    assert repr(_first(signature, kind="categorical")["categories"][0]) in body["message"]
-    assert_422(client.post("/predict", json={**test_rows[0], feature: 3}), feature)
+    assert repr(feature["categories"][0]) in body["message"]
+    assert_422(client.post("/predict", json={**test_rows[0], name: 3}), name)
+
+
+def _text_categories(categories: list | None) -> bool:
+    return bool(categories) and all(isinstance(c, str) for c in categories)
+
+
+def _codes(categories: list | None) -> bool:
+    return bool(categories) and all(isinstance(c, int) for c in categories)
+
+
+@pytest.fixture(scope="module")
+def kinds(kinds_bundle: Path) -> tuple[TestClient, list[dict[str, Any]], dict[str, Any]]:
+    """The service for a model with a boolean and an integer-code feature (any project)."""
+    info = json.loads((kinds_bundle / METADATA_FILE).read_text())
+    frame = pd.read_parquet(kinds_bundle.parents[1] / PATHS.test_split)
+    names = [f["name"] for f in info["inputs"]]
+    row = json.loads(frame[names].head(1).to_json(orient="records"))[0]
+    return TestClient(service.create_app(kinds_bundle)), info["inputs"], row
+
+
+def test_integer_codes_take_json_integers_of_the_contract_only(kinds):
+    client, signature, row = kinds
+    feature = _first(signature, kind="categorical", categories=_codes)
+    name, codes = feature["name"], feature["categories"]
+    assert client.post("/predict", json={**row, name: codes[-1]}).status_code == 200
+    body = assert_422(client.post("/predict", json={**row, name: max(codes) + 1}), name)
+    assert str(codes[0]) in body["message"]
+    for wrong in (str(codes[0]), True, float(codes[0]) + 0.5):
+        assert_422(client.post("/predict", json={**row, name: wrong}), name)
+
+
+def test_booleans_take_json_true_and_false_only(kinds):
+    client, signature, row = kinds
+    booleans = [f for f in signature if f["kind"] == "boolean"]
+    assert booleans, "the kinds table has boolean features"
+    for feature in booleans:
+        name = feature["name"]
+        answers = [client.post("/predict", json={**row, name: v}) for v in (True, False)]
+        assert [a.status_code for a in answers] == [200, 200]
+        probabilities = [a.json()["probabilities"] for a in answers]
+        assert all(abs(sum(p.values()) - 1) < 1e-5 for p in probabilities)
+        for wrong in ("True", "false", 1, 0):
+            assert_422(client.post("/predict", json={**row, name: wrong}), name)
 
 
 def test_null_where_the_contract_forbids_it_is_422(client, test_rows, signature):

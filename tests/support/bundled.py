@@ -21,10 +21,23 @@ from tabpipe.core.paths import CHAMPION_FILE, PATHS
 from tabpipe.pipeline import evaluate, export, gate, split, train, validate
 from tabpipe.release import bundle
 from tabpipe.serving.runtime import METADATA_FILE
-from tests.support.factories import quick_family
+from tests.support.factories import kinds_table, quick_family
 from tests.support.scratch import inside
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_and_bundle(project: Path) -> None:
+    """Every stage in process in ``project``, then the gate and ``tabpipe bundle``."""
+    with inside(project):
+        (project / CHAMPION_FILE).parent.mkdir(parents=True, exist_ok=True)
+        (project / CHAMPION_FILE).write_text(json.dumps({"artifact": "model", "version": None}))
+        for stage in (validate, split, train, evaluate, export, gate):
+            if stage is gate:
+                stage.main([])  # a rejection is recorded in the bundle; it is not an error here
+            else:
+                assert stage.main([]) == 0, f"stage {stage.__name__} failed"
+        bundle.build(load_params(), project / "build" / "bundle", "v1.0.0", commit="0" * 40)
 
 
 @pytest.fixture(scope="session")
@@ -38,16 +51,41 @@ def pipeline_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = yaml.safe_load((project / "params.yaml").read_text())
     settings["train"]["family"] = quick_family()
     (project / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
-    with inside(project):
-        (project / CHAMPION_FILE).parent.mkdir(parents=True, exist_ok=True)
-        (project / CHAMPION_FILE).write_text(json.dumps({"artifact": "model", "version": None}))
-        for stage in (validate, split, train, evaluate, export, gate):
-            if stage is gate:
-                stage.main([])  # a rejection is recorded in the bundle; it is not an error here
-            else:
-                assert stage.main([]) == 0, f"stage {stage.__name__} failed"
-        bundle.build(load_params(), project / "build" / "bundle", "v1.0.0", commit="0" * 40)
+    run_and_bundle(project)
     return project
+
+
+@pytest.fixture(scope="session")
+def kinds_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle for a table with every column kind init tells apart (booleans, integer
+    codes, an ordered category...), onboarded as init would, whatever the project's data."""
+    from tabpipe.onboarding.plan import contract_spec, plan
+
+    project = tmp_path_factory.mktemp("kinds")
+    frame = kinds_table()
+    chosen = plan(frame, "y")
+    (project / "data").mkdir()
+    frame.to_parquet(project / "data" / "table.parquet", index=False)
+    (project / "contracts").mkdir()
+    spec = contract_spec(frame, chosen, "kinds")
+    (project / "contracts" / "data.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True))
+    shutil.copy(ROOT / "data.dvc", project / "data.dvc")
+    settings = yaml.safe_load((ROOT / "params.yaml").read_text())
+    settings["data"] = {
+        "raw": "data/table.parquet",
+        "contract": "contracts/data.yaml",
+        "target": "y",
+        "task": chosen.task.value,
+        "positive_class": chosen.positive_class,
+    }
+    settings["features"] = {"numeric": chosen.numeric, "categorical": chosen.categorical}
+    settings["train"]["family"] = quick_family()
+    settings["evaluate"] = {"slice_by": [], "min_slice_size": 5}
+    settings["gate"] = {"thresholds": {"accuracy": {"lower_bound": 0.0}}}
+    settings["monitor"]["drift"]["thresholds"] = {}
+    (project / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    run_and_bundle(project)
+    return project / "build" / "bundle"
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,25 @@ def synthetic(task: str, rows: int = 400, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
+def kinds_table(rows: int = 300, seed: int = 1) -> pd.DataFrame:
+    """One column of each kind init tells apart, beside a learnable label."""
+    rng = np.random.default_rng(seed)
+    frame = synthetic("binary", rows=rows, seed=seed)
+    frame["member"] = rng.random(rows) < 0.4  # native booleans
+    flags = pd.Series(rng.random(rows) < 0.5, dtype=object)
+    flags[::17] = None
+    frame["opted_in"] = flags  # booleans with missing cells, as a CSV reader gives them
+    frame["grade"] = pd.Categorical(
+        rng.choice(["low", "mid", "high"], rows), categories=["low", "mid", "high"], ordered=True
+    )
+    frame["plan_code"] = rng.choice([1, 2, 3], rows)  # integer codes
+    frame["visits"] = rng.integers(0, 40, rows)  # an integer amount: many values
+    frame["customer"] = rng.permutation(rows) + 50_000  # a shuffled unique ID
+    frame["account"] = [f"AC-{i:05d}" for i in rng.permutation(rows)]  # a text ID
+    frame["country"] = "FR"  # constant
+    return frame
+
+
 def synthetic_params(task: str, family: str | None = None, **train: object) -> Params:
     """Params for :func:`synthetic`; the family defaults to the project's default family,
     trained small (``train`` overrides the family's settings)."""
@@ -107,6 +126,20 @@ def enumerated_column(
         if stats is not None:
             return name, list(stats["allowed_values"])
     return None
+
+
+def feature_of_dtype(params: Params, schema: pa.DataFrameSchema, dtypes: set[str]) -> str | None:
+    """The first categorical feature whose contract dtype is one of ``dtypes`` (``str``:
+    text categories, ``Int64``: integer codes, ``boolean``), or None if the data has none."""
+    for name in params.features.categorical:
+        if name in schema.columns and str(schema.columns[name].dtype) in dtypes:
+            return name
+    return None
+
+
+TEXT_DTYPES = {"str", "string", "string[pyarrow]", "string[python]"}
+CODE_DTYPES = {"Int64", "int64"}
+BOOLEAN_DTYPES = {"boolean", "bool"}
 
 
 def min_rows(schema: pa.DataFrameSchema) -> int:

@@ -140,6 +140,8 @@ def _warm_up_row(model: ServingModel) -> dict[str, Any]:
     for f in model.features:
         if f.kind == "categorical":
             row[f.name] = f.categories[0] if f.categories else None
+        elif f.kind == "boolean":
+            row[f.name] = False
         else:
             low = 0.0 if f.minimum is None else f.minimum
             row[f.name] = low if f.maximum is None else (low + f.maximum) / 2
