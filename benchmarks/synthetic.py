@@ -43,6 +43,16 @@ def contract_bounds(contract: Path) -> dict[str, Bounds]:
     return bounds
 
 
+def enumerated_columns(contract: Path) -> set[str]:
+    """Columns the contract lists the values of (``isin``: integer codes, class labels) or
+    types as booleans: copied like text, since jitter would leave their domain."""
+    names = set()
+    for name, column in load_contract(contract).columns.items():
+        if str(column.dtype) in {"bool", "boolean"} or any(c.name == "isin" for c in column.checks):
+            names.add(str(name))
+    return names
+
+
 def numeric_columns(source: pd.DataFrame) -> list[str]:
     return [
         str(c)
@@ -69,9 +79,7 @@ def chunks(
     if rows < 0 or chunk_rows <= 0:
         raise ValueError(f"rows must be >= 0 and chunk_rows > 0, got {rows} and {chunk_rows}")
     rng = np.random.default_rng(seed)
-    # Only the columns the contract bounds are continuous: integer codes, booleans and
-    # excluded columns (an identifier) are copied like the text columns.
-    numeric = [name for name in numeric_columns(source) if name not in keep and name in bounds]
+    numeric = [name for name in numeric_columns(source) if name not in keep]
     whole = {c for c in numeric if np.all(np.mod(source[c].dropna().to_numpy(), 1) == 0)}
     done = 0
     while done < rows:

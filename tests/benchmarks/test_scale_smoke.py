@@ -26,7 +26,13 @@ from benchmarks.scale import (
     parse_sizes,
     standalone,
 )
-from benchmarks.synthetic import chunks, contract_bounds, numeric_columns, write_parquet
+from benchmarks.synthetic import (
+    chunks,
+    contract_bounds,
+    enumerated_columns,
+    numeric_columns,
+    write_parquet,
+)
 from tabpipe.core.config import load_params
 from tabpipe.core.contract import check, load_contract
 from tabpipe.core.io import read_table
@@ -41,7 +47,9 @@ def source() -> tuple[pd.DataFrame, Path]:
     return read_table(ROOT / params.data.raw), ROOT / params.data.contract
 
 
-LABEL = {load_params(ROOT / "params.yaml").data.target}  # copied, never jittered
+_PARAMS = load_params(ROOT / "params.yaml")
+# Copied, never jittered: the label, and integer codes or booleans the contract enumerates.
+LABEL = {_PARAMS.data.target} | enumerated_columns(ROOT / _PARAMS.data.contract)
 
 
 @pytest.fixture(scope="module")

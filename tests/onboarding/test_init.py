@@ -1,5 +1,7 @@
 """The parts of `tabpipe init` that touch no dataset: names, memory, renaming, params text."""
 
+import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -10,9 +12,13 @@ from tabpipe.onboarding.init import (
     InitError,
     ParamsDumper,
     check_fits_in_memory,
+    example_request,
     package_name,
     rename_package,
+    replace_serving_example,
 )
+from tabpipe.onboarding.plan import plan
+from tests.support.factories import kinds_table
 
 
 @pytest.mark.parametrize(
@@ -69,3 +75,21 @@ def test_params_are_written_with_block_sections_and_one_line_lists(root):
     assert "data:\n  raw:" in text
     assert Params.model_validate(yaml.safe_load(text)).features.numeric == ["Length (mm)", "Âge"]
     assert isinstance(root, Path)
+
+
+def test_the_serving_example_sends_a_real_row_of_the_new_data(tmp_path):
+    frame = kinds_table().rename(columns={"colour": "Colour's shade"})
+    frame.loc[0, "x2"] = None
+    chosen = plan(frame, "y")
+    body = example_request(frame, chosen)
+    sent = json.loads(shlex.split(f"'{body}'")[0])  # as the shell hands it to curl
+    assert list(sent) == chosen.features
+    assert isinstance(sent["member"], bool) and isinstance(sent["plan_code"], int)
+    doc = tmp_path / "docs" / "releasing.md"
+    doc.parent.mkdir()
+    doc.write_text(
+        "```bash\ncurl -s localhost:8000/predict -H 'content-type: application/json' -d "
+        """'{"Seniority": 9,\n  "Job": "freelance"}'\n```\n"""
+    )
+    assert replace_serving_example(tmp_path, body) == [Path("docs/releasing.md")]
+    assert "Seniority" not in doc.read_text() and "Colour'\\''s shade" in doc.read_text()

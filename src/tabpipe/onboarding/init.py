@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import keyword
 import os
 import re
@@ -143,6 +144,7 @@ class Plan:
     params_text: str
     raw: Path
     gate_notes: list[str]
+    validated: pd.DataFrame  # the data as the contract coerces it (the validate stage's output)
 
 
 def load_contract_text(text: str) -> pa.DataFrameSchema:
@@ -197,7 +199,9 @@ def preflight(request: Request, current_package: str) -> Plan:
     params_text, gate_notes = render_params(
         column_plan, validated, raw, current_package, new_package
     )
-    return Plan(frame, column_plan, new_package, contract_text, params_text, raw, gate_notes)
+    return Plan(
+        frame, column_plan, new_package, contract_text, params_text, raw, gate_notes, validated
+    )
 
 
 def rename_package(root: Path, old: str, new: str, project_name: str) -> list[Path]:
@@ -464,6 +468,48 @@ def replace_readme_dataset(package: str, request: Request, raw: Path) -> None:
     README.write_text(README_DATASET.sub(section, text), encoding="utf-8")
 
 
+# The docs' one-row request to the service (README.md or docs/*.md): its JSON body names
+# the demo's columns until init writes one of the user's rows there.
+SERVING_EXAMPLE = re.compile(
+    r"(curl -s localhost:8000/predict -H 'content-type: application/json' -d ')(\{.*?\})(')",
+    re.DOTALL,
+)
+
+
+def example_request(frame: pd.DataFrame, column_plan: ColumnPlan) -> str:
+    """A real row's features as the service takes them (JSON types; shell-quote-safe),
+    wrapped for reading: the most complete row of the data."""
+    features = frame[column_plan.features]
+    row = features.loc[features.notna().sum(axis=1).idxmax()]
+    values = json.loads(features.loc[[row.name]].to_json(orient="records"))[0]
+    items = [f"{json.dumps(k, ensure_ascii=False)}: {json.dumps(v)}" for k, v in values.items()]
+    lines, current = [], "{"
+    for item in items:
+        piece = item if current == "{" else f" {item}"
+        if len(current) + len(piece) > 86 and current != "{":
+            lines.append(current)
+            current = f"  {item}"
+        else:
+            current += piece
+        current += ","
+    text = "\n".join([*lines, current.rstrip(",") + "}"])
+    return text.replace("'", "'\\''")  # inside the shell's single quotes
+
+
+def replace_serving_example(root: Path, body: str) -> list[Path]:
+    """Put ``body`` in the docs' example request; the files changed."""
+    changed = []
+    for path in [root / README, *sorted((root / "docs").glob("*.md"))]:
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8")
+        replaced = SERVING_EXAMPLE.sub(lambda m: m.group(1) + body + m.group(3), text)
+        if replaced != text:
+            path.write_text(replaced, encoding="utf-8")
+            changed.append(path.relative_to(root))
+    return changed
+
+
 def initialise(request: Request) -> int:
     root = Path.cwd()
     # Subprocesses (dvc, and the stages it runs) use this environment's tools.
@@ -494,6 +540,8 @@ def initialise(request: Request) -> int:
         say(f"gate: {note}")
     write_record(request, column_plan, new_package, raw, chosen.gate_notes)
     replace_readme_dataset(new_package, request, raw)
+    for path in replace_serving_example(root, example_request(chosen.validated, column_plan)):
+        say(f"{path}: the serving example now sends one of your rows")
     changed = rename_package(root, current_package, new_package, name)
     if current_package != new_package:
         say(f"your code: src/{current_package} -> src/{new_package} (model families)")
