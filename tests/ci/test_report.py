@@ -14,9 +14,9 @@ import pytest
 from tabpipe.ci import report
 from tabpipe.ci.report import Baseline, Context, Evidence, MetricRow, ParamRow
 from tabpipe.core.contract import ValidationReport
+from tabpipe.core.paths import PROJECT_RECORD
 from tabpipe.pipeline.export import Parity
 from tabpipe.pipeline.gate import RecordedVerdict, verdict_markdown
-from tabpipe.core.paths import PROJECT_RECORD
 from tests.rehearsal.harness import report_section
 
 DIFF = {
