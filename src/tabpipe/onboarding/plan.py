@@ -2,9 +2,10 @@
 
 Nothing here touches the disk. :func:`plan` looks at a table and decides the task, the
 feature types and the columns to leave out, or raises :class:`OnboardingError` naming
-every problem at once; :func:`contract_for` infers a pandera schema with pandera's own
-``infer_schema`` and tightens it into a reviewable contract; :func:`params_for` writes the
-matching ``params.yaml`` content.
+every problem at once; :func:`contract_spec` writes the contract those decisions imply, in
+pandera's YAML schema format (pandera's ``infer_schema`` would give each column its dtype
+and observed range, but not integer codes' allowed values, a category's order or outward
+bounds); :func:`params_for` writes the matching ``params.yaml`` content.
 """
 
 from __future__ import annotations
