@@ -18,7 +18,7 @@ from tabpipe.onboarding.plan import (
     params_for,
     plan,
 )
-from tests.support.factories import kinds_table, synthetic
+from tests.support.factories import kinds_table, onboarded, synthetic
 
 
 def test_the_task_is_inferred_from_the_target_and_said():
@@ -233,3 +233,19 @@ def test_every_suggested_option_pastes_into_a_shell(name):
     codes = synthetic("binary").assign(**{name: np.arange(400) % 3})
     why = next(d.why for d in plan(codes, "y").decisions if d.column == name)
     assert shlex.split(why.split("pass ", 1)[1].split(" if ")[0]) == ["--numeric", name]
+
+
+def test_evidence_cross_validates_a_guess_and_the_default_model():
+    from tabpipe.onboarding.evidence import measure
+
+    frame, params, _ = onboarded(synthetic("binary", rows=300), "y")
+    evidence = measure(frame, params)
+    assert evidence is not None and evidence.folds == 5 and evidence.rows == 240
+    assert evidence.baseline["roc_auc"] == 0.5
+    assert evidence.cross_validated["roc_auc"] > 0.8 > evidence.baseline["accuracy"]
+    rare = frame.copy()
+    rare.loc[:1, "y"] = "maybe"  # two rows: the split leaves one to train on, too few to fold
+    rare_params = params.model_copy(
+        update={"data": params.data.model_copy(update={"task": Task.MULTICLASS})}
+    )
+    assert measure(rare, rare_params) is None

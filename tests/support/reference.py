@@ -70,7 +70,33 @@ def compare(default: dict[str, float], reference: dict[str, float]) -> dict[str,
     return rows
 
 
+def table(lines: list[dict[str, Any]]) -> str:
+    """docs/onboarding.md's results table from the e2e tests' report lines (one per dataset)."""
+    out = [
+        "| dataset | rows | task | default (test) | HistGradientBoosting (test) | worse by | "
+        "its `make test` |",
+        "|---|---:|---|---|---|---:|---|",
+    ]
+    for line in lines:
+        goals = line["goals"]
+        shown = " / ".join(f"{m} {g['default']:.4g}" for m, g in goals.items())
+        reference = " / ".join(f"{m} {g['reference']:.4g}" for m, g in goals.items())
+        worse = " / ".join(f"{g['worse_by']:+.1%}" for g in goals.values())
+        suite = line.get("own_suite") or {}
+        counts = ", ".join(f"{n} {k}" for k, n in suite.items()) or "not run"
+        rows = line["rows"]["train"] + line["rows"]["test"]
+        out.append(
+            f"| {line['dataset']} | {rows:,} | {line['task']} | {shown} | {reference} | {worse} "
+            f"| {counts} |"
+        )
+    return "\n".join(out)
+
+
 def main(root: Path = Path(".")) -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--table":
+        lines = [json.loads(t) for t in Path(sys.argv[2]).read_text().splitlines() if t.strip()]
+        print(table(lines))
+        return 0
     params = load_params(root / "params.yaml")
     train = pd.read_parquet(root / PATHS.train_split)
     test = pd.read_parquet(root / PATHS.test_split)

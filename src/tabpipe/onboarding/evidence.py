@@ -27,8 +27,9 @@ FOLDS = 5
 MAX_ROWS = 20_000
 
 
-def measure(frame: pd.DataFrame, params: Params, *, folds: int = FOLDS) -> Evidence:
-    """Cross-validated scores of a guess and of the default model on the training split."""
+def measure(frame: pd.DataFrame, params: Params, *, folds: int = FOLDS) -> Evidence | None:
+    """Cross-validated scores of a guess and of the default model on the training split;
+    None when a class has fewer than two training rows (no fold split can keep it)."""
     task, target = params.data.task, params.data.target
     train, _ = split_frame(frame, target, params.split, classification=task.is_classification)
     if len(train) > MAX_ROWS:
@@ -38,7 +39,9 @@ def measure(frame: pd.DataFrame, params: Params, *, folds: int = FOLDS) -> Evide
     splitter: KFold | StratifiedKFold
     if task.is_classification:
         smallest = int(pd.Series(y).value_counts().min())
-        folds = max(2, min(folds, smallest))
+        if smallest < 2:
+            return None
+        folds = min(folds, smallest)
         splitter = StratifiedKFold(folds, shuffle=True, random_state=params.split.seed)
     else:
         splitter = KFold(folds, shuffle=True, random_state=params.split.seed)

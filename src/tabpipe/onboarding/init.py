@@ -279,7 +279,14 @@ def render_params(
     evidence = measure(frame, typed)
     slices = bool(params["evaluate"]["slice_by"])
     params["gate"] = gate_for(column_plan.task, sliced=slices, evidence=evidence)
-    notes = threshold_notes(column_plan.task, evidence)
+    notes = (
+        threshold_notes(column_plan.task, evidence)
+        if evidence is not None
+        else [
+            "a class has a single training row, too few to cross-validate: the gate keeps "
+            "fixed floors (ROC AUC >= 0.6) and change thresholds; set value thresholds by hand"
+        ]
+    )
     params = {
         "project": {"package": package},
         **{k: v for k, v in params.items() if k != "project"},
