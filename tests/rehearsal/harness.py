@@ -160,7 +160,7 @@ class Origin:
         git(self.work, "checkout", "--quiet", "--detach", base)
         git(self.work, "merge", "--quiet", "--no-ff", "-m", f"Merge {head} into {base}", head)
         sha = git(self.work, "rev-parse", "HEAD")
-        git(self.work, "push", "--quiet", "origin", f"HEAD:refs/pull/{number}/merge")
+        git(self.work, "push", "--quiet", "origin", f"+HEAD:refs/pull/{number}/merge")
         git(self.work, "checkout", "--quiet", "main")
         return sha
 
