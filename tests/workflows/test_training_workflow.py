@@ -181,7 +181,7 @@ def test_every_step_that_resolves_the_champion_gets_the_token_to_fetch_the_regis
         )
     ]
     assert {s.file for s in resolving} >= {TRAINING, "deploy.yml"}
-    assert any(s.file == "deploy.yml" and "dvc repro --no-run-cache" in s.run for s in resolving)
+    assert any(s.file == "deploy.yml" and "dvc repro --force --no-run-cache" in s.run for s in resolving)
     for step in resolving:
         assert step.spec.get("env", {}).get("GITHUB_TOKEN") == "${{ github.token }}", step.where
 
@@ -202,7 +202,7 @@ def test_deploy_rebuilds_from_the_data_alone_without_any_cache_a_pull_request_co
     pull = step_named("deploy.yml", "candidate", "Pull the tracked data only")
     assert pull.run == "python -m tabpipe.ci.workflow pull --data-only"
     rebuild = step_named("deploy.yml", "candidate", "Rebuild every stage")
-    assert rebuild.run.split("\n")[1] == "dvc repro --no-run-cache"
+    assert rebuild.run.split("\n")[1] == "dvc repro --force --no-run-cache"
     assert "make run" not in "\n".join(s.run for s in deploy)
     plan = step_named("deploy.yml", "candidate", "Plan the release")
     assert plan.run == "python -m tabpipe.release.deploy plan"
