@@ -181,7 +181,9 @@ def test_every_step_that_resolves_the_champion_gets_the_token_to_fetch_the_regis
         )
     ]
     assert {s.file for s in resolving} >= {TRAINING, "deploy.yml"}
-    assert any(s.file == "deploy.yml" and "dvc repro --force --no-run-cache" in s.run for s in resolving)
+    assert any(
+        s.file == "deploy.yml" and "dvc repro --force --no-run-cache" in s.run for s in resolving
+    )
     for step in resolving:
         assert step.spec.get("env", {}).get("GITHUB_TOKEN") == "${{ github.token }}", step.where
 

@@ -558,7 +558,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--results", type=Path, default=None, help="the collected results whose lock to push"
     )
     collect_parser = commands.add_parser(
-        "collect", help="copy dvc.lock and results for the record job"
+        "collect",
+        help="copy dvc.lock and the results into one folder (the pipeline-results artifact)",
     )
     collect_parser.add_argument("out_dir", type=Path)
     commands.add_parser(
