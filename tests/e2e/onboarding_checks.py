@@ -52,6 +52,17 @@ def onboard_and_verify(clone: Path, data: Path, package: str, task: str, *init_a
     for decision in re.findall(r"\[init\]   '(.+?)': ", output):
         assert f"`{decision}`" in record, f"init said what {decision!r} became, not the record"
 
+    features = yaml.safe_load((clone / "params.yaml").read_text())["features"]
+    first = [*features["numeric"], *features["categorical"]][0]
+    examples = [
+        path
+        for path in [clone / "README.md", *sorted((clone / "docs").glob("*.md"))]
+        if "localhost:8000/predict -H" in path.read_text()
+    ]
+    assert examples, "the docs show a request to the service"
+    for path in examples:
+        assert json.dumps(first, ensure_ascii=False) in path.read_text(), f"{path}: demo row"
+
     assert (clone / "src" / package / "models.py").exists()
     untouched = sh(["git", "status", "--porcelain", "--", "src/tabpipe", "tests"], clone)
     assert untouched.stdout == "", f"init changed the machinery or its tests: {untouched.stdout}"
