@@ -86,10 +86,12 @@ def gradient_boosting(task: str, s: GradientBoostingSettings, seed: int) -> Any:
 class HistGradientBoostingSettings(Settings):
     max_iter: int = Field(100, gt=0, description="Boosting iterations (trees per class).")
     learning_rate: float = Field(0.1, gt=0)
-    max_leaf_nodes: int | None = Field(15, ge=2, description="Leaves per tree (None: no limit).")
+    # Defaults are scikit-learn's: a new project (tabpipe init) starts from them; params.yaml
+    # may tune them for its data (the demo's: 15 leaves, l2 1.0).
+    max_leaf_nodes: int | None = Field(31, ge=2, description="Leaves per tree (None: no limit).")
     max_depth: int | None = Field(None, gt=0)
     min_samples_leaf: int = Field(20, gt=0)
-    l2_regularization: float = Field(1.0, ge=0)
+    l2_regularization: float = Field(0.0, ge=0)
     early_stopping: bool | Literal["auto"] = Field(
         "auto", description="auto: on above 10,000 rows (10% of the split held out to stop)."
     )

@@ -260,7 +260,11 @@ def render_params(
         rows=len(frame),
         categories=categories,
     )
-    params["train"] = {**params.get("train", {}), "family": code.default_family}
+    # The template's settings for the default family are tuned for the demo data: a new
+    # project starts from the family's own defaults (models.py), written out for review.
+    default = code.default_family
+    settings = code.family(default).settings().model_dump(mode="json")
+    params["train"] = {**params.get("train", {}), "family": default, default: settings}
     header = (
         "# Every knob of the pipeline, grouped by the stage that reads it (written by init).\n"
         "# Change a value, run `make run`, compare with `dvc params diff` / `dvc metrics diff`.\n"
