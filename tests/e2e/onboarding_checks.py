@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.workspace import ROOT, make, onboard, sh, stages_run
+from tests.support.workspace import ROOT, UV, make, onboard, sh, stages_run
 
 # This checkout's project package (params.yaml, project.package): the template's, or the new
 # name in an onboarded project (whose own copy of these tests onboards again, with --force).
@@ -106,7 +106,8 @@ def own_suite(clone: Path) -> dict[str, int]:
     """The new project's whole `make test`, as its README says; its counts."""
     os.environ["TABPIPE_ONBOARDING_NESTED"] = "1"  # read by the project's own e2e tests
     try:
-        tests = make("test", clone, check=False)
+        # A whole suite takes minutes (many under load): more than sh's default timeout.
+        tests = sh(["make", "test", *([f"UV={UV}"] if UV.exists() else [])], clone, False, 5400)
     finally:
         os.environ.pop("TABPIPE_ONBOARDING_NESTED", None)
     tail = tests.stdout.strip().splitlines()[-1] if tests.stdout.strip() else ""
