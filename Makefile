@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export UV_PYTHON_DOWNLOADS := never
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help setup run data test test-fast lint format bench clean
+.PHONY: help setup check run data test test-fast lint format bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,7 +36,10 @@ setup: $(VENV)/.synced ## install the locked environment (.venv/)
 data: setup ## fetch the DVC-tracked data if it is not in the workspace yet
 	@if [ ! -e data ]; then echo "==> dvc pull data.dvc (from the bundled local remote)"; dvc pull data.dvc; fi
 
-run: data ## run the whole pipeline (dvc repro: validate, split, train, evaluate, export, profile, gate)
+check: setup ## check params.yaml and the data contract as files (unknown keys, misspelled checks)
+	tabpipe check
+
+run: data check ## run the whole pipeline (dvc repro: validate, split, train, evaluate, export, profile, gate)
 	@echo "==> dvc repro"
 	dvc repro
 	@echo "==> metrics"
@@ -72,7 +75,7 @@ clean: ## delete pipeline outputs (the DVC cache keeps them; dvc checkout restor
 
 BASE ?= main
 
-validate-data: data ## check the tracked data against its contract (CI's data-contract job)
+validate-data: data check ## check the tracked data against its contract (CI's data-contract job)
 	python -m tabpipe.pipeline.validate
 
 report: setup ## the pull-request report of the workspace against BASE (default: main)

@@ -21,6 +21,7 @@ STAGES = ("validate", "split", "train", "evaluate", "export", "profile", "gate")
 
 # subcommand -> module with a ``main(argv) -> int``; a stage's module is tabpipe.pipeline.<stage>
 TOOLS: dict[str, str] = {
+    "check": "tabpipe.core.check",
     "init": "tabpipe.onboarding.init",
     "template-update": "tabpipe.onboarding.update",
     "families": "tabpipe.core.project",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from tabpipe.core.config import Params
+from tabpipe.core.io import InputError
 from tabpipe.monitoring.batch import check_batch
 
 
@@ -29,10 +31,11 @@ def test_the_label_is_optional_for_monitoring_and_required_for_feedback(project,
     assert [f.column for f in required.report.failures] == [params.data.target]
 
 
-def test_an_empty_or_unreadable_batch_is_a_failure_not_a_crash(project, raw, params):
+def test_an_empty_or_unreadable_batch_cannot_be_checked_and_says_so(project, raw, params):
+    """Nothing to check is not schema skew: it is an error ("could not run"), not a verdict."""
     raw.head(0).to_csv(project / "empty.csv", index=False)
-    empty = check_batch(project / "empty.csv", params, require_label=False)
-    assert not empty.ok and "0 rows" in empty.report.summary()
+    with pytest.raises(InputError, match="header but no rows"):
+        check_batch(project / "empty.csv", params, require_label=False)
     (project / "bad.csv").write_text("")
-    unreadable = check_batch(project / "bad.csv", params, require_label=False)
-    assert not unreadable.ok and unreadable.frame is None
+    with pytest.raises(InputError, match="empty"):
+        check_batch(project / "bad.csv", params, require_label=False)

@@ -86,7 +86,7 @@ def test_the_label_may_be_present_and_is_kept(pipeline_project, bundle_dir, tmp_
     source, out = tmp_path / "labelled.parquet", tmp_path / "scored.parquet"
     labelled.to_parquet(source)
     with inside(pipeline_project):
-        scored = predict_batch.run(source, out, bundle_dir, params)
+        scored, _ = predict_batch.run(source, out, bundle_dir, params)
     assert scored[params.data.target].tolist() == labelled[params.data.target].tolist()
     assert pd.read_parquet(out).shape == scored.shape
 
@@ -148,5 +148,5 @@ def test_a_small_file_may_have_more_nulls_than_the_training_table_allows(
     source, out = tmp_path / "few.parquet", tmp_path / "scored.parquet"
     few.to_parquet(source)
     with inside(pipeline_project):
-        scored = predict_batch.run(source, out, bundle_dir, load_params())
+        scored, _ = predict_batch.run(source, out, bundle_dir, load_params())
     assert len(scored) == 4 and scored["prediction"].notna().all()

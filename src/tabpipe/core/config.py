@@ -9,22 +9,26 @@ features. Artifact paths are in :mod:`tabpipe.core.paths`.
 from __future__ import annotations
 
 import functools
+import types
+import typing
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     SerializeAsAny,
     ValidationError,
+    ValidationInfo,
     create_model,
     model_validator,
 )
 
 from tabpipe.core import project as project_code
+from tabpipe.core import yamldoc
 from tabpipe.core.expressions import Expression, ExpressionError, parse
 from tabpipe.core.paths import FEEDBACK_DIR, INCOMING_DIR, PARAMS_FILE
 
@@ -258,12 +262,67 @@ class ProjectParams(_Strict):
     )
 
 
-def _problems(exc: ValidationError, prefix: str = "") -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in (prefix, *e['loc']) if p != '') or '(top level)'}: "
-        f"{e['msg'].removeprefix('Value error, ')}"
-        for e in exc.errors()
-    )
+def _unwrap(annotation: Any) -> Any:
+    """The type inside Annotated[...], X | None and SerializeAsAny[...]."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            options = [a for a in get_args(annotation) if a is not type(None)]
+            if len(options) != 1:
+                return annotation
+            annotation = options[0]
+        else:
+            return annotation
+
+
+def _known_keys(model: type[BaseModel], loc: Sequence[Any]) -> list[str]:
+    """The keys the section at ``loc`` takes (empty if it is not a fixed set)."""
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            current = None if field is None else field.annotation
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        else:
+            return []
+        if current is None:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _problems(
+    errors: Sequence[Any],
+    prefix: tuple[Any, ...] = (),
+    doc: yamldoc.Document | None = None,
+    model: type[BaseModel] | None = None,
+) -> list[str]:
+    """One entry per error: where in the file (line), which key, what is wrong."""
+    out = []
+    for e in errors:
+        loc = (*prefix, *e["loc"])
+        dotted = ".".join(str(p) for p in loc if p != "")
+        message = e["msg"].removeprefix("Value error, ")
+        if not dotted:  # a model-level check; its message may hold several problems
+            out += message.split("\n")
+            continue
+        if e["type"] == "extra_forbidden" and loc:
+            known = _known_keys(model, e["loc"][:-1]) if model else []
+            kind = "section" if len(loc) == 1 else "key"
+            message = f"unknown {kind}{yamldoc.suggestion(str(loc[-1]), known)}"
+            if known:
+                message += f"; {'.'.join(map(str, loc[:-1])) or 'the file'} takes " + ", ".join(
+                    known
+                )
+        line = doc.line(loc) if doc is not None and loc else None
+        out.append(f"line {line}: {dotted}: {message}" if line else f"{dotted}: {message}")
+    return out
 
 
 class Params(_Strict):
@@ -280,26 +339,13 @@ class Params(_Strict):
 
     @model_validator(mode="before")
     @classmethod
-    def _train_from_the_project(cls, raw: Any) -> Any:
+    def _train_from_the_project(cls, raw: Any, info: ValidationInfo) -> Any:
         """Validate ``train`` against the families the project package declares."""
         section = raw.get("project") if isinstance(raw, dict) else None
         package = section.get("package") if isinstance(section, dict) else None
         if not isinstance(package, str) or not isinstance(raw.get("train"), dict):
             return raw  # the field validators say what is missing
-        try:
-            declared = project_code.load(package)
-        except project_code.ProjectError as exc:
-            raise ValueError(str(exc)) from None
-        family = raw["train"].get("family")
-        if isinstance(family, str):
-            try:
-                declared.family(family)
-            except project_code.ProjectError as exc:
-                raise ValueError(str(exc)) from None
-        try:
-            train = train_params_model(package).model_validate(raw["train"])
-        except ValidationError as exc:
-            raise ValueError(_problems(exc, "train")) from None
+        train = _project_train(package, raw["train"], (info.context or {}).get("doc"))
         return {**raw, "train": train}
 
     @property
@@ -325,14 +371,58 @@ class ConfigError(Exception):
     """params.yaml is missing or does not describe a valid pipeline."""
 
 
-def load_params(path: Path = PARAMS_FILE) -> Params:
+def _project_train(package: str, raw: dict[str, Any], doc: yamldoc.Document | None) -> TrainParams:
+    """``train`` checked against the project's families; ValueError naming key and line."""
+
+    def at(loc: tuple[Any, ...]) -> str:
+        line = doc.line(loc) if doc is not None else None
+        return f"line {line}: " if line else ""
+
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: not found (run from the project root)") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        declared = project_code.load(package)
+    except project_code.ProjectError as exc:
+        raise ValueError(f"{at(('project', 'package'))}{exc}") from None
+    family = raw.get("family")
+    if isinstance(family, str):
+        try:
+            declared.family(family)
+        except project_code.ProjectError as exc:
+            raise ValueError(f"{at(('train', 'family'))}{exc}") from None
+    model = train_params_model(package)
     try:
-        return Params.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_problems(exc)}") from exc
+        raise ValueError("\n".join(_problems(exc.errors(), ("train",), doc, model))) from None
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """params.yaml as a typed, checked Params; every problem names its line."""
+    try:
+        doc = yamldoc.load(path)
+    except yamldoc.YamlFileError as exc:
+        if not path.exists():
+            raise ConfigError(f"{path}: not found (run from the project root)") from None
+        raise ConfigError(str(exc)) from None
+    data = doc.data
+    if not isinstance(data, dict):
+        shown = "empty" if data is None else f"a {type(data).__name__}"
+        raise ConfigError(
+            f"{path}: the file is {shown}; params.yaml is a mapping of sections "
+            f"({', '.join(Params.model_fields)})"
+        )
+    try:
+        return Params.model_validate(data, context={"doc": doc})
+    except ValidationError as exc:
+        problems = _problems(exc.errors(), (), doc, Params)
+        if isinstance(data.get("train"), dict) and not any(e["loc"] for e in exc.errors()):
+            # The train section failed (its check runs first and stops validation): check
+            # the other sections too, so one run names every problem.
+            try:
+                Params.model_validate({**data, "train": None})
+            except ValidationError as rest:
+                others = [e for e in rest.errors() if e["loc"][:1] != ("train",)]
+                problems += _problems(others, (), doc, Params)
+        if len(problems) == 1:
+            raise ConfigError(f"{path}: {problems[0]}") from exc
+        listed = "\n  - ".join(problems)
+        raise ConfigError(f"{path}: {len(problems)} problems:\n  - {listed}") from exc

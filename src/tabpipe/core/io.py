@@ -2,15 +2,22 @@
 
 Every artifact is written to a temporary file beside its destination and moved into
 place with ``os.replace``, so a crash or a failed check never leaves a half-written
-file where a previous good one stood.
+file where a previous good one stood. The temporary file is created as ``open()`` would
+create it (mode 0666 minus the process umask), so artifacts keep ordinary permissions.
+
+Reading a table turns every way a file can fail to be one (missing, a folder, a symlink
+loop, compressed, a spreadsheet, not UTF-8, ragged rows) into an :class:`InputError` that
+names the file and, where there is one, the line.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
-import tempfile
+import secrets
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,23 +28,77 @@ if TYPE_CHECKING:  # imported where a table is read: writing JSON needs no panda
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
 
+# What a file that is not text starts with, and what to tell the user about it.
+SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "is gzip-compressed: decompress it first (gunzip)"),
+    (b"BZh", "is bzip2-compressed: decompress it first (bunzip2)"),
+    (b"\xfd7zXZ\x00", "is xz-compressed: decompress it first (unxz)"),
+    (b"\x28\xb5\x2f\xfd", "is zstd-compressed: decompress it first (unzstd)"),
+    (
+        b"PK\x03\x04",
+        "is a ZIP archive (an Excel .xlsx workbook is one): export the sheet as CSV "
+        "(UTF-8, comma-separated)",
+    ),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "is an old-style Excel (.xls) or other OLE file: export the sheet as CSV",
+    ),
+    (b"PAR1", "is a Parquet file: name it .parquet"),
+    (b"\xff\xfe", "is UTF-16 encoded: save it as UTF-8"),
+    (b"\xfe\xff", "is UTF-16 encoded: save it as UTF-8"),
+)
+
 
 class InputError(Exception):
     """An input file cannot be read as a table; the message names the file and why."""
 
 
+class OutputError(InputError):
+    """An artifact cannot be written there (a folder, no permission, a full disk).
+
+    A subclass of :class:`InputError` so every command that reports a bad file also
+    reports a bad destination cleanly; the message names the path and the reason.
+    """
+
+
+def _create_exclusive(folder: Path, prefix: str) -> Path:
+    # Not tempfile.mkstemp: it creates files with mode 0600 whatever the umask, and
+    # os.replace keeps that mode, so a bundle or report written through it could not be
+    # read by another user (e.g. the service's uid in the Dockerfile). os.open with 0o666
+    # lets the kernel apply the umask, exactly as open() does.
+    for _ in range(100):
+        candidate = folder / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return candidate
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(folder))
+
+
 @contextmanager
 def atomic_path(destination: Path) -> Iterator[Path]:
     """Yield a temporary path; on success move it onto ``destination``, else delete it."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{destination.name}.", dir=destination.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    if destination.is_dir():
+        raise OutputError(f"{destination}: is a folder; give a file name to write to")
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = _create_exclusive(destination.parent, f".{destination.name}.")
+    except OSError as exc:
+        raise OutputError(f"{destination}: cannot write here: {_reason(exc)}") from exc
     try:
         yield tmp_path
-        os.replace(tmp_path, destination)
+        try:
+            os.replace(tmp_path, destination)
+        except OSError as exc:
+            raise OutputError(f"{destination}: cannot write here: {_reason(exc)}") from exc
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -77,16 +138,34 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
+def check_readable_file(path: Path) -> int:
+    """The file's size, or an InputError saying why ``path`` is not a readable file."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise InputError(
+                f"{path}: a symbolic link to {os.readlink(path)}, which does not exist"
+            ) from None
+        raise InputError(f"{path}: file not found") from None
+    except OSError as exc:  # ELOOP (a symlink loop), EACCES on a folder above, ...
+        raise InputError(f"{path}: cannot be read: {_reason(exc)}") from exc
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: cannot be read: permission denied")
+    return info.st_size
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet table, turning every reader failure into an InputError."""
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
+        check_readable_file(path)
         raise InputError(
             f"{path}: unsupported file type {suffix!r}; use one of {SUPPORTED_SUFFIXES}"
         )
-    if path.stat().st_size == 0:
+    if check_readable_file(path) == 0:
         raise InputError(f"{path}: the file is empty (0 bytes)")
     if suffix == ".csv":
         return _read_csv(path)
@@ -98,22 +177,74 @@ def read_table(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: not a readable Parquet file: {exc}") from exc
 
 
+def _not_text(path: Path) -> str | None:
+    """Why the file is not CSV text, judged from its first bytes; None if it may be."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    for signature, why in SIGNATURES:
+        if head.startswith(signature):
+            return why
+    if b"\x00" in head:
+        return "is a binary file, not CSV text"
+    return None
+
+
+def _decode_error(path: Path) -> str:
+    """Where the file stops being UTF-8: line and byte column, counted from the file's start."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                bad = line[exc.start : exc.end]
+                return (
+                    f"{path}: line {number}, byte {exc.start + 1}: {bad!r} is not UTF-8 text; "
+                    "save the file as UTF-8 (it may be Latin-1 or Windows-1252)"
+                )
+    return f"{path}: the file is not UTF-8 text; save it as UTF-8"
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     import pandas as pd
 
-    with path.open(newline="", encoding="utf-8") as handle:
-        try:
-            header = next(csv.reader(handle), [])
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read the header row: {exc}") from exc
+    why = _not_text(path)
+    if why:
+        raise InputError(f"{path}: {why}; this project reads comma-separated CSV or Parquet")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = csv.reader(handle)
+            header = next(rows, [])
+            first = next(rows, None)
+    except UnicodeDecodeError:
+        raise InputError(_decode_error(path)) from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: cannot read the first lines as CSV: {exc}") from exc
     if not [name for name in header if name.strip()]:
         raise InputError(f"{path}: the file has no header row")
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
         raise InputError(f"{path}: duplicated column names in the header: {duplicated}")
+    if first is not None and len(first) > len(header):
+        extra = first[len(header) :]
+        hint = " (a trailing comma?)" if not any(v.strip() for v in extra) else ""
+        raise InputError(
+            f"{path}: line 2 has {len(first)} fields but the header has {len(header)}"
+            f"{hint}; every row must have one value per column name"
+        )
     try:
-        frame = pd.read_csv(path)
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        with warnings.catch_warnings():
+            # index_col=False: never take a first column as the index when rows are longer
+            # than the header (pandas' default would shift every value one column left).
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False)
+    except pd.errors.ParserWarning:
+        raise InputError(
+            f"{path}: some rows have more fields than the header ({len(header)} columns); "
+            "every row must have one value per column name"
+        ) from None
+    except UnicodeDecodeError:
+        raise InputError(_decode_error(path)) from None
+    except (pd.errors.ParserError, ValueError) as exc:
         raise InputError(f"{path}: not a readable CSV file: {exc}") from exc
     if frame.shape[1] == 1:
         only = str(frame.columns[0])

@@ -59,9 +59,17 @@ def scores(task: Task, p: Predictions, positive_class: str | None = None) -> dic
     return result
 
 
+# Metrics that are left out where they are undefined, rather than reported as a lie; the
+# gate says why when a threshold names one that a slice lacks.
+UNDEFINED_WHEN = {
+    "roc_auc": "ROC AUC is undefined unless the rows hold every class (here they do not: "
+    "e.g. a slice whose rows all have one label)",
+    "r2": "R² is undefined on a single row",
+}
+
+
 def _undefined(name: str, value: float) -> bool:
-    # r2 and ROC AUC are undefined on one row or one class; leave them out rather than lie.
-    return name in {"r2", "roc_auc"} and math.isnan(value)
+    return name in UNDEFINED_WHEN and math.isnan(value)
 
 
 def _classification(task: Task, p: Predictions, positive_class: str | None) -> dict[str, float]:

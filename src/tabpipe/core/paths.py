@@ -58,5 +58,9 @@ MONITORING_DIR = Path("build/monitoring")  # drift, degradation and monitor repo
 INCOMING_DIR = Path("monitoring/incoming")  # default monitor.incoming: new batches
 FEEDBACK_DIR = Path("monitoring/feedback")  # default monitor.feedback: labelled rows
 SWEEP_DIR = Path("build/sweep")
+# tabpipe ingest's journal, backup and staged table while it swaps in a new data version
+# (git- and DVC-ignored; not under build/, which `make clean` deletes)
+INGEST_WORK = Path(".tabpipe/ingest")
+INGEST_JOURNAL = INGEST_WORK / "journal.json"
 
 PROJECT_RECORD = Path("docs/project.md")  # written by tabpipe init: what it decided

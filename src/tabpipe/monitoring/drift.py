@@ -128,10 +128,14 @@ class DriftReport:
             lines.append(f"SCHEMA SKEW: {len(self.validation.failures)} contract problem(s)")
             lines += [f"  - {failure.describe()}" for failure in self.validation.failures]
         for f in self.features:
-            value = "n/a" if f.value is None else f"{f.value:.4f}"
+            if f.value is None:
+                note = f.detail.get("note", "not measured")
+                lines.append(f"  {NOT_APPLICABLE:<5} {f.name:<20} {note}")
+                continue
             limit = "no threshold" if f.threshold is None else f"threshold {f.threshold:g}"
             mark = "DRIFT" if f.drifted else "ok"
-            lines.append(f"  {mark:<5} {f.name:<20} {MEASURE_LABEL[f.measure]} {value} ({limit})")
+            measured = f"{MEASURE_LABEL[f.measure]} {f.value:.4f}"
+            lines.append(f"  {mark:<5} {f.name:<20} {measured} ({limit})")
         verdict = {
             ExitStatus.SCHEMA_SKEW: "schema skew: stop, a human must look",
             ExitStatus.DRIFT: f"drift in {', '.join(self.drifted)}: retrain",
@@ -397,10 +401,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         params = load_params(args.params)
         report = check_drift(args.batch, params, args.profile)
+        json_path, md_path = write_reports(report, args.out)
     except (ConfigError, ContractError, DriftError, InputError) as exc:
-        print(f"[drift] ERROR: {exc}", file=sys.stderr)
+        print(f"[drift] ERROR (could not run): {exc}", file=sys.stderr)
         return int(ExitStatus.ERROR)
-    json_path, md_path = write_reports(report, args.out)
     print(report.summary())
     print(f"[drift] reports: {json_path}, {md_path}")
     return int(report.status)

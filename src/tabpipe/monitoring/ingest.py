@@ -37,7 +37,13 @@ from pathlib import Path
 import pandas as pd
 
 from tabpipe.core.config import ConfigError, Params, load_params
-from tabpipe.core.contract import ContractError, ValidationReport, check, load_contract
+from tabpipe.core.contract import (
+    ContractError,
+    ValidationReport,
+    check,
+    duplicate_rows,
+    load_contract,
+)
 from tabpipe.core.dvcfiles import file_md5, pointer_md5
 from tabpipe.core.io import InputError, read_table
 from tabpipe.core.paths import BUNDLED_STORAGE, PARAMS_FILE
@@ -108,6 +114,13 @@ def combined_table(
         raise Refused(f"{batch.path} lacks columns the table has: {missing}")
     rows = batch.frame[list(existing.columns)]
     table = pd.concat([existing, rows], ignore_index=True)
+    repeated = duplicate_rows(table).iloc[len(existing) :]
+    duplicates = int(repeated.sum())
+    if duplicates == len(rows) and not allow_duplicates:
+        raise Refused(
+            f"every row of {batch.path} ({len(rows)}) is already in {params.data.raw}: was it "
+            "ingested before? (--allow-duplicates to append it anyway)"
+        )
     schema = load_contract(params.data.contract)
     report, valid = check(
         table,
@@ -117,13 +130,6 @@ def combined_table(
     )
     if valid is None:
         raise Refused("the table with this batch appended would break the data contract", report)
-    repeated = valid.duplicated(keep="first").iloc[len(existing) :]
-    duplicates = int(repeated.sum())
-    if duplicates == len(rows) and not allow_duplicates:
-        raise Refused(
-            f"every row of {batch.path} ({len(rows)}) is already in {params.data.raw}: was it "
-            "ingested before? (--allow-duplicates to append it anyway)"
-        )
     return rows, duplicates
 
 

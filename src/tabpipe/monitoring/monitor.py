@@ -74,9 +74,9 @@ def broken_columns(validation: ValidationReport) -> list[str]:
 def run_drift(batch: Path, params: Params, profile: Path, out: Path) -> Outcome:
     try:
         report = drift.check_drift(batch, params, profile)
+        json_path, md_path = drift.write_reports(report, out)
     except (ConfigError, ContractError, drift.DriftError, InputError) as exc:
         return Outcome("drift", str(batch), ExitStatus.ERROR, error=str(exc))
-    json_path, md_path = drift.write_reports(report, out)
     print(report.summary(), flush=True)
     reports = {"json": str(json_path), "markdown": str(md_path)}
     found = broken_columns(report.validation) if report.schema_skew else report.drifted
@@ -86,9 +86,9 @@ def run_drift(batch: Path, params: Params, profile: Path, out: Path) -> Outcome:
 def run_degradation(feedback: Path, params: Params, model: Path, out: Path) -> Outcome:
     try:
         report = degradation.check_degradation(feedback, params, model)
+        json_path, md_path = degradation.write_reports(report, out)
     except (ConfigError, ContractError, degradation.DegradationError, InputError) as exc:
         return Outcome("degradation", str(feedback), ExitStatus.ERROR, error=str(exc))
-    json_path, md_path = degradation.write_reports(report, out)
     print(report.summary(), flush=True)
     reports = {"json": str(json_path), "markdown": str(md_path)}
     found = broken_columns(report.validation) if report.schema_skew else report.degraded
@@ -159,7 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         outcomes.append(run_degradation(feedback, params, args.model, args.out))
     summary = summarize(outcomes)
-    write_json(args.out / SUMMARY, summary)
+    try:
+        write_json(args.out / SUMMARY, summary)
+    except InputError as exc:  # --out is a file, or not writable
+        print(f"[monitor] ERROR: {exc}", file=sys.stderr)
+        return int(ExitStatus.ERROR)
     for outcome in outcomes:
         if outcome.error:
             print(f"[monitor] ERROR in {outcome.check}: {outcome.error}", file=sys.stderr)

@@ -355,7 +355,8 @@ def contract_spec(frame: pd.DataFrame, column_plan: ColumnPlan, name: str) -> di
     in their order when it is ordered); integer codes stay integers; booleans are pandas'
     nullable ``boolean``, whose coercion refuses text (``bool``'s would turn "False" into
     True). Each nullable column's share of nulls is capped, half the rows seen (at least 50,
-    at most 1000) are required, and unknown columns are refused. The result is pandera's
+    at most 1000) are required, the share of duplicate rows is capped
+    (:func:`duplicate_check`), and unknown columns are refused. The result is pandera's
     YAML schema format, one key per check.
     """
     columns: dict[str, dict[str, Any]] = {}
@@ -393,7 +394,7 @@ def contract_spec(frame: pd.DataFrame, column_plan: ColumnPlan, name: str) -> di
         "schema_type": "dataframe",
         "version": version("pandera"),
         "columns": columns,
-        "checks": {"min_rows": {"min_value": floor}},
+        "checks": {"min_rows": {"min_value": floor}, **duplicate_check(frame)},
         "strict": True,
         "coerce": False,
         "name": name,
@@ -406,6 +407,16 @@ def categories_of(column: pd.Series) -> list[str]:
     if isinstance(column.dtype, pd.CategoricalDtype):
         return [str(c) for c in column.dtype.categories]
     return sorted(column.dropna().astype(str).unique().tolist())
+
+
+def duplicate_check(frame: pd.DataFrame) -> dict[str, Any]:
+    """The share of exact duplicate rows allowed: twice the share seen, at least 1%.
+
+    A table concatenated with itself (or a batch ingested twice) is then refused, while data
+    whose rows legitimately repeat (few, coarse columns) keeps passing.
+    """
+    share = float(frame.duplicated().mean()) if len(frame) else 0.0
+    return {"max_duplicate_fraction": {"max_fraction": round(min(0.99, max(0.01, 2 * share)), 3)}}
 
 
 def schema_from_spec(spec: dict[str, Any]) -> pa.DataFrameSchema:

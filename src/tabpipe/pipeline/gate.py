@@ -25,13 +25,14 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from tabpipe.core.config import ChangeThreshold, GateParams, MetricThreshold, Params, Task
 from tabpipe.core.dvcfiles import file_md5
 from tabpipe.core.io import InputError, read_json, read_json_object, write_json, write_text
+from tabpipe.core.metrics import UNDEFINED_WHEN
 from tabpipe.core.paths import CHAMPION_FILE, PATHS
 from tabpipe.core.stage import StageFailed, log, run_stage
 
@@ -177,6 +178,21 @@ def _why(value: float | None, present: bool) -> str:
     return "metric not found" if not present else "metric is not a finite number"
 
 
+def _explained(checks: list[Check], metric: str, where: str, metrics: Metrics) -> list[Check]:
+    """Say why a metric is missing where the evaluation leaves undefined metrics out."""
+    if metric in metrics or metric not in UNDEFINED_WHEN or not metrics:
+        return checks
+    rows = metrics.get("rows")
+    size = f" ({int(rows)} rows)" if isinstance(rows, int | float) else ""
+    note = (
+        f"metric not found: {UNDEFINED_WHEN[metric]}{size}; raise evaluate.min_slice_size to "
+        f"leave such slices out, or remove {metric} from gate.slice_thresholds"
+        if where != OVERALL
+        else f"metric not found: {UNDEFINED_WHEN[metric]}"
+    )
+    return [replace(c, note=note) if c.note == "metric not found" else c for c in checks]
+
+
 def _change_checks(
     metric: str,
     where: str,
@@ -231,7 +247,9 @@ def _apply(
 ) -> tuple[list[Check], list[Skipped]]:
     present = metric in candidate
     value = _finite(candidate.get(metric))
-    checks = _value_checks(metric, where, threshold, value, present)
+    checks = _explained(
+        _value_checks(metric, where, threshold, value, present), metric, where, candidate
+    )
     skipped: list[Skipped] = []
     if threshold.change is None:
         return checks, skipped
@@ -253,7 +271,12 @@ def _apply(
             Skipped(metric, where, k, t, reason) for k, t in _change_texts(threshold.change)
         ]
         return checks, skipped
-    checks += _change_checks(metric, where, threshold.change, value, present, baseline)
+    checks += _explained(
+        _change_checks(metric, where, threshold.change, value, present, baseline),
+        metric,
+        where,
+        candidate,
+    )
     return checks, skipped
 
 

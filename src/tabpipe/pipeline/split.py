@@ -1,4 +1,9 @@
-"""Stage ``split``: a seeded train/test split (stratified for classification)."""
+"""Stage ``split``: a seeded train/test split (stratified for classification).
+
+Identical rows never straddle the split: a row that repeats another (the same features and
+label) would otherwise be learnt in training and then "predicted" in the test split, which
+inflates the test metrics. Every copy goes to the side of its first occurrence.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,15 @@ from tabpipe.core.stage import StageFailed, log, run_stage
 
 
 def split_frame(
-    frame: pd.DataFrame, target: str, split: SplitParams, *, classification: bool
+    frame: pd.DataFrame,
+    target: str,
+    split: SplitParams,
+    *,
+    classification: bool,
+    identical_on: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and test rows; rows equal on ``identical_on`` (default: every column) stay together."""
+    frame = frame.reset_index(drop=True)
     stratify = frame[target] if classification and split.stratify else None
     if stratify is not None:
         counts = stratify.value_counts()
@@ -29,15 +41,53 @@ def split_frame(
     train, test = train_test_split(
         frame, test_size=split.test_size, random_state=split.seed, stratify=stratify
     )
+    train, test = keep_identical_rows_together(frame, train, test, identical_on)
     return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def keep_identical_rows_together(
+    frame: pd.DataFrame,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    identical_on: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Move each copy of a repeated row to the side its first copy is on.
+
+    Rows that do not repeat keep their place and order, so data without duplicates is
+    split exactly as ``train_test_split`` splits it.
+    """
+    keys = list(identical_on) if identical_on is not None else list(frame.columns)
+    repeated = frame.duplicated(subset=keys, keep=False)
+    if not repeated.any():
+        return train, test
+    in_test = pd.Series(False, index=frame.index)
+    in_test[test.index] = True
+    group = frame.groupby(keys, dropna=False, sort=False).ngroup()
+    side = in_test.groupby(group).transform("first")  # the side of each group's first row
+    to_train = test.index[~side[test.index].to_numpy()]
+    to_test = train.index[side[train.index].to_numpy()]
+    return (
+        pd.concat([train.drop(index=to_test), frame.loc[to_train]]),
+        pd.concat([test.drop(index=to_train), frame.loc[to_test]]),
+    )
 
 
 def _body(params: Params) -> None:
     frame = pd.read_parquet(PATHS.validated)
+    model_view = [*params.features.all, params.data.target]
     train, test = split_frame(
-        frame, params.data.target, params.split, classification=params.data.task.is_classification
+        frame,
+        params.data.target,
+        params.split,
+        classification=params.data.task.is_classification,
+        identical_on=model_view,
     )
-    log("split", f"{len(train)} train rows, {len(test)} test rows (seed {params.split.seed})")
+    repeated = int(frame.duplicated(subset=model_view).sum())
+    together = f"; {repeated} repeated row(s) kept on their first copy's side" if repeated else ""
+    log(
+        "split",
+        f"{len(train)} train rows, {len(test)} test rows (seed {params.split.seed}){together}",
+    )
     write_with(PATHS.train_split, lambda path: train.to_parquet(path, index=False))
     write_with(PATHS.test_split, lambda path: test.to_parquet(path, index=False))
 

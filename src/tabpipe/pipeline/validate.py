@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+from tabpipe.core.check import interrupted_ingest, params_against_contract
 from tabpipe.core.config import Params
-from tabpipe.core.contract import ContractError, ValidationReport, check, load_contract, unreadable
+from tabpipe.core.contract import ValidationReport, check, load_contract, unreadable
 from tabpipe.core.io import InputError, read_table, write_json, write_text, write_with
 from tabpipe.core.paths import PATHS
 from tabpipe.core.stage import StageFailed, log, run_stage
@@ -15,8 +16,11 @@ from tabpipe.core.stage import StageFailed, log, run_stage
 def validate_raw(params: Params) -> ValidationReport:
     """Validate ``data.raw``; write the JSON report and Markdown summary either way."""
     source, contract_path = params.data.raw, params.data.contract
+    journal = interrupted_ingest()
+    if journal:
+        raise StageFailed(journal)
     schema = load_contract(contract_path)
-    _check_params_against_contract(params, list(schema.columns))
+    params_against_contract(params, list(schema.columns))
     log("validate", f"reading {source}")
     try:
         frame = read_table(source)
@@ -30,15 +34,6 @@ def validate_raw(params: Params) -> ValidationReport:
     if validated is not None:
         write_with(PATHS.validated, lambda path: validated.to_parquet(path, index=False))
     return report
-
-
-def _check_params_against_contract(params: Params, columns: list[str]) -> None:
-    wanted = [params.data.target, *params.features.all]
-    unknown = [name for name in wanted if name not in columns]
-    if unknown:
-        raise ContractError(
-            f"params.yaml names columns that {params.data.contract} does not declare: {unknown}"
-        )
 
 
 def _body(params: Params) -> None:

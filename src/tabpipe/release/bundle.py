@@ -25,7 +25,7 @@ from tabpipe.core import git
 from tabpipe.core.config import ConfigError, Params, load_params
 from tabpipe.core.contract import ContractError, load_contract
 from tabpipe.core.dvcfiles import file_md5
-from tabpipe.core.io import InputError, read_json, write_json, write_text
+from tabpipe.core.io import InputError, read_json, write_json, write_text, write_with
 from tabpipe.core.paths import BUNDLE_DIR, CHAMPION_FILE, PARAMS_FILE, PATHS
 from tabpipe.pipeline.gate import RecordedVerdict
 from tabpipe.release.model_card import render as render_card
@@ -42,10 +42,15 @@ class BundleError(Exception):
 
 def onnx_metadata(path: Path) -> dict[str, Any]:
     """The export stage's metadata_props, JSON values decoded."""
+    if path.stat().st_size == 0:
+        raise BundleError(f"{path}: the file is empty (0 bytes): re-run export (`make run`)")
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError and friends
         raise BundleError(f"{path}: not a readable ONNX model: {exc}") from exc
+    if not proto.graph.node or not proto.graph.input:
+        # protobuf parses many non-ONNX byte strings into an empty model without an error
+        raise BundleError(f"{path}: not an ONNX model (it has no graph): re-run export")
     out: dict[str, Any] = {}
     for prop in proto.metadata_props:
         try:
@@ -163,10 +168,7 @@ def describe(params: Params, version: str, commit: str | None = None) -> dict[st
 def build(params: Params, out: Path, version: str, commit: str | None = None) -> dict[str, Any]:
     """Write model.onnx, model.json and model_card.md into ``out``; return the metadata."""
     info = describe(params, version, commit)
-    out.mkdir(parents=True, exist_ok=True)
-    staged = out / f".{MODEL_FILE}.partial"
-    shutil.copyfile(PATHS.onnx_model, staged)
-    staged.replace(out / MODEL_FILE)
+    write_with(out / MODEL_FILE, lambda tmp: shutil.copyfile(PATHS.onnx_model, tmp))
     write_json(out / METADATA_FILE, info)
     write_text(out / CARD_FILE, render_card(info))
     return info

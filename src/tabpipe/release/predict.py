@@ -66,6 +66,7 @@ def unlabelled_contract(params: Params, keep: Sequence[str] = ()) -> pa.DataFram
 def validate(
     frame: pd.DataFrame, params: Params, source: str, keep: Sequence[str] = ()
 ) -> tuple[ValidationReport, pd.DataFrame | None]:
+    frame = frame.reset_index(drop=True)  # rows are reported, and joined back, by position
     passthrough = [c for c in [*keep, params.data.target] if c in frame.columns]
     missing_keep = [c for c in keep if c not in frame.columns]
     if missing_keep:
@@ -101,8 +102,12 @@ def predict_frame(model: ServingModel, frame: pd.DataFrame) -> pd.DataFrame:
         else:
             out["prediction"] = [p.value for p in predictions]
         parts.append(out)
-    scored = pd.concat(parts) if parts else pd.DataFrame(index=frame.index, columns=["prediction"])
-    result = pd.concat([frame, scored], axis=1)
+    if not parts:  # no rows: the same columns as ever, empty
+        names = ["prediction"]
+        if model.is_classifier:
+            names += [f"probability_{cls}" for cls in model.classes]
+        parts = [pd.DataFrame(index=frame.index, columns=names)]
+    result = pd.concat([frame, pd.concat(parts)], axis=1)
     result["model_version"] = model.version
     return result
 
@@ -119,7 +124,10 @@ def _writer(frame: pd.DataFrame, suffix: str) -> Callable[[Path], None]:
 
 def run(
     source: Path, out: Path, model_dir: Path, params: Params, keep: Sequence[str] = ()
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, str]:
+    """Score ``source`` into ``out``; the scored frame and the model version."""
+    if out.is_dir():
+        raise PredictError(f"{out}: is a folder; give the file to write (.csv or .parquet)")
     if out.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise PredictError(f"{out}: write .csv or .parquet, not {out.suffix or 'no suffix'}")
     if out.resolve() == source.resolve():
@@ -131,7 +139,7 @@ def run(
         raise PredictError(report.summary())
     scored = predict_frame(model, valid)
     write_with(out, _writer(scored, out.suffix.lower()))
-    return scored
+    return scored, model.version
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -147,11 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=PARAMS_FILE)
     args = parser.parse_args(argv)
     try:
-        scored = run(args.input, args.out, args.model_dir, load_params(args.params), args.keep)
+        params = load_params(args.params)
+        scored, version = run(args.input, args.out, args.model_dir, params, args.keep)
     except (PredictError, InputError, ModelLoadError, ConfigError, ContractError) as exc:
         print(f"tabpipe predict: {exc}", file=sys.stderr)
         return 1
-    version = scored["model_version"].iloc[0] if len(scored) else "?"
     print(f"scored {len(scored)} rows of {args.input} with model {version}: {args.out}")
     return 0
 

@@ -99,10 +99,21 @@ class ServingModel:
                     f"{path}: not found (build a model bundle with `tabpipe bundle`)"
                 )
         try:
-            self.metadata: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
+            metadata = json.loads(meta_path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise ModelLoadError(f"{meta_path}: not valid JSON: {exc}") from exc
-        recorded, actual = self.metadata.get("onnx_md5"), file_md5(model_path)
+        except OSError as exc:
+            raise ModelLoadError(f"{meta_path}: cannot be read: {exc.strerror or exc}") from exc
+        if not isinstance(metadata, dict):
+            raise ModelLoadError(
+                f"{meta_path}: expected a JSON object (version, inputs, task...), not a "
+                f"{type(metadata).__name__}: build the bundle with `tabpipe bundle`"
+            )
+        self.metadata: dict[str, Any] = metadata
+        try:
+            recorded, actual = self.metadata.get("onnx_md5"), file_md5(model_path)
+        except OSError as exc:
+            raise ModelLoadError(f"{model_path}: cannot be read: {exc.strerror or exc}") from exc
         if recorded != actual:
             raise ModelLoadError(
                 f"{meta_path} describes a model with md5 {recorded}, but {model_path} has md5 "
@@ -112,8 +123,10 @@ class ServingModel:
             self.features = [Feature.from_dict(f) for f in self.metadata["inputs"]]
             self.task = str(self.metadata["task"])
             self.classes = [str(c) for c in self.metadata.get("classes") or []]
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelLoadError(f"{meta_path}: missing or malformed field {exc}") from exc
+        if not self.features:
+            raise ModelLoadError(f"{meta_path}: declares no inputs: build it with `tabpipe bundle`")
         options = threads.onnxruntime_options(ort.SessionOptions())
         options.log_severity_level = 3
         try:
