@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tabpipe.core import check
 from tabpipe.core.io import read_table
-from tabpipe.monitoring import ingest
+from tabpipe.core.paths import INGEST_JOURNAL
+from tabpipe.monitoring import ingest, swap
+from tabpipe.monitoring.swap import FAULT_ENV
 from tests.support.monitoring import write_simulated
 
 BIN = Path(sys.executable).parent
@@ -138,3 +142,100 @@ def test_batches_inside_the_tracked_folder_are_refused(repo, raw, params):
     raw.head(10).to_csv(inside, index=False)
     with pytest.raises(ingest.Refused, match="inside"):
         ingest.ingest(inside.relative_to(repo), params)
+
+
+# --- a kill at any step ---------------------------------------------------------------------
+
+
+def tabpipe(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """The CLI in a subprocess of its own session (a kill there never reaches pytest)."""
+    full = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "tabpipe.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=full,
+        start_new_session=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def strays(repo: Path) -> list[str]:
+    """What git sees outside ignored folders, besides a changed pointer and the batch itself."""
+    listed = sh("git", "status", "--porcelain", "--untracked-files=all", cwd=repo).splitlines()
+    return [line for line in listed if line != " M data.dvc" and "incoming/" not in line]
+
+
+def dvc_clean(repo: Path) -> bool:
+    return sh("dvc", "status", "--json", "data.dvc", cwd=repo).strip() in {"", "{}"}
+
+
+@pytest.mark.parametrize("step", swap.STEPS)
+def test_a_kill_at_any_step_leaves_old_or_new_data_and_the_next_run_finishes_or_undoes_it(
+    repo, raw, params, contract, step, capsys, monkeypatch
+):
+    write_simulated(raw, params, contract, repo / "incoming" / "new.csv", "clean", rows=120)
+    table, pointer = repo / params.data.raw, repo / "data.dvc"
+    old_table, old_pointer = table.read_bytes(), pointer.read_bytes()
+
+    killed = tabpipe("ingest", "incoming/new.csv", "--no-push", cwd=repo, env={FAULT_ENV: step})
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+
+    assert strays(repo) == [], "no file outside a git-ignored folder"
+    now = table.read_bytes()
+    grown = len(read_table(table)) == len(raw) + 120 and now.startswith(old_table)
+    assert now == old_table or grown, "the table is the old version or the new one, never torn"
+    capsys.readouterr()
+    if (repo / INGEST_JOURNAL).exists():
+        assert check.main([]) == 1, "make run (tabpipe check) refuses to run on it"
+        assert "interrupted" in capsys.readouterr().err
+        assert ingest.main(["--status"]) == 1
+        said = capsys.readouterr().out
+        assert "was interrupted" in said and "--finish" in said and "--undo" in said
+        assert ingest.main(["incoming/new.csv", "--no-push"]) == 1, "no new ingest on top"
+        assert "was interrupted" in capsys.readouterr().err
+    else:  # killed before the journal was written: nothing had changed
+        assert now == old_table and pointer.read_bytes() == old_pointer
+        assert check.main([]) == 0
+
+    undone = repo.parent / "undone"
+    shutil.copytree(repo, undone, symlinks=True)
+    monkeypatch.chdir(undone)
+    assert ingest.main(["--undo"]) == 0, capsys.readouterr()
+    assert (undone / params.data.raw).read_bytes() == old_table
+    assert (undone / "data.dvc").read_bytes() == old_pointer
+    assert dvc_clean(undone) and strays(undone) == [] and not (undone / ".tabpipe").exists()
+
+    monkeypatch.chdir(repo)
+    assert ingest.main(["--finish"]) == 0, capsys.readouterr()
+    assert not (repo / ".tabpipe").exists() and strays(repo) == []
+    if step == "staged":
+        assert table.read_bytes() == old_table and pointer.read_bytes() == old_pointer
+        assert ingest.main(["incoming/new.csv", "--no-push"]) == 0, capsys.readouterr()
+    assert len(read_table(table)) == len(raw) + 120
+    assert pointer.read_bytes() != old_pointer and dvc_clean(repo) and strays(repo) == []
+    assert check.main([]) == 0
+
+
+def test_ingest_finds_dvc_beside_its_python_when_it_is_not_on_path(repo, raw, params, contract):
+    write_simulated(raw, params, contract, repo / "incoming" / "new.csv", "clean", rows=50)
+    bare = {"PATH": "/usr/bin:/bin"}  # as `.venv/bin/tabpipe ingest` run without activating
+    done = tabpipe("ingest", "incoming/new.csv", "--no-push", cwd=repo, env=bare)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_without_dvc_anywhere_ingest_says_so_and_changes_nothing(
+    repo, raw, params, contract, capsys, monkeypatch
+):
+    write_simulated(raw, params, contract, repo / "incoming" / "new.csv", "clean", rows=50)
+    before = snapshot(repo)
+    monkeypatch.setattr(ingest.shutil, "which", lambda *args, **kwargs: None)
+    assert ingest.main(["incoming/new.csv", "--no-push"]) == 1
+    err = capsys.readouterr().err
+    assert "`dvc` is not installed" in err and "Nothing was changed" in err
+    assert "Traceback" not in err
+    assert snapshot(repo) == before

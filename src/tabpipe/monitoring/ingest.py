@@ -7,6 +7,11 @@ it to the project's DVC remote, and prints the git commands that commit the new 
 (``--commit`` runs them). ``git push`` of that commit starts the training workflow, which
 retrains on the new data.
 
+The new version is swapped in crash-safely (:mod:`tabpipe.monitoring.swap`): a kill at
+any moment leaves a journal in ``.tabpipe/ingest/`` (git-ignored) from which
+``tabpipe ingest --status`` says what it found, ``--finish`` completes the ingest and
+``--undo`` puts the old table and pointer back; until then ``make run`` refuses to run.
+
 Refused, with the validation summary and a non-zero exit, and leaving ``data/`` and the
 ``.dvc`` pointer byte for byte as they were: a batch that breaks the contract, a table
 that would break it, a batch whose every row is already in the table (ingested twice?
@@ -27,9 +32,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,9 +53,11 @@ from tabpipe.core.contract import (
 from tabpipe.core.dvcfiles import file_md5, pointer_md5
 from tabpipe.core.io import InputError, read_table
 from tabpipe.core.paths import BUNDLED_STORAGE, PARAMS_FILE
+from tabpipe.monitoring import swap
 from tabpipe.monitoring.batch import Batch, check_batch
 
 BUNDLED_REMOTE = "bundled"
+ADDING_FAULT_DELAY_S = 1.5  # fault point "adding": how long dvc add runs before the kill
 
 
 class Refused(Exception):
@@ -148,9 +156,26 @@ def write_appended(table: Path, existing: pd.DataFrame, rows: pd.DataFrame, out:
 # --- dvc and git --------------------------------------------------------------------------
 
 
+class ToolMissing(Exception):
+    """dvc or git is not installed where ingest can find it."""
+
+
+def executable(name: str) -> str:
+    """``name`` on PATH, else beside this Python (``.venv/bin/tabpipe`` run without activating)."""
+    found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+    if not found:
+        raise ToolMissing(
+            f"`{name}` is not installed or not on PATH; run through make (`make setup` installs "
+            f"it into .venv/) or activate the environment: source .venv/bin/activate"
+        )
+    return found
+
+
 def _run(cmd: Sequence[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
     print("+ " + " ".join(cmd), flush=True)
-    done = subprocess.run(list(cmd), capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [executable(cmd[0]), *cmd[1:]], capture_output=True, text=True, check=False
+    )
     if check and done.returncode != 0:
         raise subprocess.CalledProcessError(done.returncode, cmd, done.stdout, done.stderr)
     return done
@@ -207,25 +232,16 @@ def push(result: Ingested, *, enabled: bool) -> bool:
     return True
 
 
-def record(table: Path, pointer: Path, target: Path, staged: Path) -> None:
-    """Swap ``staged`` into place and ``dvc add`` it; on any failure put everything back."""
-    pointer_before = pointer.read_bytes()
-    fd, backup_name = tempfile.mkstemp(prefix=f".{table.name}.before-ingest.", dir=staged.parent)
-    os.close(fd)
-    backup = Path(backup_name)
-    os.replace(table, backup)
-    try:
-        os.replace(staged, table)
-        _run(["dvc", "add", "--quiet", str(target)])
-    except BaseException:
-        os.replace(backup, table)
-        pointer.write_bytes(pointer_before)
-        raise
-    backup.unlink()
-
-
 def ingest(batch_path: Path, params: Params, *, allow_duplicates: bool = False) -> Ingested:
     """Check, append and record the batch; raises Refused (nothing changed) if it must not."""
+    pending = swap.Journal.load()
+    if pending is not None:
+        found = swap.inspect(pending, workspace_matches_pointer)
+        raise Refused(f"{found.describe()}\n{found.advice()}, then ingest {batch_path} again")
+    for leftover in swap.leftovers():
+        print(f"[ingest] removing {leftover}: left by an ingest killed before it changed anything")
+    if swap.leftovers():
+        swap.clean_up()
     table = params.data.raw
     pointer, target = tracking_pointer(table)
     if batch_path.resolve().is_relative_to(target.resolve()):
@@ -251,19 +267,62 @@ def ingest(batch_path: Path, params: Params, *, allow_duplicates: bool = False) 
         duplicates,
         pointer_md5(pointer) or "unknown",
     )
-    fd, staged_name = tempfile.mkstemp(
-        prefix=f".{table.name}.ingest.", suffix=table.suffix, dir=target.resolve().parent
+    swap.swap_in(
+        batch=batch_path,
+        table=table,
+        pointer=pointer,
+        target=target,
+        write_new=lambda staged: write_appended(table, existing, rows, staged),
+        dvc_add=lambda: _add(target),
     )
-    os.close(fd)
-    staged = Path(staged_name)
-    try:
-        write_appended(table, existing, rows, staged)
-        record(table, pointer, target, staged)
-    finally:
-        staged.unlink(missing_ok=True)
     result.md5_after = pointer_md5(pointer) or "unknown"
     result.git_paths.insert(0, str(pointer))
     return result
+
+
+def _add(target: Path) -> None:
+    """``dvc add`` the new version.
+
+    Fault point ``adding`` (tests): start ``dvc add``, then kill it and this process while it
+    runs, as a cancelled job or a Ctrl-C to the whole process group would.
+    """
+    cmd = ["dvc", "add", "--quiet", str(target)]
+    if os.environ.get(swap.FAULT_ENV) == "adding":
+        child = subprocess.Popen([executable("dvc"), *cmd[1:]])
+        time.sleep(ADDING_FAULT_DELAY_S)
+        child.kill()
+        swap.fault_point("adding")
+    _run(cmd)
+
+
+def resolve(action: str) -> int:
+    """``--status``, ``--finish`` or ``--undo`` for an interrupted ingest."""
+    journal = swap.Journal.load()
+    if journal is None:
+        leftovers = swap.leftovers()
+        if leftovers:
+            swap.clean_up()
+            print(f"[ingest] removed {len(leftovers)} file(s) of an ingest killed before it "
+                  "changed anything; the data and its pointer are as they were")  # fmt: skip
+        else:
+            print("[ingest] no interrupted ingest: nothing to finish or undo")
+        return 0
+    found = swap.inspect(journal, workspace_matches_pointer)
+    print(f"[ingest] {found.describe()}")
+    if action == "status":
+        print(f"[ingest] {found.advice()}")
+        return 1
+    if action == "finish":
+        swap.finish(journal, found, lambda: _add(Path(journal.target)))
+        md5 = pointer_md5(Path(journal.pointer)) or "unknown"
+        print(f"[ingest] finished: {journal.table} holds the new version; {journal.pointer} "
+              f"records it (md5 {md5[:8]}). Next: `dvc push`, then git add and commit "
+              f"{journal.pointer}")  # fmt: skip
+    else:
+        swap.undo(journal)
+        print(f"[ingest] undone: {journal.table} and {journal.pointer} are as they were before "
+              f"the ingest of {journal.batch}")  # fmt: skip
+    return 0
 
 
 def commit(result: Ingested) -> None:
@@ -281,7 +340,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("batch", type=Path, help="new labelled rows (CSV or Parquet)")
+    parser.add_argument("batch", type=Path, nargs="?", help="new labelled rows (CSV or Parquet)")
+    recovery = parser.add_mutually_exclusive_group()
+    for action, words in (
+        ("status", "say what an interrupted ingest left (exit 1 if one did)"),
+        ("finish", "complete an interrupted ingest"),
+        ("undo", "put the table and pointer back as they were before an interrupted ingest"),
+    ):
+        recovery.add_argument(
+            f"--{action}", dest="action", action="store_const", const=action, help=words
+        )
     parser.add_argument("--commit", action="store_true", help="also git-commit the new version")
     parser.add_argument("--no-push", action="store_true", help="do not dvc push")
     parser.add_argument(
@@ -289,6 +357,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--params", type=Path, default=PARAMS_FILE)
     args = parser.parse_args(argv)
+    if args.action:
+        try:
+            return resolve(args.action)
+        except (swap.SwapError, ToolMissing, OSError) as exc:
+            print(f"[ingest] ERROR: {exc}", file=sys.stderr)
+            return 1
+        except subprocess.CalledProcessError as exc:
+            print(f"[ingest] ERROR: {' '.join(exc.cmd)} failed: "
+                  f"{(exc.stderr or '').strip()[-500:]}", file=sys.stderr)  # fmt: skip
+            return 1
+    if args.batch is None:
+        parser.error("give the BATCH to ingest (or --status, --finish, --undo)")
     try:
         params = load_params(args.params)
         result = ingest(args.batch, params, allow_duplicates=args.allow_duplicates)
@@ -297,7 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc.report.summary(), file=sys.stderr)
         print(f"[ingest] REFUSED: {exc}. Nothing was changed.", file=sys.stderr)
         return 1
-    except (ConfigError, ContractError, InputError) as exc:
+    except (ConfigError, ContractError, InputError, ToolMissing, swap.SwapError) as exc:
         print(f"[ingest] ERROR: {exc}. Nothing was changed.", file=sys.stderr)
         return 1
     except subprocess.CalledProcessError as exc:
