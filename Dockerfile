@@ -22,6 +22,13 @@ COPY pyproject.toml uv.lock ./
 # compiled to bytecode at install (PYTHONDONTWRITEBYTECODE=1 below: nothing is cached later).
 RUN uv sync --locked --only-group serve --no-install-project --no-cache --compile-bytecode
 
+# The model, readable by the service's user whatever permissions the bundle was written
+# with (COPY keeps them: a file written 0600 by root would be unreadable by uid 10001).
+FROM ${PYTHON_IMAGE} AS model
+ARG MODEL_DIR=build/bundle
+COPY ${MODEL_DIR}/ /model/
+RUN chmod -R a+rX,go-w /model
+
 FROM ${PYTHON_IMAGE}
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin serve
 COPY --from=environment /venv /venv
@@ -31,8 +38,7 @@ COPY src/tabpipe/core/__init__.py /app/tabpipe/core/__init__.py
 COPY src/tabpipe/core/dvcfiles.py /app/tabpipe/core/dvcfiles.py
 COPY src/tabpipe/core/paths.py /app/tabpipe/core/paths.py
 COPY src/tabpipe/core/threads.py /app/tabpipe/core/threads.py
-ARG MODEL_DIR=build/bundle
-COPY ${MODEL_DIR}/ /model/
+COPY --from=model /model/ /model/
 ENV PATH=/venv/bin:$PATH PYTHONPATH=/app PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 USER 10001:10001
 EXPOSE 8000

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import onnxruntime as ort
 import pytest
@@ -87,3 +94,66 @@ def test_without_a_model_the_command_says_to_run_the_pipeline(project, capsys):
     (project / CHAMPION_FILE).parent.mkdir(parents=True, exist_ok=True)
     assert bundle.main(["--out", "build/bundle"]) == 1
     assert "models/model.onnx not found: run `make run` first" in capsys.readouterr().err
+
+
+def test_bundle_files_have_ordinary_permissions(pipeline_project, tmp_path):
+    """As open() would create them (0666 minus the umask), not mkstemp's 0600."""
+    previous = os.umask(0o022)
+    try:
+        with inside(pipeline_project):
+            bundle.build(load_params(), tmp_path / "out", "v1.0.0", commit="0" * 40)
+    finally:
+        os.umask(previous)
+    for name in (MODEL_FILE, METADATA_FILE, bundle.CARD_FILE):
+        assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o644, name
+
+
+def test_a_bundle_copied_with_its_permissions_is_served_by_an_unprivileged_user(bundle_dir):
+    """Defect: mkstemp left model.json 0600, so uid 10001 in the image could not read it."""
+    if os.geteuid() != 0:
+        mode = stat.S_IMODE((bundle_dir / METADATA_FILE).stat().st_mode)
+        assert mode & 0o044 == 0o044 & ~current_umask(), oct(mode)
+        return  # without root there is no other user to become; the modes are the check
+    base = Path(tempfile.mkdtemp(prefix="bundle-copy-"))
+    try:
+        base.chmod(0o755)
+        copy = base / "bundle"
+        shutil.copytree(bundle_dir, copy)  # copy2: permissions kept
+        copy.chmod(0o755)
+        script = (
+            "import sys; from pathlib import Path; from tabpipe.serving.runtime import "
+            "ServingModel; print(ServingModel(Path(sys.argv[1])).version)"
+        )
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             sys.executable, "-c", script, str(copy)],
+            capture_output=True, text=True, cwd=base, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "v1.0.0"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_an_empty_onnx_file_is_called_empty(pipeline_project, tmp_path):
+    model = pipeline_project / PATHS.onnx_model
+    original = model.read_bytes()
+    try:
+        model.write_bytes(b"")
+        with (
+            inside(pipeline_project),
+            pytest.raises(bundle.BundleError, match=r"empty \(0 bytes\)"),
+        ):
+            bundle.build(load_params(), tmp_path / "out", "v9.9.9")
+        model.write_bytes(b"not a model at all")
+        with inside(pipeline_project), pytest.raises(bundle.BundleError, match="ONNX model"):
+            bundle.build(load_params(), tmp_path / "out", "v9.9.9")
+    finally:
+        model.write_bytes(original)
+    assert not (tmp_path / "out").exists()

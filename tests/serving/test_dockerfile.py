@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from tabpipe.release.infra_validate import build_environment
@@ -41,13 +43,26 @@ def instructions(name: str) -> list[str]:
 
 
 def copies() -> list[tuple[str, str]]:
+    """(source, destination) of each COPY into the final image; the model stage's bundle
+    stands for ``--from=model``."""
     out = []
     for args in instructions("COPY"):
+        if args.startswith("--from=model "):
+            out.append(("build/bundle/", args.split()[-1]))
+            continue
         if args.startswith("--from="):
             continue
         source, dest = args.split()
         out.append((source.replace("${MODEL_DIR}", "build/bundle"), dest))
     return out
+
+
+def test_the_model_is_made_readable_for_the_service_user_in_its_own_stage():
+    text = DOCKERFILE.read_text()
+    stage = text[text.index("AS model") : text.index("FROM", text.index("AS model"))]
+    assert "COPY ${MODEL_DIR}/ /model/" in stage
+    assert "RUN chmod -R a+rX,go-w /model" in stage, "readable by uid 10001, writable by none"
+    assert "--from=model /model/ /model/" in instructions("COPY")
 
 
 def test_the_image_is_slim_non_root_and_installs_only_the_serve_group():
@@ -83,8 +98,12 @@ def test_dockerignore_lets_in_exactly_what_the_image_copies():
         assert not included(secret), f"{secret} would be sent to the Docker daemon"
 
 
-def test_the_image_layout_serves_a_prediction(bundle_dir, test_rows, tmp_path):
-    image = tmp_path / "image"
+def test_the_image_layout_serves_a_prediction_as_the_images_user(bundle_dir, test_rows, tmp_path):
+    """The image's files, copied with their permissions kept, served by uid 10001 (as the
+    image's USER) when this test runs as root, so a file only root can read fails it."""
+    base = Path(tempfile.mkdtemp(prefix="image-layout-"))  # not under pytest's 0700 folders
+    base.chmod(0o755)
+    image = base / "image"
     for source, dest in copies():
         origin = bundle_dir if source.startswith("build/bundle") else ROOT / source
         target = image / dest.lstrip("/")
@@ -92,8 +111,10 @@ def test_the_image_layout_serves_a_prediction(bundle_dir, test_rows, tmp_path):
             shutil.copytree(origin, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(origin, target)
-    venv = build_environment(tmp_path / "venv").parent.parent
+            shutil.copy2(origin, target)
+    for folder in [image, *(p for p in image.rglob("*") if p.is_dir())]:
+        folder.chmod(0o755)  # what the image's own folders are (created by COPY)
+    venv = build_environment(base / "venv").parent.parent
     env = {"HOME": str(tmp_path), "LANG": "C.UTF-8"}
     for assignment in " ".join(instructions("ENV")).split():
         key, value = assignment.split("=", 1)
@@ -105,8 +126,12 @@ def test_the_image_layout_serves_a_prediction(bundle_dir, test_rows, tmp_path):
     command[command.index("--port") + 1] = str(port)
     command[command.index("--host") + 1] = "127.0.0.1"
     command[0] = str(venv / "bin" / "python")
+    (user,) = instructions("USER")
+    if os.geteuid() == 0:  # as the image does: not root
+        uid, gid = user.split(":")
+        command = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *command]
     process = subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        command, env=env, cwd=base, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -116,5 +141,7 @@ def test_the_image_layout_serves_a_prediction(bundle_dir, test_rows, tmp_path):
         assert answer["model_version"] == "v1.0.0"
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        output = process.communicate(timeout=10)[0].decode(errors="replace")
+    assert "Permission denied" not in output, output
     assert not (image / "app" / "tabpipe" / "config.py").exists()
+    shutil.rmtree(base, ignore_errors=True)

@@ -51,3 +51,25 @@ def test_a_graph_with_other_inputs_is_refused(bundle_dir, tmp_path):
     (tmp_path / METADATA_FILE).write_text(json.dumps({**info, "inputs": info["inputs"][:-1]}))
     with pytest.raises(ModelLoadError, match=r"the graph has \d+ inputs, the metadata \d+"):
         ServingModel(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ("[]", "expected a JSON object"),
+        ('"v1"', "expected a JSON object"),
+        ('{"inputs": 3, "task": "binary"}', "malformed field"),
+        ('{"inputs": [], "task": "binary"}', "declares no inputs"),
+    ],
+)
+def test_metadata_that_is_not_a_bundle_description_is_refused_by_name(
+    bundle_dir, tmp_path, metadata, message
+):
+    shutil.copy(bundle_dir / MODEL_FILE, tmp_path / MODEL_FILE)
+    if metadata.startswith("{"):
+        md5 = json.loads((bundle_dir / METADATA_FILE).read_text())["onnx_md5"]
+        metadata = json.dumps({**json.loads(metadata), "onnx_md5": md5})
+    (tmp_path / METADATA_FILE).write_text(metadata)
+    with pytest.raises(ModelLoadError, match=message) as caught:
+        ServingModel(tmp_path)
+    assert str(tmp_path / METADATA_FILE) in str(caught.value)

@@ -249,6 +249,15 @@ class ReleaseParams(_Strict):
     )
     limitations: list[str] = Field([], description="Known limitations, one per item.")
     max_batch: int = Field(1000, ge=1, le=100_000, description="Largest batch the service takes.")
+    max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413."
+    )
+    body_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="Seconds to receive a request body; then 408."
+    )
+    max_concurrent: int = Field(
+        32, ge=1, le=10_000, description="Requests in flight at once; more get 503."
+    )
     latency_budget_ms: float = Field(
         100.0, gt=0, description="Infra validation: p99 of one-row requests over loopback HTTP."
     )

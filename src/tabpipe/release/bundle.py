@@ -157,7 +157,12 @@ def describe(params: Params, version: str, commit: str | None = None) -> dict[st
         "slices": _optional_json(PATHS.slice_metrics),
         "gate": gate,
         "previous": champion.get("version") if isinstance(champion, dict) else None,
-        "serving": {"max_batch": params.release.max_batch},
+        "serving": {
+            "max_batch": params.release.max_batch,
+            "max_body_bytes": params.release.max_body_bytes,
+            "body_timeout_s": params.release.body_timeout_s,
+            "max_concurrent": params.release.max_concurrent,
+        },
         "release": {
             "intended_use": params.release.intended_use,
             "limitations": list(params.release.limitations),

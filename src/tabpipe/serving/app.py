@@ -11,8 +11,13 @@ a release carries one) once, at start, and answers:
 
 A bad request gets 422 and a message naming each field at fault, never a 500: NaN and
 Infinity tokens, numbers outside the contract's range or float32's, booleans or strings
-for numbers, unknown categories, missing or extra fields, columns of different lengths,
-an empty or oversized batch, a body that is not JSON or not sent as JSON.
+for numbers, unknown categories, missing or extra fields, a key given twice, columns of
+different lengths, an empty or oversized batch, a body that is not JSON or not sent as JSON.
+
+What it accepts is bounded (:mod:`tabpipe.serving.limits`; ``release`` in params.yaml, then
+model.json, then these flags): a body over ``max_body_bytes`` gets 413 before it is read,
+one that has not arrived within ``body_timeout_s`` gets 408, and beyond ``max_concurrent``
+requests in flight a new one gets 503. Every ``GET`` also answers ``HEAD``.
 
 Without Docker: ``tabpipe serve --model-dir build/bundle`` (``make serve``), or in a bare
 environment with only the serve group: ``python -m tabpipe.serving.app --model-dir DIR``.
@@ -26,7 +31,8 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +47,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tabpipe.core.paths import BUNDLE_DIR
+from tabpipe.serving.limits import (
+    RequestLimits,
+    ServiceLimits,
+    StrictJsonRoute,
+    refusal,
+)
 from tabpipe.serving.runtime import ModelLoadError, Prediction, ServingModel
 from tabpipe.serving.schema import (
     ErrorResponse,
@@ -149,18 +161,28 @@ def _warm_up_row(model: ServingModel) -> dict[str, Any]:
 
 
 def create_app(
-    model_dir: Path, max_batch: int | None = None, model: ServingModel | None = None
+    model_dir: Path,
+    max_batch: int | None = None,
+    model: ServingModel | None = None,
+    limits: ServiceLimits | None = None,
 ) -> FastAPI:
     """The service for one model bundle (raises ModelLoadError if it cannot be served).
 
     ``model`` replaces the bundle's onnxruntime model with another predictor of the same
     bundle (the serving benchmark compares scikit-learn behind the very same service).
+    ``limits`` default to the bundle's ``serving`` settings, then to the module defaults.
     """
     model = model or ServingModel(model_dir)
     serving = model.metadata.get("serving") or {}
+    if not isinstance(serving, dict):
+        raise ModelLoadError(f"{model_dir / 'model.json'}: 'serving' must be an object")
     limit = int(
         max_batch or os.environ.get(MAX_BATCH_ENV) or serving.get("max_batch") or DEFAULT_MAX_BATCH
     )
+    try:
+        limits = limits or ServiceLimits.from_settings(serving)
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{model_dir / 'model.json'}: bad serving limits: {exc}") from exc
     started = time.perf_counter()
     model.predict_rows([_warm_up_row(model)])
     warm_up_ms = (time.perf_counter() - started) * 1000
@@ -181,8 +203,16 @@ def create_app(
             f"{model.metadata.get('data_md5')}."
         ),
     )
+    app.router.route_class = StrictJsonRoute  # a key given twice is refused (422)
+    app.add_middleware(
+        RequestLimits,
+        max_concurrent=limits.max_concurrent,
+        body_timeout_s=limits.body_timeout_s,
+        max_body_bytes=limits.max_body_bytes,
+    )
     app.state.model = model
     app.state.max_batch = limit
+    app.state.limits = limits
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -193,22 +223,34 @@ def create_app(
         if exc.status_code == 400:  # FastAPI could not even decode the body (e.g. not UTF-8)
             reason = f"The body could not be read as JSON: {exc.detail}"
             return error_response([{"loc": ("body",), "msg": reason, "type": "body_unreadable"}])
+        if exc.status_code in (408, 413):  # the body was too slow, or grew past the limit
+            kind = "body_timeout" if exc.status_code == 408 else "body_too_large"
+            return refusal(exc.status_code, str(exc.detail), kind)
         return await http_exception_handler(request, exc)
+
+    def get_and_head(path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """``GET path``, and ``HEAD path`` answered by the same function (not in the schema)."""
+
+        def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+            app.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
+            return app.get(path)(endpoint)
+
+        return register
 
     def answer(predictions: list[Prediction]) -> dict[str, Any]:
         return {"model_version": model.version, "predictions": [p.to_dict() for p in predictions]}
 
-    @app.get("/health")
+    @get_and_head("/health")
     def health() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/ready")
+    @get_and_head("/ready")
     def ready() -> dict[str, Any]:
         """Readiness: the model is loaded and answered a warm-up prediction."""
         return {"ready": True, "model_version": model.version, "warm_up_ms": round(warm_up_ms, 3)}
 
-    @app.get("/metadata")
+    @get_and_head("/metadata")
     def metadata() -> dict[str, Any]:
         """Which model this is: version, commit, data hash, metrics, gate verdict, inputs."""
         meta = model.metadata
@@ -220,6 +262,7 @@ def create_app(
             "model_version": model.version,
             **{k: meta.get(k) for k in keys},
             "max_batch": limit,
+            "limits": asdict(limits),
         }
 
     @app.post("/predict", response_model=Single, responses=ERRORS, dependencies=JSON_ONLY)
@@ -255,9 +298,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--max-batch", type=int, help=f"largest batch (default: model.json or ${MAX_BATCH_ENV})"
     )
+    parser.add_argument(
+        "--max-body-bytes", type=int, help="largest request body (default: model.json, 4 MiB)"
+    )
+    parser.add_argument(
+        "--body-timeout", type=float, help="seconds to receive a body (default: model.json, 10)"
+    )
+    parser.add_argument(
+        "--max-concurrent", type=int, help="requests in flight (default: model.json, 32)"
+    )
     args = parser.parse_args(argv)
     try:
-        app = create_app(args.model_dir, args.max_batch)
+        model = ServingModel(args.model_dir)
+        serving = model.metadata.get("serving")
+        limits = ServiceLimits.from_settings(
+            serving if isinstance(serving, dict) else {},
+            max_body_bytes=args.max_body_bytes,
+            body_timeout_s=args.body_timeout,
+            max_concurrent=args.max_concurrent,
+        )
+        app = create_app(args.model_dir, args.max_batch, model=model, limits=limits)
+    except (TypeError, ValueError) as exc:
+        print(f"tabpipe serve: {exc}", file=sys.stderr)
+        return 1
     except ModelLoadError as exc:
         print(f"tabpipe serve: {exc}", file=sys.stderr)
         return 1
