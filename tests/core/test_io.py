@@ -1,11 +1,22 @@
 """Input tables are read with clear errors; artifacts are written atomically."""
 
+import gzip
+import os
+import stat
+import zipfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tabpipe.core.io import InputError, atomic_path, read_table, write_json
+from tabpipe.core.io import (
+    InputError,
+    OutputError,
+    atomic_path,
+    read_table,
+    write_json,
+    write_with,
+)
 
 
 def test_a_failed_write_leaves_the_previous_file_intact(tmp_path):
@@ -64,3 +75,95 @@ def test_a_corrupt_parquet_file_is_an_input_error(tmp_path):
     path.write_bytes(b"PAR1 not really")
     with pytest.raises(InputError, match="Parquet"):
         read_table(Path(path))
+
+
+# --- what a file can be instead of a CSV table ---------------------------------------------
+
+
+def test_artifacts_are_created_as_open_would_create_them(tmp_path):
+    """Not mkstemp's 0600: a bundle must be readable by the service's own user."""
+    previous = os.umask(0o027)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        write_with(tmp_path / "b.bin", lambda path: path.write_bytes(b"x"))
+    finally:
+        os.umask(previous)
+    for name in ("a.json", "b.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o640, name
+
+
+def test_rows_longer_than_the_header_are_refused_not_shifted(tmp_path):
+    trailing = tmp_path / "trailing.csv"
+    trailing.write_text("a,b\n1,2,\n3,4,\n")
+    with pytest.raises(InputError, match=r"line 2 has 3 fields but the header has 2 \(a trailing"):
+        read_table(trailing)
+    later = tmp_path / "later.csv"
+    later.write_text("a,b\n1,2\n3,4,5\n")
+    with pytest.raises(InputError, match="line 3"):
+        read_table(later)
+    extra = tmp_path / "extra.csv"
+    extra.write_text("a,b\n1,2,x\n3,4,y\n")
+    with pytest.raises(InputError, match="line 2 has 3 fields"):
+        read_table(extra)
+
+
+def test_a_bom_and_crlf_line_ends_read_as_plain_csv(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffa,b\r\n1,x\r\n2,y\r\n".encode())
+    frame = read_table(path)
+    assert list(frame.columns) == ["a", "b"] and frame["b"].tolist() == ["x", "y"]
+
+
+def _zip(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+
+
+@pytest.mark.parametrize(
+    ("write", "message"),
+    [
+        (lambda p: p.write_bytes(gzip.compress(b"a,b\n1,2\n")), "gzip-compressed"),
+        (_zip, r"ZIP archive \(an Excel .xlsx workbook is one\)"),
+        (lambda p: p.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 9), "old-style"),
+        (lambda p: pd.DataFrame({"a": [1]}).to_parquet(p), "is a Parquet file: name it .parquet"),
+        (lambda p: p.write_text("a,b\n1,2\n", encoding="utf-16"), "UTF-16"),
+        (lambda p: p.write_bytes(b"a,b\n\x00\x01\x02\n"), "binary file"),
+    ],
+)  # fmt: skip
+def test_a_file_that_is_not_csv_text_is_called_what_it_is(tmp_path, write, message):
+    path = tmp_path / "data.csv"
+    write(path)
+    with pytest.raises(InputError, match=message):
+        read_table(path)
+
+
+def test_a_decode_error_names_the_line_and_byte_in_the_file(tmp_path):
+    path = tmp_path / "latin1.csv"
+    rows = "".join(f"{i},x\n" for i in range(20_000))  # past pandas' first read chunk
+    path.write_bytes(b"a,b\n" + rows.encode() + "7,café\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"line 20002, byte 6: b'\\xe9' is not UTF-8"):
+        read_table(path)
+
+
+def test_folders_links_and_unreadable_paths_are_named(tmp_path):
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(InputError, match="is a folder, not a file"):
+        read_table(tmp_path / "folder.csv")
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    with pytest.raises(InputError, match="symbolic links"):
+        read_table(loop)
+    dangling = tmp_path / "dangling.csv"
+    dangling.symlink_to(tmp_path / "gone.csv")
+    with pytest.raises(InputError, match=r"symbolic link to .*gone\.csv, which does not exist"):
+        read_table(dangling)
+
+
+def test_a_destination_that_cannot_be_written_is_an_output_error(tmp_path):
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(OutputError, match="is a folder"):
+        write_json(tmp_path / "folder", {})
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="cannot write here"):
+        write_json(tmp_path / "file" / "report.json", {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder"]

@@ -7,6 +7,7 @@ break is schema skew (exit 2), not drift.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from pathlib import Path
@@ -152,3 +153,36 @@ def test_thresholds_for_unknown_features_and_a_stale_profile_are_errors(monitore
     PROFILE.write_text(json.dumps(stale))
     assert drift.main(["whatever.csv"]) == ExitStatus.ERROR
     assert "dvc repro profile" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("write", "says"),
+    [
+        (None, "file not found"),
+        (lambda p: p.write_bytes(b""), "empty (0 bytes)"),
+        (lambda p: p.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256))), "binary file"),
+        (lambda p: p.write_bytes(gzip.compress(b"a,b\n1,2\n")), "gzip-compressed"),
+    ],
+)
+def test_a_batch_that_is_no_table_cannot_be_checked_exit_1_not_schema_skew(
+    monitored, write, says, capsys
+):
+    """Defect: a missing, empty or binary file exited 2 (schema skew) instead of 1."""
+    path = monitored / "incoming" / "batch.csv"
+    path.parent.mkdir(exist_ok=True)
+    if write is not None:
+        write(path)
+    assert drift.main([str(path)]) == ExitStatus.ERROR == 1
+    err = capsys.readouterr().err
+    assert "could not run" in err and says in err
+    assert not (monitored / "build" / "monitoring" / "drift.json").exists()
+
+
+def test_a_missing_feature_is_shown_as_not_measured_not_ok(monitored, raw, params, capsys):
+    dropped = params.features.all[0]
+    batch = monitored / "incoming" / "fewer.csv"
+    batch.parent.mkdir(exist_ok=True)
+    raw.drop(columns=[dropped]).head(300).to_csv(batch, index=False)
+    assert drift.main([str(batch)]) == ExitStatus.SCHEMA_SKEW
+    line = next(s for s in capsys.readouterr().out.splitlines() if f" {dropped} " in s)
+    assert line.split()[0] == "n/a" and "not measured" in line, line

@@ -251,3 +251,17 @@ def test_evidence_cross_validates_a_guess_and_the_default_model(monkeypatch):
     )
     monkeypatch.setattr(evidence_module, "split_frame", lambda f, *a, **k: (f, f.head(0)))
     assert measure(rare, rare_params) is None
+
+
+def test_the_inferred_contract_caps_duplicate_rows_from_what_the_data_holds():
+    frame = synthetic("binary", rows=400)
+    chosen = plan(frame, "y")
+    spec = contract_spec(frame, chosen, "demo")
+    assert spec["checks"]["max_duplicate_fraction"] == {"max_fraction": 0.01}
+    repeated = pd.concat([frame, frame.head(40)], ignore_index=True)  # 40 of 440 repeat
+    cap = contract_spec(repeated, plan(repeated, "y"), "demo")["checks"]
+    assert cap["max_duplicate_fraction"]["max_fraction"] == round(2 * 40 / 440, 3)
+    schema = contract_for(frame, chosen, "demo")
+    doubled = pd.concat([frame, frame], ignore_index=True)
+    report, _ = check(doubled, schema, source="twice", contract="inferred")
+    assert any(f.check.startswith("max_duplicate_fraction") for f in report.failures)

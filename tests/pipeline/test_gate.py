@@ -358,3 +358,17 @@ def test_a_model_no_better_than_the_guess_is_said_to_fail_its_gate():
     assert thresholds["accuracy"]["lower_bound"] == 0.72
     notes = gate.threshold_notes(Task.BINARY, evidence)
     assert all("expect the gate to refuse it" in note for note in notes)
+
+
+def test_a_slice_without_an_undefined_metric_says_why_it_fails():
+    """Defect: a one-class slice has no ROC AUC; the gate said only "metric not found"."""
+    one_class = {"Job": {**SLICES["Job"], "others": {"rows": 21, "accuracy": 1.0}}}
+    verdict = evaluate_thresholds(
+        Evaluation(CANDIDATE.overall, one_class),
+        params(slice_thresholds={"roc_auc": {"lower_bound": 0.5}}),
+        None,
+    )
+    check = only(verdict, metric="roc_auc", slice="Job=others")
+    assert not check.passed and not verdict.blessed
+    assert "undefined unless the rows hold every class" in check.note
+    assert "(21 rows)" in check.note and "evaluate.min_slice_size" in check.note

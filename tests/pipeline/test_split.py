@@ -37,3 +37,39 @@ def test_regression_is_not_stratified():
     frame = pd.DataFrame({"x": range(20), "y": [float(i) for i in range(20)]})
     _, test = split_frame(frame, "y", SplitParams(test_size=0.5), classification=False)
     assert len(test) == 10
+
+
+def test_identical_rows_never_straddle_the_split():
+    """Defect: a table given twice put copies of a row on both sides (test AUC rose)."""
+    frame = synthetic("binary", rows=400)
+    doubled = pd.concat([frame, frame, frame.head(50)], ignore_index=True)
+    train, test = split_frame(doubled, "y", SplitParams(seed=3), classification=True)
+    assert len(train) + len(test) == len(doubled)
+    assert train.merge(test.drop_duplicates(), how="inner").empty
+    assert abs(len(test) / len(doubled) - 0.2) < 0.02
+
+
+def test_identical_is_judged_on_the_given_columns_only():
+    frame = synthetic("binary", rows=300)
+    doubled = pd.concat([frame, frame], ignore_index=True).reset_index(names="row_id")
+    features = list(frame.columns)
+    train, test = split_frame(
+        doubled, "y", SplitParams(seed=1), classification=True, identical_on=features
+    )
+    assert train[features].merge(test[features].drop_duplicates()).empty
+    assert set(train.row_id).isdisjoint(test.row_id)
+
+
+def test_without_duplicates_the_split_is_exactly_scikit_learns(raw, params):
+    from sklearn.model_selection import train_test_split
+
+    frame = raw.drop_duplicates().reset_index(drop=True)
+    target = params.data.target
+    stratify = frame[target] if params.data.task.is_classification else None
+    train, _ = split_frame(
+        frame, target, params.split, classification=params.data.task.is_classification
+    )
+    expected, _ = train_test_split(
+        frame, test_size=params.split.test_size, random_state=params.split.seed, stratify=stratify
+    )
+    pd.testing.assert_frame_equal(train, expected.reset_index(drop=True))

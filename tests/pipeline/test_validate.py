@@ -133,6 +133,18 @@ def cases(params: Params, schema: pa.DataFrameSchema) -> dict[str, tuple[Corrupt
             corrupt_frame(lambda f: f.head(max(floor // 2, 1))),
             [f"min_rows(min_value={floor})", f"{max(floor // 2, 1)} rows"],
         ),
+        "the whole table given twice (duplicate rows)": (
+            corrupt_frame(lambda f: pd.concat([f, f], ignore_index=True)),
+            ["max_duplicate_fraction", "repeat an earlier row"],
+        ),
+        "a trailing comma on every data row": (
+            corrupt_text(
+                lambda text: "\n".join(
+                    line + ("," if i and line else "") for i, line in enumerate(text.split("\n"))
+                )
+            ),
+            ["readable_table", "the header has", "a trailing comma?"],
+        ),
     }
     if required is not None:
         found["NaN in a non-nullable feature"] = (
@@ -170,6 +182,7 @@ TEXT_CASES = [
     "duplicated header row (two files concatenated)",
     "duplicated column names",
     "wrong delimiter",
+    "a trailing comma on every data row",
 ]
 FRAME_CASES = [
     "missing column",
@@ -183,6 +196,7 @@ FRAME_CASES = [
     "infinite value",
     "all-null column",
     "fewer rows than the minimum",
+    "the whole table given twice (duplicate rows)",
 ]
 # Cases for column kinds the bundled data lacks (booleans, integer codes) run on the project
 # data when it has such a column, and always on a table init onboards (below).
@@ -305,3 +319,21 @@ def test_booleans_and_integer_codes_break_the_contract_readably(tmp_path, monkey
     assert not report.ok
     for fragment in fragments:
         assert fragment in summary, f"{fragment!r} missing from:\n{summary}"
+
+
+def test_duplicate_rows_are_counted_in_the_report(project, raw):
+    params = load_params()
+    expected = int(raw.duplicated().sum())
+    report = validate_raw(params)
+    assert report.duplicate_rows == expected
+    assert report.to_dict()["duplicate_rows"] == expected
+    assert "duplicate row" in report.markdown()
+
+
+def test_an_unreadable_file_is_named_not_called_a_contract_breach(project, capsys):
+    params = load_params()
+    params.data.raw.unlink()
+    params.data.raw.mkdir()
+    assert main([]) == 1
+    err = capsys.readouterr().err
+    assert "is a folder, not a file" in err and "breaks the data contract" not in err

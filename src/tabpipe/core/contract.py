@@ -221,7 +221,9 @@ def _column_problems(doc: yamldoc.Document, name: str, spec: Any) -> list[str]:
         try:
             pandas_io.deserialize_schema({"columns": {name: copy.deepcopy(dict(spec))}})
         except Exception as exc:  # pandera raises assorted types for a bad column
-            problems.append(_problem(doc, loc, f"{owner}: {_pandera_reason(exc)}"))
+            reason = _pandera_reason(exc)
+            where = (*loc, "dtype") if "data type" in reason and "dtype" in spec else loc
+            problems.append(_problem(doc, where, f"{owner}: {reason}"))
     return problems
 
 

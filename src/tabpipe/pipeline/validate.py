@@ -39,6 +39,9 @@ def validate_raw(params: Params) -> ValidationReport:
 def _body(params: Params) -> None:
     report = validate_raw(params)
     print(report.summary(), flush=True)
+    unreadable = [f for f in report.failures if f.check == "readable_table"]
+    if unreadable:  # not data that breaks the contract: no table to check at all
+        raise StageFailed(f"{unreadable[0].examples[0]} (details: {PATHS.validation_report})")
     if not report.ok:
         raise StageFailed(
             f"{params.data.raw} breaks the data contract (details: {PATHS.validation_report})"
