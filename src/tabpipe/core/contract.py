@@ -179,7 +179,7 @@ def _listed_checks(
     for index, entry in enumerate(checks):
         options = entry.get("options") if isinstance(entry, Mapping) else None
         name = options.get("check_name") if isinstance(options, Mapping) else None
-        if name is None:
+        if name is None or not isinstance(options, Mapping):
             problems.append(
                 _problem(doc, (*loc, index), f"{owner}: a listed check needs options.check_name")
             )
@@ -460,9 +460,9 @@ def _failures(cases: pd.DataFrame, frame: pd.DataFrame) -> list[Failure]:
             repeated = duplicate_rows(frame)
             count = int(repeated.sum())
             rows = [int(i) for i in repeated[repeated].index[:EXAMPLES_PER_FAILURE]]
-            share = f"{count} of {len(frame)} rows ({count / max(len(frame), 1):.1%})"
+            told = f"{count} of {len(frame)} rows ({count / max(len(frame), 1):.1%})"
             failures.append(
-                Failure(column, check_name, count, [f"{share} repeat an earlier row"], rows)
+                Failure(column, check_name, count, [f"{told} repeat an earlier row"], rows)
             )
             continue
         if check_name.startswith("max_null_fraction") and column in frame.columns:

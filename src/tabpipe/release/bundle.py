@@ -170,10 +170,14 @@ def describe(params: Params, version: str, commit: str | None = None) -> dict[st
     }
 
 
+def _copy(source: Path, destination: Path) -> None:
+    shutil.copyfile(source, destination)
+
+
 def build(params: Params, out: Path, version: str, commit: str | None = None) -> dict[str, Any]:
     """Write model.onnx, model.json and model_card.md into ``out``; return the metadata."""
     info = describe(params, version, commit)
-    write_with(out / MODEL_FILE, lambda tmp: shutil.copyfile(PATHS.onnx_model, tmp))
+    write_with(out / MODEL_FILE, lambda tmp: _copy(PATHS.onnx_model, tmp))
     write_json(out / METADATA_FILE, info)
     write_text(out / CARD_FILE, render_card(info))
     return info

@@ -309,15 +309,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        model = ServingModel(args.model_dir)
-        serving = model.metadata.get("serving")
+        loaded = ServingModel(args.model_dir)
+        serving = loaded.metadata.get("serving")
         limits = ServiceLimits.from_settings(
             serving if isinstance(serving, dict) else {},
             max_body_bytes=args.max_body_bytes,
             body_timeout_s=args.body_timeout,
             max_concurrent=args.max_concurrent,
         )
-        app = create_app(args.model_dir, args.max_batch, model=model, limits=limits)
+        app = create_app(args.model_dir, args.max_batch, model=loaded, limits=limits)
     except (TypeError, ValueError) as exc:
         print(f"tabpipe serve: {exc}", file=sys.stderr)
         return 1
