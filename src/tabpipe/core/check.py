@@ -1,4 +1,4 @@
-"""``tabpipe check``: params.yaml and the data contract checked as files, before anything runs.
+"""``tabpipe check``: check params.yaml and the data contract as files, before anything runs.
 
 ``dvc repro`` re-runs a stage only when something it depends on changed, so a stage's own
 strict check does not run on a file nobody re-reads: a misspelled section in
