@@ -86,7 +86,7 @@ def gradient_boosting(task: str, s: GradientBoostingSettings, seed: int) -> Any:
 class HistGradientBoostingSettings(Settings):
     max_iter: int = Field(100, gt=0, description="Boosting iterations (trees per class).")
     learning_rate: float = Field(0.1, gt=0)
-    # Defaults are scikit-learn's: a new project (tabpipe init) starts from them; params.yaml
+    # Defaults are scikit-learn's: a new project starts from them (init writes them); params.yaml
     # may tune them for its data (the demo's: 15 leaves, l2 1.0).
     max_leaf_nodes: int | None = Field(31, ge=2, description="Leaves per tree (None: no limit).")
     max_depth: int | None = Field(None, gt=0)
