@@ -93,3 +93,26 @@ def test_the_serving_example_sends_a_real_row_of_the_new_data(tmp_path):
     )
     assert replace_serving_example(tmp_path, body) == [Path("docs/releasing.md")]
     assert "Seniority" not in doc.read_text() and "Colour'\\''s shade" in doc.read_text()
+
+
+@pytest.mark.parametrize("name", ["Passenger's model", 'say "hi"', "Île/2"])
+def test_the_suggested_commit_command_pastes_into_a_shell(name):
+    from tabpipe.onboarding.init import Request, next_steps
+
+    request = Request(
+        source=Path("x.csv"),
+        target="y",
+        task=None,
+        name=name,
+        positive_class=None,
+        exclude=(),
+        categorical=(),
+        numeric=(),
+        drop_missing_target=False,
+        force=False,
+        bundle_data=True,
+        run=True,
+    )
+    line = next(x for x in next_steps(request, "pkg").splitlines() if "git commit" in x)
+    command = shlex.split(line.split("&& ", 1)[1])
+    assert command == ["git", "commit", "-m", f"Initialise {name}"]

@@ -592,7 +592,7 @@ def next_steps(request: Request, package: str) -> str:
         f"  2. {remote[0]}",
         *(f"  {line}" for line in remote[1:]),
         "  3. make test",
-        f'  4. git add -A && git commit -m "Initialise {request.name}"',
+        f"  4. git add -A && git commit -m {shlex.quote(f'Initialise {request.name}')}",
         f"Your code (features, model families) is in src/{package}; the command is `tabpipe`.",
     ]
     return "\n".join(lines)
