@@ -4,6 +4,9 @@ Each onboards a dataset into a fresh clone and runs that project's whole `make t
 minutes apiece, so `make test` leaves them out (pytest reports them as deselected). They
 run under TABPIPE_TEST_ONBOARDED=all (`make test-onboarding`) or when named on the command
 line.
+
+Every end-to-end and onboarding test shares one installed environment per session
+(``environment``): `make setup` runs once, each clone gets a hard-linked copy of it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from tests.support.workspace import session_environment
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,3 +39,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if item not in dropped]
+
+
+@pytest.fixture(scope="session")
+def environment(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone whose `make setup` ran once; pass it to ``fresh_clone`` to share its .venv."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # one folder for all workers of this run
+    return session_environment(base)

@@ -9,11 +9,11 @@ from tests.support.workspace import fresh_clone
 pytestmark = pytest.mark.e2e
 
 
-def test_breast_cancer_becomes_a_binary_project(tmp_path):
+def test_breast_cancer_becomes_a_binary_project(tmp_path, environment):
     frame = load_breast_cancer(as_frame=True).frame
     data = tmp_path / "tumours.parquet"
     frame.to_parquet(data, index=False)
-    clone = fresh_clone(tmp_path / "project")
+    clone = fresh_clone(tmp_path / "project", environment)
     output = onboard_and_verify(
         clone, data, "tumours", "binary", "--target", "target", "--positive-class", "0"
     )

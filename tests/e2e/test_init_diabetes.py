@@ -17,14 +17,14 @@ from tests.support.workspace import fresh_clone
 pytestmark = [pytest.mark.e2e, pytest.mark.onboarding]
 
 
-def test_diabetes_becomes_a_regression_project_without_its_identifier(tmp_path):
+def test_diabetes_becomes_a_regression_project_without_its_identifier(tmp_path, environment):
     frame = load_diabetes(as_frame=True, scaled=False).frame
     frame["sex"] = frame["sex"].astype(int)  # coded 1/2
     frame.insert(0, "patient", np.random.default_rng(12).permutation(len(frame)) + 20_000)
     frame["high_blood_pressure"] = frame["bp"] >= 100
     data = tmp_path / "diabetes.parquet"
     frame.to_parquet(data, index=False)
-    clone = fresh_clone(tmp_path / "project")
+    clone = fresh_clone(tmp_path / "project", environment)
     output = onboard_and_verify(clone, data, "diabetes", "regression", "--target", "target")
     assert "'patient': left out (an identifier: 100% of its integer values are distinct" in output
     assert "'sex': codes (integer codes 1, 2" in output

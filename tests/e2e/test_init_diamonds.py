@@ -34,12 +34,12 @@ def diamonds() -> pd.DataFrame:
     return frame
 
 
-def test_diamonds_become_a_regression_project_with_ordered_categories(tmp_path):
+def test_diamonds_become_a_regression_project_with_ordered_categories(tmp_path, environment):
     frame = diamonds()
     assert len(frame) >= 50_000 and frame["price"].median() > 1000
     data = tmp_path / "diamonds.parquet"
     frame.to_parquet(data, index=False)
-    clone = fresh_clone(tmp_path / "project")
+    clone = fresh_clone(tmp_path / "project", environment)
     output = onboard_and_verify(clone, data, "diamonds", "regression", "--target", "price")
     assert "'cut': ordered (a category with an order: Fair < Good < Very Good" in output
     contract = yaml.safe_load((clone / "contracts" / "data.yaml").read_text())["columns"]

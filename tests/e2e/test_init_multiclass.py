@@ -11,10 +11,10 @@ from tests.support.workspace import fresh_clone
 pytestmark = pytest.mark.e2e
 
 
-def test_penguins_become_a_multiclass_project(tmp_path):
+def test_penguins_become_a_multiclass_project(tmp_path, environment):
     data = tmp_path / "penguins-raw.csv"
     shutil.copy(importlib.resources.files("palmerpenguins") / "data" / "penguins-raw.csv", data)
-    clone = fresh_clone(tmp_path / "project")
+    clone = fresh_clone(tmp_path / "project", environment)
     output = onboard_and_verify(
         clone,
         data,

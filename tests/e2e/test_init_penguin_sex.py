@@ -12,10 +12,10 @@ from tests.support.workspace import fresh_clone
 pytestmark = [pytest.mark.e2e, pytest.mark.onboarding]
 
 
-def test_penguins_become_a_binary_project_predicting_sex(tmp_path):
+def test_penguins_become_a_binary_project_predicting_sex(tmp_path, environment):
     data = tmp_path / "penguins.csv"
     shutil.copy(importlib.resources.files("palmerpenguins") / "data" / "penguins.csv", data)
-    clone = fresh_clone(tmp_path / "project")
+    clone = fresh_clone(tmp_path / "project", environment)
     output = onboard_and_verify(
         clone,
         data,

@@ -11,13 +11,13 @@ from tests.support.workspace import fresh_clone
 pytestmark = pytest.mark.e2e
 
 
-def test_cars_become_a_regression_project(tmp_path):
+def test_cars_become_a_regression_project(tmp_path, environment):
     cars = pd.read_json(importlib.resources.files("vega_datasets") / "_data" / "cars.json")
     cars = cars.rename(columns={"Origin": "Région d'origine", "Weight_in_lbs": "Poids (lbs)"})
     assert cars["Miles_per_Gallon"].isna().sum() > 0, "the data has rows with no target"
     data = tmp_path / "cars.csv"
     cars.to_csv(data, index=False)
-    clone = fresh_clone(tmp_path / "project")
+    clone = fresh_clone(tmp_path / "project", environment)
     output = onboard_and_verify(
         clone,
         data,

@@ -18,7 +18,7 @@ from tests.support.workspace import fresh_clone
 pytestmark = [pytest.mark.e2e, pytest.mark.onboarding]
 
 
-def test_seattle_weather_becomes_a_multiclass_project_with_booleans(tmp_path):
+def test_seattle_weather_becomes_a_multiclass_project_with_booleans(tmp_path, environment):
     source = importlib.resources.files("vega_datasets") / "_data" / "seattle-weather.csv"
     frame = pd.read_csv(source)
     frame["freezing"] = (frame["temp_min"] <= 0).astype(object)
@@ -28,7 +28,7 @@ def test_seattle_weather_becomes_a_multiclass_project_with_booleans(tmp_path):
     lines = data.read_text().splitlines()
     assert any(line.endswith(",True") for line in lines), "booleans as text"
     assert any(line.endswith(",") for line in lines), "blank cells"
-    clone = fresh_clone(tmp_path / "project")
+    clone = fresh_clone(tmp_path / "project", environment)
     output = onboard_and_verify(
         clone, data, "seattle_weather", "multiclass", "--target", "weather", "--exclude", "date"
     )

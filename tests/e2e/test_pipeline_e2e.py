@@ -27,8 +27,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fresh_clone(tmp_path_factory.mktemp("fresh") / "repo")
+def clone(tmp_path_factory: pytest.TempPathFactory, environment: Path) -> Path:
+    return fresh_clone(tmp_path_factory.mktemp("fresh") / "repo", environment)
 
 
 def test_make_run_on_a_fresh_clone_produces_every_artifact(clone):

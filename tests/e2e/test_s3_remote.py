@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.support.workspace import ROOT, fresh_clone, make, sh, stages_run
+from tests.support.workspace import ROOT, fresh_clone, make, sh, share_environment, stages_run
 
 pytestmark = pytest.mark.e2e
 
@@ -100,9 +100,9 @@ def use_s3(clone: Path, endpoint: str, bucket: str, name: str = "s3") -> None:
 
 
 @pytest.fixture(scope="module")
-def producer(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> Path:
+def producer(tmp_path_factory: pytest.TempPathFactory, endpoint: str, environment: Path) -> Path:
     """A project that ran the pipeline and pushed data, outputs and run-cache to S3."""
-    clone = fresh_clone(tmp_path_factory.mktemp("s3") / "producer")
+    clone = fresh_clone(tmp_path_factory.mktemp("s3") / "producer", environment)
     make("run", clone)
     use_s3(clone, endpoint, "models")
     run(["dvc", "push", "--run-cache"], clone, CREDENTIALS)
@@ -115,11 +115,12 @@ def producer(tmp_path_factory: pytest.TempPathFactory, endpoint: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def consumer(tmp_path_factory: pytest.TempPathFactory, producer: Path) -> Path:
+def consumer(tmp_path_factory: pytest.TempPathFactory, producer: Path, environment: Path) -> Path:
     """A teammate's fresh clone of the producer: no data, no outputs, no cache."""
     clone = tmp_path_factory.mktemp("s3") / "consumer"
     sh(["git", "clone", "-q", str(producer), str(clone)], producer.parent)
-    make("setup", clone)
+    share_environment(environment, clone)
+    make("setup", clone)  # a no-op: the environment is there
     return clone
 
 
@@ -152,11 +153,9 @@ def test_missing_credentials_are_named(consumer):
 
 
 @pytest.fixture(scope="module")
-def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def newcomer(tmp_path_factory: pytest.TempPathFactory, environment: Path) -> Path:
     """A fresh clone with its environment installed and no data pulled yet."""
-    clone = fresh_clone(tmp_path_factory.mktemp("s3") / "newcomer")
-    make("setup", clone)
-    return clone
+    return fresh_clone(tmp_path_factory.mktemp("s3") / "newcomer", environment)
 
 
 def test_a_wrong_bucket_is_named(newcomer, endpoint):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -14,6 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 UV = ROOT / ".tools" / "bin" / "uv"
+VENV = ".venv"
+SYNCED = Path(VENV) / ".synced"  # the Makefile's marker: the environment matches the lock
 
 
 def sh(
@@ -22,10 +27,15 @@ def sh(
     """Run a command with no stdin; on failure, show everything it printed.
 
     ``UV`` names this checkout's uv, as make passes it, so a clone need not install its own.
+    A clone's own environment comes first on ``PATH`` once it has one, so ``dvc`` and the
+    ``python`` of its stages run the clone's code, as `make` there would.
     """
     env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
     if UV.exists():
         env.setdefault("UV", str(UV))
+    own_bin = cwd / VENV / "bin"
+    if own_bin.is_dir():
+        env["PATH"] = os.pathsep.join([str(own_bin), env.get("PATH", "")])
     done = subprocess.run(
         args,
         cwd=cwd,
@@ -58,11 +68,13 @@ def bundled_remote_has_the_data(root: Path = ROOT) -> bool:
     return (root / ".dvc" / "storage" / "files" / "md5" / digest[:2] / digest[2:]).exists()
 
 
-def fresh_clone(target: Path) -> Path:
+def fresh_clone(target: Path, environment: Path | None = None) -> Path:
     """A new git repository holding exactly the files git would give a new user.
 
     The working tree's tracked and untracked-but-not-ignored files are copied, so
-    uncommitted changes are tested too; outputs, caches and environments are not.
+    uncommitted changes are tested too; outputs, caches and environments are not. With
+    ``environment`` (see :func:`session_environment`) the clone gets a copy of that
+    environment instead of installing its own: `make setup` there is then a no-op.
     """
     listed = sh(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], ROOT)
     for name in filter(None, listed.stdout.split("\0")):
@@ -91,11 +103,91 @@ def fresh_clone(target: Path) -> Path:
         # (uncommitted) config, so the clone still starts without the data.
         cache = str(ROOT / ".dvc" / "cache")
         sh(["dvc", "remote", "add", "--local", "-d", "teamcache", cache], target)
+    if environment is not None:
+        share_environment(environment, target)
     return target
 
 
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if absent), across processes (xdist workers)."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def session_environment(base: Path) -> Path:
+    """A fresh clone of this checkout with its environment installed by `make setup`, once.
+
+    Every end-to-end and onboarding test would otherwise install the same ~200 locked
+    packages into each clone it makes. The first caller (any xdist worker) builds it under
+    ``base`` while holding a lock; later callers get the same folder. It is built in a
+    scratch folder and renamed into place, so a failed build is never mistaken for a
+    finished one.
+    """
+    template = base / "environment"
+    with _locked(base / "environment.lock"):
+        if not (template / SYNCED).exists():
+            scratch = base / "environment-building"
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir(parents=True)
+            make("setup", fresh_clone(scratch))
+            # The editable install and the scripts name the folder they were made in.
+            os.rename(scratch, template)
+            _retarget(template / VENV, str(scratch), str(template))
+    return template
+
+
+def share_environment(template: Path, clone: Path) -> None:
+    """Give ``clone`` its own ``.venv``: a hard-linked copy of ``template``'s.
+
+    The installed packages (and their compiled bytecode) are shared file by file; uv itself
+    installs them as hard links to its cache and replaces files rather than editing them,
+    so a later `uv sync` in the clone (``tabpipe init`` renames the package) leaves the
+    template alone. What names the template's folder is written afresh for the clone: the
+    editable install's ``.pth`` (so the clone imports its own ``src/``), the scripts'
+    interpreter lines and the activation scripts. The Makefile's ``.synced`` marker is the
+    clone's own file, newer than its pyproject.toml and uv.lock.
+    """
+    target = clone / VENV
+    if target.exists():
+        raise FileExistsError(f"{target} exists: the clone already has an environment")
+    subprocess.run(["cp", "-al", str(template / VENV), str(target)], check=True)
+    _retarget(target, str(template), str(clone))
+    (clone / SYNCED).unlink()
+    (clone / SYNCED).touch()
+
+
+def _retarget(venv: Path, old: str, new: str) -> None:
+    """Rewrite the environment's files that name ``old`` to name ``new``, as new files.
+
+    Unlinking before writing keeps a hard-linked original intact.
+    """
+    site = next((venv / "lib").glob("python*/site-packages"))
+    candidates = [
+        *(venv / "bin").iterdir(),
+        venv / "pyvenv.cfg",
+        *site.glob("*.pth"),
+        *site.glob("*.dist-info/direct_url.json"),
+    ]
+    before, after = old.encode(), new.encode()
+    for path in candidates:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 1024**2:
+            continue  # binaries (ruff, act, ...) name no folder
+        data = path.read_bytes()
+        if before not in data:
+            continue
+        mode = path.stat().st_mode
+        path.unlink()
+        path.write_bytes(data.replace(before, after))
+        path.chmod(mode)
+
+
 def onboard(clone: Path, data: Path, *init_args: str) -> subprocess.CompletedProcess[str]:
-    """Install the clone's environment and run `tabpipe init DATA ...` in it."""
+    """Install the clone's environment (a no-op if it has one) and run `tabpipe init DATA`."""
     make("setup", clone)
     return sh(
         [str(clone / ".venv" / "bin" / "tabpipe"), "init", str(data), *init_args],
