@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from tabpipe.core.config import FeatureParams
-from tabpipe.core.model import MISSING_CATEGORY, model_frame, preprocessor
+from tabpipe.core.model import MISSING_CATEGORY, category_strings, model_frame, preprocessor
 
 FEATURES = FeatureParams(numeric=["age", "income"], categorical=["job"])
 
@@ -57,3 +57,22 @@ def test_booleans_and_integer_codes_become_the_strings_the_model_and_service_sha
     assert category_strings(pd.Series([1.0, 2.0, np.nan])).tolist() == ["1", "2", ""]
     assert category_strings(pd.Series([1, 2], dtype="Int64")).tolist() == ["1", "2"]
     assert category_strings(pd.Series([0.5, 2.0])).tolist() == ["0.5", "2.0"]
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series(["owner", None, "rent", "owner"], dtype="str"),
+        pd.Series(pd.Categorical(["b", None, "a"])),
+        pd.Series([1, 2, None, 2], dtype="Int64"),
+        pd.Series([1.0, np.nan, 2.5]),
+        pd.Series([True, False, True]),
+        pd.Series(["x", 3, None, 3.0], dtype=object),  # 3 and 3.0 hash alike, print apart
+    ],
+)
+def test_categories_become_the_strings_each_value_prints_as(column):
+    by_row = column.astype(object).where(column.notna(), MISSING_CATEGORY).astype(str)
+    converted = category_strings(column)
+    assert converted.dtype == object and converted.index.equals(column.index)
+    assert converted.tolist() == by_row.tolist()
+    assert all(type(value) is str for value in converted)

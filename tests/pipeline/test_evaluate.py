@@ -106,3 +106,62 @@ def test_nan_probabilities_fail_the_stage():
     frame = pd.DataFrame({"x1": [1.0], "x2": [2.0], "colour": ["red"], "y": ["yes"]})
     with pytest.raises(StageFailed, match="NaN"):
         predict(NaNModel(), frame, params)
+
+
+def _string_metrics(
+    p: Predictions, task: Task, positive: str | None, auc: bool = True
+) -> dict[str, float]:
+    """scikit-learn's metrics on the labels as strings: what scores() must reproduce."""
+    from sklearn import metrics as skm
+
+    labels = list(p.classes)
+    out = {"accuracy": skm.accuracy_score(p.y_true, p.y_pred)}
+    if task is Task.BINARY:
+        for name, metric in (
+            ("precision", skm.precision_score),
+            ("recall", skm.recall_score),
+            ("f1", skm.f1_score),
+        ):
+            out[name] = metric(p.y_true, p.y_pred, pos_label=positive, zero_division=0)
+        if auc:
+            column = p.proba[:, labels.index(positive)]
+            out["roc_auc"] = skm.roc_auc_score(p.y_true == positive, column)
+    else:
+        out["f1_macro"] = skm.f1_score(
+            p.y_true, p.y_pred, average="macro", labels=labels, zero_division=0
+        )
+        if auc:
+            out["roc_auc"] = skm.roc_auc_score(p.y_true, p.proba, multi_class="ovr", labels=labels)
+    out["log_loss"] = skm.log_loss(p.y_true, np.clip(p.proba, 1e-15, 1), labels=labels)
+    return {name: round(float(value), 6) for name, value in out.items()}
+
+
+@pytest.mark.parametrize("task", [Task.BINARY, Task.MULTICLASS])
+def test_metrics_on_label_codes_equal_the_metrics_on_the_strings(task):
+    rng = np.random.default_rng(3)
+    classes = ("bad", "good") if task is Task.BINARY else ("a", "b", "c")
+    proba = rng.dirichlet(np.ones(len(classes)), size=500)
+    y_true = np.asarray(classes, dtype=object)[rng.integers(0, len(classes), size=500)]
+    y_pred = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+    p = Predictions(y_true, y_pred, proba, classes)
+    positive = "bad" if task is Task.BINARY else None
+    assert scores(task, p, positive) == _string_metrics(p, task, positive)
+    # A class the model never predicts, another absent from the truth (ROC AUC undefined).
+    y_pred = np.where(y_pred == classes[-1], classes[0], y_pred).astype(object)
+    y_true = np.where(y_true == classes[0], classes[-1], y_true).astype(object)
+    p = Predictions(y_true, y_pred, proba, classes)
+    assert scores(task, p, positive) == _string_metrics(p, task, positive, auc=False)
+
+
+def test_predictions_are_the_pipelines_own():
+    from tabpipe.core.model import model_frame
+    from tabpipe.pipeline.train import fit
+    from tests.support.factories import synthetic
+
+    params = synthetic_params("binary")
+    frame = synthetic("binary", rows=300)
+    model = fit(frame, params)
+    p = predict(model, frame, params)
+    X = model_frame(frame, params.features)
+    assert (p.y_pred == model.predict(X).astype(str)).all()
+    np.testing.assert_array_equal(p.proba, model.predict_proba(X))

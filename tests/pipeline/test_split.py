@@ -73,3 +73,19 @@ def test_without_duplicates_the_split_is_exactly_scikit_learns(raw, params):
         frame, test_size=params.split.test_size, random_state=params.split.seed, stratify=stratify
     )
     pd.testing.assert_frame_equal(train, expected.reset_index(drop=True))
+
+
+@pytest.mark.parametrize("labels", [["b", "a", "c"], [2, 0, 1]])
+@pytest.mark.parametrize("stratify", [True, False])
+def test_the_split_is_the_one_scikit_learn_gives_on_the_frame(labels, stratify):
+    from sklearn.model_selection import train_test_split
+
+    frame = synthetic("multiclass", rows=500, seed=4)
+    frame["y"] = frame["y"].map(dict(zip(sorted(frame["y"].unique()), labels, strict=True)))
+    split = SplitParams(seed=3, test_size=0.3, stratify=stratify)
+    train, test = split_frame(frame, "y", split, classification=True)
+    expected = train_test_split(
+        frame, test_size=0.3, random_state=3, stratify=frame["y"] if stratify else None
+    )
+    pd.testing.assert_frame_equal(train, expected[0].reset_index(drop=True))
+    pd.testing.assert_frame_equal(test, expected[1].reset_index(drop=True))

@@ -72,41 +72,57 @@ def _undefined(name: str, value: float) -> bool:
     return name in UNDEFINED_WHEN and math.isnan(value)
 
 
+def label_codes(p: Predictions) -> tuple[np.ndarray, np.ndarray]:
+    """True and predicted labels as integer codes: a class's position in ``p.classes``,
+    then any other label seen.
+
+    scikit-learn's classification metrics sort the labels they are given; on millions of
+    Python strings that takes minutes, on integers a fraction of a second. The codes rename
+    the labels one to one, so every metric keeps the value it has on the strings.
+    """
+    import pandas as pd
+
+    known = list(p.classes)
+    seen = set(pd.unique(p.y_true)) | set(pd.unique(p.y_pred))
+    table = pd.Index(known + sorted(seen - set(known), key=str), dtype=object)
+    return table.get_indexer(p.y_true), table.get_indexer(p.y_pred)
+
+
 def _classification(task: Task, p: Predictions, positive_class: str | None) -> dict[str, float]:
     import numpy as np
     from sklearn import metrics as skm
 
     assert p.proba is not None
-    labels = list(p.classes)
-    present = set(p.y_true.tolist())
-    result = {"accuracy": float(skm.accuracy_score(p.y_true, p.y_pred))}
+    y_true, y_pred = label_codes(p)
+    labels = list(range(len(p.classes)))
+    present = set(np.unique(y_true).tolist())
+    result = {"accuracy": float(skm.accuracy_score(y_true, y_pred))}
     if task is Task.BINARY:
         assert positive_class is not None
+        positive_code = list(p.classes).index(positive_class)
         result["precision"] = float(
-            skm.precision_score(p.y_true, p.y_pred, pos_label=positive_class, zero_division=0)
+            skm.precision_score(y_true, y_pred, pos_label=positive_code, zero_division=0)
         )
         result["recall"] = float(
-            skm.recall_score(p.y_true, p.y_pred, pos_label=positive_class, zero_division=0)
+            skm.recall_score(y_true, y_pred, pos_label=positive_code, zero_division=0)
         )
-        result["f1"] = float(
-            skm.f1_score(p.y_true, p.y_pred, pos_label=positive_class, zero_division=0)
-        )
-        positive = p.proba[:, labels.index(positive_class)]
+        result["f1"] = float(skm.f1_score(y_true, y_pred, pos_label=positive_code, zero_division=0))
+        positive = p.proba[:, positive_code]
         result["roc_auc"] = (
-            float(skm.roc_auc_score(p.y_true == positive_class, positive))
+            float(skm.roc_auc_score(y_true == positive_code, positive))
             if len(present) == 2
             else math.nan
         )
     else:
         result["f1_macro"] = float(
-            skm.f1_score(p.y_true, p.y_pred, average="macro", labels=labels, zero_division=0)
+            skm.f1_score(y_true, y_pred, average="macro", labels=labels, zero_division=0)
         )
         result["roc_auc"] = (
-            float(skm.roc_auc_score(p.y_true, p.proba, multi_class="ovr", labels=labels))
+            float(skm.roc_auc_score(y_true, p.proba, multi_class="ovr", labels=labels))
             if present == set(labels)
             else math.nan
         )
-    result["log_loss"] = float(skm.log_loss(p.y_true, np.clip(p.proba, 1e-15, 1), labels=labels))
+    result["log_loss"] = float(skm.log_loss(y_true, np.clip(p.proba, 1e-15, 1), labels=labels))
     return result
 
 

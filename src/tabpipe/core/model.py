@@ -50,6 +50,12 @@ def category_strings(column: pd.Series) -> pd.Series:
     category). Integer codes become ``"1"``, ``"2"``, also when a reader stored them as
     floats because some are missing (``2.0`` would otherwise be ``"2.0"``, a category the
     model never saw), so the data, the service's JSON integers and batch files agree.
+
+    A typed column (strings, categories, numbers, booleans) is converted once per distinct
+    value and the result spread to the rows by code: the same strings as converting each
+    row, several times faster on millions of rows, and one shared object per value. An
+    ``object`` column may mix types that compare equal (``3`` and ``3.0``, which print
+    differently), so it is converted row by row.
     """
     if (
         pd.api.types.is_float_dtype(column)
@@ -57,8 +63,12 @@ def category_strings(column: pd.Series) -> pd.Series:
         and (column.dropna() == np.round(column.dropna())).all()
     ):
         column = column.astype("Int64")
-    values = column.astype(object)
-    return values.where(values.notna(), MISSING_CATEGORY).astype(str).astype(object)
+    if column.dtype == object:
+        return column.where(column.notna(), MISSING_CATEGORY).astype(str).astype(object)
+    codes, uniques = pd.factorize(column)  # missing values get code -1
+    labels = pd.Series(uniques).astype(object).astype(str).to_numpy(dtype=object)
+    table = np.append(labels, MISSING_CATEGORY).astype(object)
+    return pd.Series(table[codes], index=column.index, dtype=object)
 
 
 def _numeric_steps(scale_numeric: bool) -> list[tuple[str, Any]]:
@@ -109,6 +119,19 @@ def pipeline(params: Params) -> Pipeline:
         params.features, scale_numeric=family.scale_numeric, derived=params.features.expressions
     )
     return Pipeline([("preprocess", preprocess), ("model", estimator(params))])
+
+
+def preprocessed(model: Any, X: pd.DataFrame) -> tuple[Any, Any]:
+    """The final estimator and ``X`` through the Pipeline's other steps.
+
+    ``estimator.predict(features)`` is what ``model.predict(X)`` computes (likewise
+    ``predict_proba``); a caller that needs both runs the preprocessing once, which on
+    millions of rows costs as much as the estimator's own predictions. A model that is not
+    a Pipeline is returned with ``X`` as it is.
+    """
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        return model[-1], model[:-1].transform(X)
+    return model, X
 
 
 def encode_target(y: pd.Series, task: Task) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from tabpipe.core.metrics import (
     scores,
     slice_scores,
 )
-from tabpipe.core.model import encode_target, model_frame
+from tabpipe.core.model import encode_target, model_frame, preprocessed
 from tabpipe.core.paths import PATHS
 from tabpipe.core.stage import StageFailed, log, run_stage
 
@@ -38,12 +39,13 @@ PLOT_FILES = {
 def predict(model: Pipeline, frame: pd.DataFrame, params: Params) -> Predictions:
     X = model_frame(frame, params.features)
     y_true = encode_target(frame[params.data.target], params.data.task)
-    y_pred = model.predict(X)
+    estimator, features = preprocessed(model, X)  # the preprocessing once, for both calls
+    y_pred = estimator.predict(features)
     if params.data.task is Task.REGRESSION:
         if not np.isfinite(y_pred.astype(float)).all():
             raise StageFailed("the model predicted NaN or infinite values")
         return Predictions(y_true, y_pred.astype(np.float64))
-    proba = model.predict_proba(X)
+    proba = estimator.predict_proba(features)
     if not np.isfinite(proba).all():
         raise StageFailed("the model predicted NaN or infinite probabilities")
     classes = tuple(str(c) for c in model.classes_)
@@ -74,7 +76,11 @@ def _body(params: Params) -> None:
     train = pd.read_parquet(PATHS.train_split)
     test = pd.read_parquet(PATHS.test_split)
     log("evaluate", f"predicting on {len(train)} train and {len(test)} test rows")
-    train_p, test_p = predict(model, train, params), predict(model, test, params)
+    started = time.perf_counter()
+    train_p = predict(model, train, params)
+    log("evaluate", f"train split predicted ({time.perf_counter() - started:.1f}s)")
+    test_p = predict(model, test, params)
+    log("evaluate", f"test split predicted ({time.perf_counter() - started:.1f}s); metrics")
     try:
         train_scores, test_scores = scores(task, train_p, positive), scores(task, test_p, positive)
         slices = {

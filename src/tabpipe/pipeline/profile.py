@@ -133,6 +133,7 @@ def profile_frame(
 
 def _body(params: Params) -> None:
     train = pd.read_parquet(PATHS.train_split)
+    log("profile", f"profiling {len(params.features.all)} features of {len(train)} training rows")
     drift = params.monitor.drift
     profile = profile_frame(
         train,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
@@ -30,6 +31,7 @@ def split_frame(
     """Train and test rows; rows equal on ``identical_on`` (default: every column) stay together."""
     frame = frame.reset_index(drop=True)
     stratify = frame[target] if classification and split.stratify else None
+    classes = None
     if stratify is not None:
         counts = stratify.value_counts()
         rare = counts[counts < 2]
@@ -38,9 +40,14 @@ def split_frame(
                 f"cannot stratify on {target!r}: classes with fewer than 2 rows: "
                 f"{rare.to_dict()} (set split.stratify: false or add data)"
             )
-    train, test = train_test_split(
-        frame, test_size=split.test_size, random_state=split.seed, stratify=stratify
+        # Each class as its rank among the sorted classes, the order scikit-learn's
+        # stratification gives them: the same split as on the labels themselves, without
+        # sorting millions of strings.
+        classes = pd.factorize(stratify, sort=True)[0]
+    train_rows, test_rows = train_test_split(
+        np.arange(len(frame)), test_size=split.test_size, random_state=split.seed, stratify=classes
     )
+    train, test = frame.take(train_rows), frame.take(test_rows)
     train, test = keep_identical_rows_together(frame, train, test, identical_on)
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
@@ -75,6 +82,7 @@ def keep_identical_rows_together(
 def _body(params: Params) -> None:
     frame = pd.read_parquet(PATHS.validated)
     model_view = [*params.features.all, params.data.target]
+    log("split", f"splitting {len(frame)} rows")
     train, test = split_frame(
         frame,
         params.data.target,
@@ -89,6 +97,7 @@ def _body(params: Params) -> None:
         f"{len(train)} train rows, {len(test)} test rows (seed {params.split.seed}){together}",
     )
     write_with(PATHS.train_split, lambda path: train.to_parquet(path, index=False))
+    log("split", f"wrote {PATHS.train_split}")
     write_with(PATHS.test_split, lambda path: test.to_parquet(path, index=False))
 
 

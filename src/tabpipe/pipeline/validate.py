@@ -28,10 +28,13 @@ def validate_raw(params: Params) -> ValidationReport:
         report, validated = unreadable(str(source), str(contract_path), str(exc)), None
     else:
         log("validate", f"checking {len(frame)} rows against {contract_path}")
-        report, validated = check(frame, schema, source=str(source), contract=str(contract_path))
+        report, validated = check(
+            frame, schema, source=str(source), contract=str(contract_path), inplace=True
+        )
     write_json(PATHS.validation_report, report.to_dict())
     write_text(PATHS.validation_summary, report.markdown())
     if validated is not None:
+        log("validate", f"writing {PATHS.validated}")
         write_with(PATHS.validated, lambda path: validated.to_parquet(path, index=False))
     return report
 
