@@ -68,7 +68,8 @@ def test_changing_a_train_param_reruns_only_train_and_downstream(clone):
     params_file = clone / "params.yaml"
     settings = yaml.safe_load(params_file.read_text())
     family = settings["train"]["family"]
-    name = "C" if family == "linear" else "n_estimators"
+    sizes = [n for n in ("max_iter", "n_estimators") if n in settings["train"][family]]
+    name = "C" if family == "linear" else sizes[0]  # the model's size: trees or iterations
     old = settings["train"][family][name]
     new = old * 2 if family == "linear" else max(old // 4, 1)
     settings["train"][family][name] = new

@@ -119,15 +119,20 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def session_environment(base: Path) -> Path:
-    """A fresh clone of this checkout with its environment installed by `make setup`, once.
+def session_environment(base: Path, root: Path = ROOT) -> Path:
+    """A checkout whose ``.venv`` every clone of this test session copies (hard links).
 
     Every end-to-end and onboarding test would otherwise install the same ~200 locked
-    packages into each clone it makes. The first caller (any xdist worker) builds it under
-    ``base`` while holding a lock; later callers get the same folder. It is built in a
-    scratch folder and renamed into place, so a failed build is never mistaken for a
-    finished one.
+    packages into each clone it makes (and compile their bytecode). The checkout running
+    the tests is used when `make setup` would leave its environment as it is (its marker is
+    newer than pyproject.toml and uv.lock: `make test` syncs it first) and it sits on the
+    same file system as ``base``. Otherwise the first caller (any xdist worker) runs `make
+    setup` once in a fresh clone under ``base`` while holding a lock, and later callers get
+    that clone. It is built in a scratch folder and renamed into place, so a failed build is
+    never mistaken for a finished one.
     """
+    if _synced(root) and os.stat(root).st_dev == os.stat(base).st_dev:
+        return root
     template = base / "environment"
     with _locked(base / "environment.lock"):
         if not (template / SYNCED).exists():
@@ -139,6 +144,15 @@ def session_environment(base: Path) -> Path:
             os.rename(scratch, template)
             _retarget(template / VENV, str(scratch), str(template))
     return template
+
+
+def _synced(root: Path) -> bool:
+    """Whether `make setup` in ``root`` would do nothing (its Makefile's rule)."""
+    marker = root / SYNCED
+    if not marker.is_file():
+        return False
+    newest_input = max((root / name).stat().st_mtime for name in ("pyproject.toml", "uv.lock"))
+    return marker.stat().st_mtime >= newest_input
 
 
 def share_environment(template: Path, clone: Path) -> None:
