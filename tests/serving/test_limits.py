@@ -9,14 +9,12 @@ Every loop here is bounded in count and time and stops by itself.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,6 +22,7 @@ from fastapi.testclient import TestClient
 from tabpipe.serving import app as service
 from tabpipe.serving.limits import RequestLimits, ServiceLimits
 from tabpipe.serving.runtime import ServingModel
+from tests.support.asgi import drive
 
 JSON = {"content-type": "application/json"}
 SMALL = ServiceLimits(max_body_bytes=20_000, body_timeout_s=1.0, max_concurrent=4)
@@ -85,58 +84,14 @@ def test_a_chunked_body_is_counted_as_it_arrives(client, test_rows):
     assert answer.status_code == 413
 
 
-def _drive(app: Any, receive_delay: float, requests: int) -> list[int]:
-    """``requests`` POSTs at once through the ASGI app, each body arriving after a delay."""
-
-    async def one() -> int:
-        status = 0
-        sent = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                await asyncio.sleep(30)
-                return {"type": "http.disconnect"}
-            await asyncio.sleep(receive_delay)
-            sent = True
-            return {"type": "http.request", "body": b"{}", "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": "/predict",
-            "raw_path": b"/predict",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"content-type", b"application/json")],
-            "client": ("127.0.0.1", 1),
-            "server": ("127.0.0.1", 2),
-        }
-        await asyncio.wait_for(app(scope, receive, send), timeout=20)
-        return status
-
-    async def many() -> list[int]:
-        return list(await asyncio.gather(*(one() for _ in range(requests))))
-
-    return asyncio.run(many())
-
-
 def test_a_stalled_body_gets_408_and_a_full_house_gets_503(bundle_dir):
     app = service.create_app(bundle_dir, limits=SMALL)
     started = time.monotonic()
-    statuses = _drive(app, receive_delay=5.0, requests=SMALL.max_concurrent + 3)
+    statuses = [status for status, _ in drive(app, 5.0, SMALL.max_concurrent + 3)]
     assert time.monotonic() - started < 4.0, "stalled bodies are cut off at body_timeout_s"
     assert sorted(statuses) == [408] * SMALL.max_concurrent + [503] * 3
-    quick = _drive(app, receive_delay=0.0, requests=SMALL.max_concurrent)
-    assert set(quick) == {422}, "once the stalls are gone every slot is free again"
+    quick = drive(app, 0.0, SMALL.max_concurrent)
+    assert {status for status, _ in quick} == {422}, "once the stalls are gone, slots are free"
 
 
 def test_the_limits_come_from_params_through_the_bundle(bundle_dir, params):

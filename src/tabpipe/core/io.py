@@ -82,6 +82,9 @@ def atomic_path(destination: Path) -> Iterator[Path]:
     """Yield a temporary path; on success move it onto ``destination``, else delete it."""
     if destination.is_dir():
         raise OutputError(f"{destination}: is a folder; give a file name to write to")
+    blocking = next((p for p in destination.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise OutputError(f"{destination}: cannot write here: {blocking} is a file, not a folder")
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
         tmp_path = _create_exclusive(destination.parent, f".{destination.name}.")
