@@ -17,17 +17,12 @@ from tests.rehearsal.harness import ROOT, Origin, Rehearsal
 from tests.support.fake_github import FakeGitHub, serving
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "rehearsal: runs the real workflow files under act (host mode); slow"
-    )
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Rehearsals run when asked for (`make rehearse`, `-m rehearsal`, or this folder).
 
-    They take minutes, so `make test` leaves them out (pytest reports them as deselected)
-    and .ci/run runs `make rehearse` as a step of its own.
+    They take many minutes, so `make test` (and so .ci/run) leaves them out (pytest reports
+    them as deselected); `make rehearse` runs them. The marker is registered in
+    pyproject.toml, so `-m "not rehearsal"` works on any folder.
     """
     here = Path(__file__).parent
     asked = "rehearsal" in (config.option.markexpr or "") or any(
