@@ -76,3 +76,27 @@ def test_categories_become_the_strings_each_value_prints_as(column):
     assert converted.dtype == object and converted.index.equals(column.index)
     assert converted.tolist() == by_row.tolist()
     assert all(type(value) is str for value in converted)
+
+
+def test_a_column_missing_in_every_training_row_is_kept_and_onnx_agrees():
+    """A derived column that is always undefined (x / 0) or a feature empty in the training
+    split: scikit-learn's imputer would drop it, the ONNX graph would not."""
+    from tabpipe.core.onnx_model import convert, run, session
+    from tabpipe.pipeline.train import fit
+    from tests.support.factories import quick_family, synthetic, synthetic_params
+
+    frame = synthetic("binary", rows=200)
+    frame["x2"] = np.nan
+    params = synthetic_params("binary", quick_family())
+    raw = params.model_dump(mode="json")
+    raw["features"]["derived"] = {"never": "x1 / (x1 - x1)"}
+    params = type(params).model_validate(raw)
+    model = fit(frame, params)
+    X = model_frame(frame, params.features)
+    assert model.named_steps["preprocess"].transform(X).shape[1] == len(
+        model.named_steps["preprocess"].get_feature_names_out()
+    )
+    proto = convert(model, params.features, params.data.task, params.export.opset)
+    out = run(session(proto.SerializeToString()), frame, params.features)
+    np.testing.assert_allclose(out.proba, model.predict_proba(X), atol=1e-5)
+    assert (out.labels == model.predict(X).astype(str)).all()

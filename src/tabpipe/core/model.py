@@ -72,7 +72,11 @@ def category_strings(column: pd.Series) -> pd.Series:
 
 
 def _numeric_steps(scale_numeric: bool) -> list[tuple[str, Any]]:
-    steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+    # keep_empty_features: a column missing in every training row (a derived column that is
+    # always undefined, a feature empty in the split) is imputed with 0 instead of dropped;
+    # scikit-learn would drop it and the ONNX graph would not, and parity would fail.
+    imputer = SimpleImputer(strategy="median", keep_empty_features=True)
+    steps: list[tuple[str, Any]] = [("impute", imputer)]
     if scale_numeric:
         steps.append(("scale", StandardScaler()))
     return steps
