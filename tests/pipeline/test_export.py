@@ -308,3 +308,18 @@ def test_a_tie_between_the_top_two_classes_is_not_a_label_mismatch():
     model_bytes = convert(model, params.features, Task.BINARY, 17).SerializeToString()
     result = export.parity(model, model_bytes, frame, params, tolerance=1e-4)
     assert result.ok and result.label_mismatches == 0, result.describe()
+
+
+def test_a_family_skl2onnx_cannot_convert_fails_the_stage_saying_what_to_do(exported, capsys):
+    """A user's family whose estimator has no converter: a message, not a traceback."""
+    from sklearn.semi_supervised import LabelSpreading
+
+    previous = PATHS.onnx_model.read_bytes()
+    model = joblib.load(PATHS.model)
+    model.steps[-1] = ("model", LabelSpreading().fit([[0.0], [1.0]], [0, 1]))
+    joblib.dump(model, PATHS.model)
+    assert export.main([]) == 1
+    err = capsys.readouterr().err
+    assert "no converter for LabelSpreading" in err and "register_onnx" in err
+    assert "Traceback" not in err
+    assert PATHS.onnx_model.read_bytes() == previous, "the previous model.onnx is untouched"

@@ -39,7 +39,28 @@ def prepare(params: Params) -> None:
         hook()
 
 
+class NotConvertible(Exception):
+    """skl2onnx has no converter for a step of the model; the message says which and what to do."""
+
+
 def convert(model: Pipeline, features: FeatureParams, task: Task, opset: int) -> onnx.ModelProto:
+    """The Pipeline as ONNX; :class:`NotConvertible` when skl2onnx knows no converter for it."""
+    from skl2onnx.common.exceptions import MissingConverter, MissingShapeCalculator
+
+    try:
+        return _convert(model, features, task, opset)
+    except (MissingConverter, MissingShapeCalculator) as exc:
+        steps = getattr(model, "steps", [])
+        unknown = type(steps[-1][1]).__name__ if steps else type(model).__name__
+        raise NotConvertible(
+            f"skl2onnx has no converter for {unknown} ({str(exc).splitlines()[0]}). Give the "
+            "family a register_onnx hook that registers one (skl2onnx's "
+            "update_registered_converter; onnxmltools has them for LightGBM, XGBoost, "
+            "CatBoost), or choose a family that converts"
+        ) from None
+
+
+def _convert(model: Pipeline, features: FeatureParams, task: Task, opset: int) -> onnx.ModelProto:
     register_converter()
     initial_types: list[tuple[str, Any]] = [
         (name, FloatTensorType([None, 1])) for name in features.numeric

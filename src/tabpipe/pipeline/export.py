@@ -161,13 +161,16 @@ def _body(params: Params) -> None:
     import joblib
     import pandas as pd
 
-    from tabpipe.core.onnx_model import convert, prepare, with_metadata
+    from tabpipe.core.onnx_model import NotConvertible, convert, prepare, with_metadata
 
     model = joblib.load(PATHS.model)
     test = pd.read_parquet(PATHS.test_split)
     log("export", f"converting {params.train.family} to ONNX (opset {params.export.opset})")
     prepare(params)
-    proto = convert(model, params.features, params.data.task, params.export.opset)
+    try:
+        proto = convert(model, params.features, params.data.task, params.export.opset)
+    except NotConvertible as exc:
+        raise StageFailed(f"train.family {params.train.family!r}: {exc}") from None
     inputs = [i.name for i in proto.graph.input]
     proto = with_metadata(proto, metadata(model, params, read_json(PATHS.test_metrics), inputs))
     model_bytes = proto.SerializeToString()
