@@ -323,3 +323,24 @@ def test_a_family_skl2onnx_cannot_convert_fails_the_stage_saying_what_to_do(expo
     assert "no converter for LabelSpreading" in err and "register_onnx" in err
     assert "Traceback" not in err
     assert PATHS.onnx_model.read_bytes() == previous, "the previous model.onnx is untouched"
+
+
+def test_hist_gradient_boosting_splits_float32_inputs_as_onnx_does():
+    """Cars: weights with more distinct values than bins get percentile thresholds that
+    float32 rounding moved onto a real weight; the trees' thresholds are float32 now."""
+    import importlib.resources
+
+    from tabpipe.pipeline.split import split_frame
+    from tests.support.factories import onboarded
+
+    cars = pd.read_json(importlib.resources.files("vega_datasets") / "_data" / "cars.json")
+    cars = cars[cars["Miles_per_Gallon"].notna()].reset_index(drop=True)
+    frame, params, _ = onboarded(cars, "Miles_per_Gallon", exclude=("Name", "Year"))
+    raw = params.model_dump(mode="json")
+    raw["train"]["family"] = "hist_gradient_boosting"
+    params = type(params).model_validate(raw)
+    train, test = split_frame(frame, "Miles_per_Gallon", params.split, classification=False)
+    model = fit(train, params)
+    model_bytes = convert(model, params.features, Task.REGRESSION, 17).SerializeToString()
+    result = export.parity(model, model_bytes, test, params, tolerance=1e-6)
+    assert result.ok, result.describe()

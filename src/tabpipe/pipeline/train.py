@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO
 
 import joblib
+import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.exceptions import ConvergenceWarning
@@ -123,7 +124,27 @@ def fit(frame: pd.DataFrame, params: Params) -> Pipeline:
         # dvc.lock) would change with the machine's CPUs; the trees do not. Its default
         # (None: the CPUs available) is what a refit would use anyway.
         estimator._bin_mapper.set_params(n_threads=None)
+        float32_thresholds(estimator)
     return model
+
+
+def float32_thresholds(estimator: Any) -> None:
+    """Round each split threshold of a fitted HistGradientBoosting down to a float32.
+
+    The model's inputs are float32 (``model_frame``), and the ONNX trees store thresholds
+    as float32. On a feature with more distinct values than bins, HistGradientBoosting puts
+    thresholds at interpolated percentiles (2789.9999...): rounded to float32 (2790.0) the
+    ONNX graph sent a row with 2790 the other way (cars: 0.36 mpg apart, parity failed).
+    The largest float32 at or below a threshold splits every float32 input exactly as the
+    threshold does, so scikit-learn's predictions do not change and ONNX agrees with them.
+    """
+    for per_iteration in estimator._predictors:
+        for tree in per_iteration:
+            exact = tree.nodes["num_threshold"]
+            single = exact.astype(np.float32)
+            above = single.astype(np.float64) > exact
+            single[above] = np.nextafter(single[above], np.float32(-np.inf))
+            tree.nodes["num_threshold"] = single.astype(np.float64)
 
 
 def _body(params: Params) -> None:
