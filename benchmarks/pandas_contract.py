@@ -55,6 +55,7 @@ class Rules:
     columns: tuple[ColumnRule, ...]
     strict: bool
     min_rows: int | None = None
+    max_duplicate_fraction: float | None = None  # share of rows repeating an earlier row
 
 
 @dataclass(frozen=True, order=True)
@@ -74,12 +75,14 @@ def load_rules(path: Path) -> Rules:
         raise UnsupportedRule(f"{path}: index checks")
     table_checks = dict(spec.get("checks") or {})
     min_rows = table_checks.pop("min_rows", None)
+    duplicates = table_checks.pop("max_duplicate_fraction", None)  # init writes one
     if table_checks:
         raise UnsupportedRule(f"{path}: dataframe checks {sorted(table_checks)}")
     return Rules(
         columns=tuple(_column_rule(name, body or {}) for name, body in spec["columns"].items()),
         strict=spec.get("strict") is True,
         min_rows=None if min_rows is None else int(min_rows["min_value"]),
+        max_duplicate_fraction=None if duplicates is None else float(duplicates["max_fraction"]),
     )
 
 
@@ -192,6 +195,10 @@ def validate(frame: pd.DataFrame, rules: Rules) -> tuple[list[Finding], pd.DataF
         coerced[rule.name] = values
     if rules.min_rows is not None and len(frame) < rules.min_rows:
         findings.append(Finding(None, "min_rows", 1))
+    repeated = int(frame.duplicated().sum())  # counted as core.contract counts them
+    cap = rules.max_duplicate_fraction
+    if cap is not None and len(frame) and repeated / len(frame) > cap:
+        findings.append(Finding(None, "max_duplicate_fraction", repeated))
     if findings:
         return findings, None
     columns = {name: coerced.get(name, frame[name]) for name in frame.columns}

@@ -170,9 +170,9 @@ def cases(params: Params, schema: pa.DataFrameSchema) -> dict[str, tuple[Corrupt
             [repr(code), "isin", str(unknown_code)],
         )
     if boolean is not None:
-        found["text in a boolean column"] = (
-            corrupt_frame(lambda f: f.assign(**{boolean: f[boolean].map(str)})),
-            [repr(boolean), "coerce_dtype('boolean')"],
+        found["text in a boolean column"] = (  # a CSV reader parses "True", not "maybe"
+            corrupt_frame(assign(boolean, [0, 1], "maybe")),
+            [repr(boolean), "coerce_dtype('boolean')", "'maybe'"],
         )
     return found
 
