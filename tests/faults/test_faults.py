@@ -101,11 +101,19 @@ def run_http(case: Case, root: Path) -> tuple[int, str]:
         return answer.status_code, f"{answer.status_code}, no body ({len(answer.content)} bytes)"
     row = json.loads((bundle / "model.json").read_text())["inputs"]
     sample = {
-        f["name"]: (f["categories"][0] if f["kind"] == "categorical" else f.get("minimum") or 0.0)
+        f["name"]: (
+            f["categories"][0]
+            if f["kind"] == "categorical"
+            else False
+            if f["kind"] == "boolean"
+            else f.get("minimum") or 0.0
+        )
         for f in row
     }
     if case.id == "service-huge-body":
-        body = json.dumps({"rows": [sample] * 25_000}).encode()
+        # Enough rows to pass 4 MiB whatever the row's width (a narrow table has short rows).
+        copies = 4_194_304 // len(json.dumps(sample)) + 1_000
+        body = json.dumps({"rows": [sample] * copies}).encode()
         assert len(body) > 4_194_304
         answer = client.post(
             "/predict/batch", content=body, headers={"content-type": "application/json"}
