@@ -9,3 +9,9 @@ One module per benchmark family: :mod:`benchmarks.repro` (DVC pipeline wall time
 :mod:`benchmarks.report` renders the sections and :mod:`benchmarks.document` merges them into
 ``docs/benchmarks.md``, one section per benchmark, each refreshed on its own.
 """
+
+from tabpipe.core import threads
+
+# Before any benchmark module loads numpy, scikit-learn or onnxruntime, as the stages, the
+# service and the command line do: pools sized to this process's CPUs, passive waiting.
+threads.configure()

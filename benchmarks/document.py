@@ -14,7 +14,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 # The order of the sections in the document; "machine" describes the latest run.
-ORDER = ("machine", "repro", "startup", "validation", "latency", "serving", "drift", "scale")
+ORDER = (
+    "machine",
+    "suites",
+    "repro",
+    "startup",
+    "fit",
+    "validation",
+    "latency",
+    "serving",
+    "scoring",
+    "drift",
+    "scale",
+)
 BLOCK = re.compile(
     r"^<!-- bench:begin (?P<name>[\w-]+) -->\n.*?^<!-- bench:end (?P=name) -->\n",
     re.DOTALL | re.MULTILINE,
@@ -31,8 +43,9 @@ measured side by side, not as guarantees. Sections are measured and refreshed
 independently: each one opens with the command, date, commit and load of the run that
 measured it, so compare figures within a section rather than across sections measured at
 different times; the Machine section describes the latest run. `make bench` refreshes every
-section (about an hour, most of it the 10M-row scale run); `python -m benchmarks.run --only
-serving drift` refreshes those two (and Machine) and keeps the rest.
+section in one run (about two hours here: the test suites and the 10M-row scale run take
+most of it); `python -m benchmarks.run --only serving drift` refreshes those two (and
+Machine) and keeps the rest.
 """
 
 

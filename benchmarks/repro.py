@@ -7,6 +7,9 @@ data comes from the bundled remote by an untimed ``dvc pull data.dvc``.
 
 The stages run as ``python -m tabpipe.<stage>``; ``PYTHONPATH=<clone>/src`` makes them import
 the clone's code rather than the editable install, which points at the developer's tree.
+Every scenario runs twice, side by side: with the environment's compiled bytecode (as `make
+setup` installs it) and with none (:mod:`benchmarks.startup`'s empty ``PYTHONPYCACHEPREFIX``:
+dvc and every stage compile what they import from source, as before setup compiled it).
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ from typing import Any
 
 import yaml
 
+from benchmarks.startup import VARIANTS, environments
 from benchmarks.timing import Spread, run_timed
 from tabpipe.core.config import load_params
 from tabpipe.core.io import read_table
 
-CHANGED_PARAM = "train.gradient_boosting.n_estimators"
+# The setting of the configured family that a train-param change bumps (a model size).
+SIZE_SETTINGS = ("max_iter", "n_estimators")
 STAGE_DONE = re.compile(r"^\[(\w+)\] done in ([0-9.]+)s$", re.MULTILINE)
 STAGE_RUNNING = re.compile(r"^Running stage '(\w+)':$", re.MULTILINE)
 
@@ -45,6 +50,7 @@ class RunLog:
 class Scenario:
     name: str
     runs: list[RunLog]
+    variant: str = "compiled"  # bytecode: compiled (as installed) | no bytecode
 
     @property
     def seconds(self) -> Spread:
@@ -77,6 +83,16 @@ def set_param(params_file: Path, dotted: str, value: Any) -> Any:
     return old
 
 
+def changed_param(params_file: Path) -> str:
+    """The train parameter the param-change scenario bumps: the family's model size."""
+    train = yaml.safe_load(params_file.read_text(encoding="utf-8"))["train"]
+    family = train["family"]
+    for name in SIZE_SETTINGS:
+        if isinstance((train.get(family) or {}).get(name), int):
+            return f"train.{family}.{name}"
+    raise ValueError(f"train.{family} has none of {SIZE_SETTINGS} set to an integer")
+
+
 def get_param(params_file: Path, dotted: str) -> Any:
     node = yaml.safe_load(params_file.read_text(encoding="utf-8"))
     for key in dotted.split("."):
@@ -84,9 +100,9 @@ def get_param(params_file: Path, dotted: str) -> Any:
     return node
 
 
-def clone_env(clone: Path) -> dict[str, str]:
+def clone_env(clone: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment ``make`` gives, with the clone's sources ahead of the editable install."""
-    env = dict(os.environ)
+    env = dict(os.environ if base is None else base)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(clone / "src"), env.get("PYTHONPATH")]))
     env["DVC_NO_ANALYTICS"] = "1"
@@ -108,8 +124,8 @@ def prepare_clone(root: Path, workdir: Path, name: str) -> Path:
     return clone
 
 
-def repro(clone: Path) -> RunLog:
-    done = run_timed(dvc("repro"), cwd=clone, env=clone_env(clone))
+def repro(clone: Path, env: dict[str, str] | None = None) -> RunLog:
+    done = run_timed(dvc("repro"), cwd=clone, env=clone_env(clone, env))
     return parse_log(done.seconds, done.stdout + done.stderr, done.cpu_seconds)
 
 
@@ -119,45 +135,65 @@ def _expect(log: RunLog, scenario: str, *, ran: set[str], skipped: set[str]) -> 
         raise RuntimeError(f"{scenario}: dvc repro ran {list(log.ran)}; expected {sorted(ran)}")
 
 
+def _variant(
+    root: Path, workdir: Path, variant: str, env: dict[str, str], repeats: int, progress: bool
+) -> tuple[list[Scenario], str, Path]:
+    cold: list[RunLog] = []
+    clone = workdir
+    tag = variant.replace(" ", "-")
+    for i in range(repeats):
+        if i:
+            shutil.rmtree(clone)
+        clone = prepare_clone(root, workdir, f"{tag}{i}")
+        cold.append(repro(clone, env))
+        _expect(cold[-1], "cold", ran={"validate", "split", "train"}, skipped=set())
+        _say(progress, f"{variant}: cold dvc repro {i + 1}/{repeats}: {cold[-1].seconds:.1f}s")
+    noop = []
+    for i in range(repeats):
+        noop.append(repro(clone, env))
+        _expect(noop[-1], "no-op", ran=set(), skipped={"validate", "split", "train"})
+        _say(progress, f"{variant}: no-op dvc repro {i + 1}/{repeats}: {noop[-1].seconds:.1f}s")
+    params_file = clone / "params.yaml"
+    param = changed_param(params_file)
+    base = int(get_param(params_file, param))
+    changed = []
+    for i in range(repeats):
+        # A value never seen before each time: going back to an old one would be
+        # restored from DVC's run-cache instead of retrained.
+        set_param(params_file, param, base + i + 1)
+        changed.append(repro(clone, env))
+        _expect(changed[-1], "param change", ran={"train"}, skipped={"validate", "split"})
+        _say(
+            progress,
+            f"{variant}: param-change dvc repro {i + 1}/{repeats}: {changed[-1].seconds:.1f}s",
+        )
+    scenarios = [
+        Scenario("cold", cold, variant),
+        Scenario("no-op", noop, variant),
+        Scenario("train param changed", changed, variant),
+    ]
+    return scenarios, f"{param}: {base} -> {base + 1}, {base + 2}, ...", clone
+
+
 def run(root: Path, *, repeats: int, progress: bool = True) -> ReproResult:
     commit = run_timed(["git", "rev-parse", "--short", "HEAD"], cwd=root, env=os.environ)
+    scenarios: list[Scenario] = []
     with tempfile.TemporaryDirectory(prefix="tabpipe-bench-") as tmp:
         workdir = Path(tmp)
-        cold: list[RunLog] = []
-        clone = workdir
-        for i in range(repeats):
-            if i:
+        with tempfile.TemporaryDirectory(prefix="tabpipe-bench-nopyc-") as empty:
+            envs = environments(empty)
+            for variant in VARIANTS:
+                found, changed, clone = _variant(
+                    root, workdir, variant, envs[variant], repeats, progress
+                )
+                scenarios += found
+                data_rows = len(read_table(clone / load_params(clone / "params.yaml").data.raw))
                 shutil.rmtree(clone)
-            clone = prepare_clone(root, workdir, f"clone{i}")
-            cold.append(repro(clone))
-            _expect(cold[-1], "cold", ran={"validate", "split", "train"}, skipped=set())
-            _say(progress, f"cold dvc repro {i + 1}/{repeats}: {cold[-1].seconds:.1f}s")
-        noop = []
-        for i in range(repeats):
-            noop.append(repro(clone))
-            _expect(noop[-1], "no-op", ran=set(), skipped={"validate", "split", "train"})
-            _say(progress, f"no-op dvc repro {i + 1}/{repeats}: {noop[-1].seconds:.1f}s")
-        params_file = clone / "params.yaml"
-        base = int(get_param(params_file, CHANGED_PARAM))
-        changed = []
-        for i in range(repeats):
-            # A value never seen before each time: going back to an old one would be
-            # restored from DVC's run-cache instead of retrained.
-            set_param(params_file, CHANGED_PARAM, base + i + 1)
-            changed.append(repro(clone))
-            _expect(changed[-1], "param change", ran={"train"}, skipped={"validate", "split"})
-            _say(progress, f"param-change dvc repro {i + 1}/{repeats}: {changed[-1].seconds:.1f}s")
-        raw = clone / load_params(params_file).data.raw
-        data_rows = len(read_table(raw))
     return ReproResult(
         commit=commit.stdout.strip(),
         data_rows=data_rows,
-        changed_param=f"{CHANGED_PARAM}: {base} -> {base + 1}, {base + 2}, ...",
-        scenarios=[
-            Scenario("cold", cold),
-            Scenario("no-op", noop),
-            Scenario("train param changed", changed),
-        ],
+        changed_param=changed,
+        scenarios=scenarios,
     )
 
 

@@ -28,18 +28,35 @@ from typing import Any
 from benchmarks import (
     document,
     drift,
+    fit,
     latency,
     machine,
     report,
     repro,
     scale,
+    scoring,
     serving,
     startup,
+    suites,
     validation,
 )
 from tabpipe.core.config import load_params
 
-BENCHMARKS = ("repro", "startup", "validation", "latency", "serving", "drift", "scale")
+BENCHMARKS = (
+    "repro",
+    "startup",
+    "fit",
+    "validation",
+    "latency",
+    "serving",
+    "scoring",
+    "drift",
+    "scale",
+    "suites",
+)
+# Benchmarks with a module-level markdown(result) that renders their own section.
+SECTIONED = {"fit": fit, "serving": serving, "scoring": scoring, "drift": drift, "scale": scale}
+SECTIONED_LAST = {"suites": suites}
 DOC = Path("docs/benchmarks.md")
 SCRATCH = Path(".bench")
 
@@ -99,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     selected = set(args.only or BENCHMARKS)
     if args.quick:
         selected.discard("startup")
+        if not args.only:
+            selected.discard("suites")  # the test suites take as long quick or not
     try:
         sizes = scale.parse_sizes(args.sizes or ("10k" if args.quick else "10k,100k,1M,10M"))
     except ValueError as exc:
@@ -136,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         bodies = report.sections(results)
         raw_results: dict[str, Any] = asdict(results)
-        for name, module in (("serving", serving), ("drift", drift), ("scale", scale)):
+        for name, module in {**SECTIONED, **SECTIONED_LAST}.items():
             if name in measured_parts:
                 bodies[name] = module.markdown(measured_parts[name])
                 raw_results[name] = asdict(measured_parts[name])
@@ -216,12 +235,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 warmup=settings.warmup,
             ),
         )
+    if "fit" in selected:
+        measure(
+            "fit",
+            "the default family's fit alone and beside a busy process",
+            lambda: fit.run(root, repeats=settings.fit_repeats),
+        )
     if "serving" in selected:
+        serving_settings = serving.QUICK if args.quick else serving.Settings()
         measure(
             "serving",
-            f"serving under load on loopback, onnxruntime vs scikit-learn "
-            f"({settings.serving_seconds:g} s per backend and request kind)",
-            lambda: serving.run(root, duration_s=settings.serving_seconds),
+            "serving on loopback, onnxruntime vs scikit-learn: sequential, "
+            f"{serving_settings.users} concurrent users, in process, profiled",
+            lambda: serving.run(root, settings=serving_settings),
+        )
+    if "scoring" in selected:
+        measure(
+            "scoring",
+            f"tabpipe predict vs scikit-learn on {settings.scoring_rows:,} rows",
+            lambda: scoring.run(root, rows=settings.scoring_rows),
         )
     if "drift" in selected:
         measure(
@@ -234,6 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "scale",
             f"scale: the stages on {', '.join(scale.label(n) for n in sizes)} synthetic rows",
             lambda: scale.run(root, sizes=sizes),
+        )
+    if "suites" in selected:
+        measure(
+            "suites",
+            "the test suites in a fresh clone: make test, .ci/run, make test-onboarding, "
+            "make rehearse",
+            lambda: suites.run(root),
         )
     results = write()
     _say(f"done in {results.total_seconds / 60:.1f} min")

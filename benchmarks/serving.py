@@ -1,27 +1,38 @@
-"""Serving under load: the prediction service on loopback, onnxruntime vs scikit-learn.
+"""Serving: the prediction service on loopback, onnxruntime vs scikit-learn behind it.
 
 The model is trained in-process as the pipeline trains it (``benchmarks.latency``), exported
-to ONNX with the pipeline's metadata and bundled like a release. The service is then started
-twice as its own uvicorn process, once as released (onnxruntime) and once with the same
-request validation and JSON handling but scikit-learn's ``predict_proba`` behind it; locust
-drives each with keep-alive users posting real test rows, one row per request and a batch
-per request. Everything runs in the same ``make bench`` run, one configuration after the
-other, on the same machine: the load generator and the server share its cores, so the
-figures are a comparison, not a capacity plan.
+to ONNX with the pipeline's metadata and bundled like a release. The service is started as
+its own uvicorn process, once as released (onnxruntime) and once with the same request
+validation and JSON handling but scikit-learn's ``predict_proba`` behind it, and measured
+the same way for each, one after the other in the same run:
 
-``run(root)`` returns a ``ServingResult``; ``markdown(result)`` renders its section.
+- *sequential*: one keep-alive client (``http.client``) sends one request after the other,
+  one row or a batch of rows per request, timed with ``perf_counter_ns`` on the client;
+- *concurrent*: locust drives keep-alive users posting real test rows, one row per request
+  and a batch per request;
+- *in process*: the bare ``session.run`` on prebuilt inputs, the service's model runtime
+  (inputs from JSON values, answers back) and scikit-learn, on the same rows, no HTTP;
+- *profile*: the onnxruntime service again under the sequential load with a sampling
+  profiler inside (:mod:`benchmarks.sampler`), attributing its busy time to components.
+
+The load generator and the server share the machine's cores, so the figures are a
+comparison, not a capacity plan. ``run(root)`` returns a ``ServingResult``;
+``markdown(result)`` renders its section.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
+import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -33,6 +44,7 @@ import onnx
 import pandas as pd
 
 from benchmarks import latency
+from benchmarks.timing import Percentiles
 from tabpipe.core.config import FeatureParams, load_params
 from tabpipe.core.contract import load_contract
 from tabpipe.core.dvcfiles import file_md5
@@ -49,8 +61,38 @@ BACKENDS = {
     "sklearn": "scikit-learn `predict_proba`, same service around it",
 }
 MODES = ("single", "batch")
+PATHS = {"single": "/predict", "batch": "/predict/batch"}
 LOCUSTFILE = Path(__file__).with_name("serving_locustfile.py")
-SAMPLE_ROWS = 200
+SAMPLE_ROWS = 1000
+HEADERS = {"Content-Type": "application/json"}
+PROFILE_ENV = "TABPIPE_BENCH_PROFILE"  # the server writes its sampler's counts there
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much work each part does (``make bench``: the defaults; ``--quick``: less)."""
+
+    users: int = 8
+    duration_s: float = 20.0  # locust run per backend and request kind
+    batch_rows: int = 1000
+    single_requests: int = 2000  # sequential, per backend
+    batch_requests: int = 100
+    in_process_calls: int = 1000
+
+
+QUICK = Settings(duration_s=5.0, single_requests=200, batch_requests=10, in_process_calls=100)
+
+
+@dataclass(frozen=True)
+class Sequential:
+    backend: str
+    mode: str
+    rows_per_request: int
+    latency: Percentiles  # per request, on the client
+
+    @property
+    def per_row_us(self) -> float:
+        return self.latency.p50_ns / 1e3 / self.rows_per_request
 
 
 @dataclass(frozen=True)
@@ -70,16 +112,40 @@ class LoadResult:
 
 
 @dataclass(frozen=True)
+class InProcess:
+    """Per call, in the benchmark process, on the same rows as the service gets."""
+
+    rows: int
+    session_run: Percentiles  # onnxruntime on prebuilt inputs
+    runtime: Percentiles  # ServingModel.predict_rows: JSON values in, Prediction objects out
+    sklearn: Percentiles  # predict_proba on a prebuilt model frame
+
+
+@dataclass(frozen=True)
+class Profile:
+    mode: str
+    rows_per_request: int
+    requests: int
+    busy: dict[str, int]  # component -> busy samples
+    ticks: int
+
+    def shares(self) -> list[tuple[str, float]]:
+        total = sum(self.busy.values()) or 1
+        return sorted(((k, v / total) for k, v in self.busy.items()), key=lambda kv: -kv[1])
+
+
+@dataclass(frozen=True)
 class ServingResult:
     family: str
-    users: int
-    duration_s: float
-    batch_rows: int
+    settings: Settings
     locust_version: str
-    results: list[LoadResult] = field(default_factory=list)
+    sequential: list[Sequential] = field(default_factory=list)
+    concurrent: list[LoadResult] = field(default_factory=list)
+    in_process: list[InProcess] = field(default_factory=list)
+    profiles: list[Profile] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "results": [asdict(r) for r in self.results]}
+        return asdict(self)
 
 
 class SklearnServingModel(ServingModel):
@@ -90,7 +156,7 @@ class SklearnServingModel(ServingModel):
         self.pipeline = joblib.load(directory / "model.joblib")
         self.feature_params = FeatureParams(
             numeric=[f.name for f in self.features if f.kind == "numeric"],
-            categorical=[f.name for f in self.features if f.kind != "numeric"],
+            categorical=[f.name for f in self.features if f.kind == "categorical"],
         )
 
     def predict_columns(self, columns: Mapping[str, Sequence[Any]]) -> list[Prediction]:
@@ -137,190 +203,367 @@ def prepare(root: Path, work: Path) -> tuple[Path, Path, str]:
     return bundle, rows_file, params.train.family
 
 
-def _server(backend: str, bundle: Path, port: int, root: Path) -> subprocess.Popen[bytes]:
+def batch_of(rows: Sequence[Mapping[str, Any]], size: int) -> list[Mapping[str, Any]]:
+    """``size`` rows, the sample repeated as often as needed."""
+    return (list(rows) * (size // len(rows) + 1))[:size]
+
+
+@contextmanager
+def server(
+    backend: str, bundle: Path, root: Path, profile: Path | None = None
+) -> Iterator[tuple[str, int]]:
+    """A running service (base URL, port); stopped (and its profile written) on exit."""
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "src")])}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.serving",
-            "--serve",
-            backend,
-            "--bundle",
-            str(bundle),
-            "--port",
-            str(port),
-        ],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    if profile is not None:
+        env[PROFILE_ENV] = str(profile)
+    command = [sys.executable, "-m", "benchmarks.serving", "--serve", backend]
+    command += ["--bundle", str(bundle), "--port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        failure = wait_ready(base, process, 120)
+        if failure is not None:
+            raise RuntimeError(f"the {backend} service did not start: {failure}")
+        yield base, port
+    finally:
+        # SIGINT: uvicorn shuts down, then raises the signal again, which Python turns into
+        # KeyboardInterrupt, so serve() still writes its profile (SIGTERM would kill it).
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def sequential(port: int, path: str, bodies: Sequence[bytes], requests: int) -> Percentiles:
+    """One keep-alive connection, ``requests`` POSTs one after the other (after a warm-up)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    samples = []
+    try:
+        for i in range(requests + max(5, requests // 20)):
+            started = time.perf_counter_ns()
+            connection.request("POST", path, bodies[i % len(bodies)], HEADERS)
+            response = connection.getresponse()
+            answer = response.read()
+            elapsed = time.perf_counter_ns() - started
+            if response.status != 200:
+                raise RuntimeError(f"{path}: {response.status} {answer[:300]!r}")
+            if i >= requests // 20 and len(samples) < requests:  # the first ones warm up
+                samples.append(elapsed)
+    finally:
+        connection.close()
+    return Percentiles.of(samples)
+
+
+def bodies(rows: Sequence[Mapping[str, Any]], mode: str, batch_rows: int) -> list[bytes]:
+    if mode == "single":
+        return [json.dumps(row).encode() for row in rows]
+    return [json.dumps({"rows": batch_of(rows, batch_rows)}).encode()]
 
 
 def _locust(
-    base: str, rows_file: Path, mode: str, users: int, duration_s: float, batch_rows: int, out: Path
-) -> dict[str, str]:
-    prefix = out / f"locust-{mode}"
+    base: str,
+    rows_file: Path,
+    mode: str,
+    users: int,
+    duration_s: float,
+    batch_rows: int,
+    out: Path,
+    requests: int | None = None,
+) -> dict[str, Any]:
+    """Run locust; the latencies, failures and busy seconds its users recorded."""
+    stats = out / f"locust-{mode}.json"
+    stats.unlink(missing_ok=True)
     env = {
         **os.environ,
         "TABPIPE_BENCH_ROWS": str(rows_file),
         "TABPIPE_BENCH_MODE": mode,
         "TABPIPE_BENCH_BATCH": str(batch_rows),
+        "TABPIPE_BENCH_REQUESTS": str(requests or 0),
+        "TABPIPE_BENCH_STATS": str(stats),
     }
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
+    command += ["--users", str(users), "--spawn-rate", str(users), "--run-time", f"{duration_s:g}s"]
+    command += ["--host", base, "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "5"]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(LOCUSTFILE),
-            "--headless",
-            "--users",
-            str(users),
-            "--spawn-rate",
-            str(users),
-            "--run-time",
-            f"{duration_s:g}s",
-            "--host",
-            base,
-            "--csv",
-            str(prefix),
-            "--only-summary",
-            "--loglevel",
-            "WARNING",
-            "--stop-timeout",
-            "5",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=duration_s + 120,
-        check=False,
+        command, env=env, capture_output=True, text=True, timeout=duration_s + 120, check=False
     )
-    stats = Path(f"{prefix}_stats.csv")
     if not stats.exists():
-        raise RuntimeError(f"locust wrote no statistics: {done.stderr[-2000:]}")
-    with stats.open(newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["Name"] == "Aggregated"]
-    if not rows:
-        raise RuntimeError(f"no aggregated statistics in {stats}")
-    return rows[0]
+        raise RuntimeError(f"locust recorded no statistics: {done.stderr[-2000:]}")
+    return dict(json.loads(stats.read_text(encoding="utf-8")))
 
 
-def measure(
+def concurrent(
     backend: str,
     mode: str,
-    bundle: Path,
+    base: str,
     rows_file: Path,
-    root: Path,
     *,
     users: int,
     duration_s: float,
     batch_rows: int,
     out: Path,
+    requests: int | None = None,
 ) -> LoadResult:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server = _server(backend, bundle, port, root)
-    try:
-        failure = wait_ready(base, server, 120)
-        if failure is not None:
-            raise RuntimeError(f"the {backend} service did not start: {failure}")
-        stats = _locust(base, rows_file, mode, users, duration_s, batch_rows, out)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    if int(stats["Request Count"]) == 0:
-        raise RuntimeError(f"{backend}/{mode}: no request completed in {duration_s:g} s")
+    """locust's ``users`` keep-alive users for ``duration_s`` (or until ``requests`` answers)."""
+    stats = _locust(base, rows_file, mode, users, duration_s, batch_rows, out, requests)
+    latencies = stats["latencies_ms"]
+    if not latencies:
+        raise RuntimeError(f"{backend}/{mode}: locust counted no request")
+    p = Percentiles.of(np.asarray(latencies) * 1e6)
     return LoadResult(
         backend,
         mode,
         batch_rows if mode == "batch" else 1,
-        int(stats["Request Count"]),
-        int(stats["Failure Count"]),
-        float(stats["Requests/s"]),
-        float(stats["50%"]),
-        float(stats["99%"]),
+        len(latencies),
+        int(stats["failures"]),
+        len(latencies) / stats["seconds"] if stats["seconds"] > 0 else 0.0,
+        p.p50_ns / 1e6,
+        p.p99_ns / 1e6,
     )
 
 
-def run(
-    root: Path, *, users: int = 8, duration_s: float = 20.0, batch_rows: int = 100
-) -> ServingResult:
-    """Every backend in every mode, one after the other, in this process's run."""
+def in_process(bundle: Path, rows: Sequence[Mapping[str, Any]], size: int, calls: int) -> InProcess:
+    """The model call alone, the service runtime around it, and scikit-learn, on ``size`` rows."""
+    onnx_model, sk_model = ServingModel(bundle), SklearnServingModel(bundle)
+    batch = [batch_of(rows[i:], size) for i in range(min(len(rows), 50))]  # distinct inputs
+    columns = [{f.name: [r[f.name] for r in b] for f in onnx_model.features} for b in batch]
+    feeds = [onnx_model._feeds(c) for c in columns]  # what predict_columns builds
+    frames = [
+        model_frame(pd.DataFrame(c), sk_model.feature_params)
+        for c in columns  # what the sklearn backend builds
+    ]
+    predict = (
+        sk_model.pipeline.predict_proba if sk_model.is_classifier else sk_model.pipeline.predict
+    )
+    timed = latency.time_interleaved(
+        {
+            "session_run": lambda i: onnx_model.session.run(None, feeds[i % len(feeds)]),
+            "runtime": lambda i: onnx_model.predict_rows(batch[i % len(batch)]),
+            "sklearn": lambda i: predict(frames[i % len(frames)]),
+        },
+        calls,
+        warmup=max(3, calls // 20),
+    )
+    return InProcess(size, timed["session_run"], timed["runtime"], timed["sklearn"])
+
+
+def read_profile(path: Path, mode: str, rows_per_request: int, requests: int) -> Profile:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return Profile(mode, rows_per_request, requests, dict(raw["busy"]), int(raw["ticks"]))
+
+
+def run(root: Path, *, settings: Settings = Settings(), progress: bool = True) -> ServingResult:
+    """Every part, backend and request kind, one after the other, in this process's run."""
+
+    def say(message: str) -> None:
+        if progress:
+            print(f"[bench] serving: {message}", flush=True)
+
+    s = settings
+    per_mode = {"single": s.single_requests, "batch": s.batch_requests}
+    sizes = {"single": 1, "batch": s.batch_rows}
     with tempfile.TemporaryDirectory(prefix="tabpipe-serving-bench-") as scratch:
         work = Path(scratch)
         bundle, rows_file, family = prepare(root, work)
-        results = [
-            measure(
-                backend,
-                mode,
-                bundle,
-                rows_file,
-                root,
-                users=users,
-                duration_s=duration_s,
-                batch_rows=batch_rows,
-                out=work,
-            )
-            for mode in MODES
-            for backend in BACKENDS
-        ]
-    return ServingResult(family, users, duration_s, batch_rows, metadata.version("locust"), results)
+        rows = json.loads(rows_file.read_text())
+        result = ServingResult(family, s, metadata.version("locust"))
+        for backend in BACKENDS:
+            with server(backend, bundle, root) as (base, port):
+                for mode in MODES:
+                    say(f"{backend}, {mode}: {per_mode[mode]} sequential requests")
+                    timing = sequential(
+                        port, PATHS[mode], bodies(rows, mode, s.batch_rows), per_mode[mode]
+                    )
+                    result.sequential.append(Sequential(backend, mode, sizes[mode], timing))
+                for mode in MODES:
+                    say(f"{backend}, {mode}: {s.users} users for {s.duration_s:g} s")
+                    result.concurrent.append(
+                        concurrent(
+                            backend,
+                            mode,
+                            base,
+                            rows_file,
+                            users=s.users,
+                            duration_s=s.duration_s,
+                            batch_rows=s.batch_rows,
+                            out=work,
+                        )
+                    )
+        for mode in MODES:
+            say(f"in process, {sizes[mode]} row(s) per call")
+            result.in_process.append(in_process(bundle, rows, sizes[mode], s.in_process_calls))
+        for mode in MODES:
+            say(f"profile of the onnx service, {mode}")
+            profile_file = work / f"profile-{mode}.json"
+            with server("onnx", bundle, root, profile=profile_file) as (_, port):
+                sequential(port, PATHS[mode], bodies(rows, mode, s.batch_rows), per_mode[mode])
+            result.profiles.append(read_profile(profile_file, mode, sizes[mode], per_mode[mode]))
+    return result
 
 
 def _ms(value: float) -> str:
-    return f"{value:.0f}" if value >= 10 else f"{value:g}"
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}" if value < 1 else f"{value:.1f}"
+
+
+def _kind(mode: str, rows: int) -> str:
+    return "1 row (`/predict`)" if mode == "single" else f"{rows:,} rows (`/predict/batch`)"
 
 
 def markdown(result: ServingResult) -> str:
+    s = result.settings
     lines = [
-        "## Serving under load: onnxruntime vs scikit-learn behind the same service",
+        "## Serving: onnxruntime vs scikit-learn behind the same service",
         "",
         f"The FastAPI service (`tabpipe serve`, one uvicorn process) on 127.0.0.1 with the "
-        f"`{result.family}` model, driven by locust {result.locust_version} with "
-        f"{result.users} keep-alive users for {result.duration_s:g} s per row below, all in "
-        "the same run. `onnx` is the released service; `sklearn` is the same service, same "
-        "request validation and JSON, with the scikit-learn Pipeline's `predict_proba` in "
-        f"place of onnxruntime. Batch requests carry {result.batch_rows} test rows. Latencies "
-        "are locust's (whole milliseconds below 100 ms); the load generator runs on the same "
-        "cores as the server.",
+        f"`{result.family}` model trained on the bundled data. `onnx` is the released "
+        "service; `sklearn` is the same service, same request validation and JSON, with the "
+        "scikit-learn Pipeline's `predict_proba` in place of onnxruntime. Requests carry real "
+        f"test rows: one row, or a batch of {s.batch_rows:,}. The load generator runs on the "
+        "same cores as the server.",
+        "",
+        f"**Sequential**: one keep-alive client, one request after the other "
+        f"({s.single_requests:,} one-row and {s.batch_requests:,} batch requests per backend, "
+        "after a warm-up), timed on the client.",
+        "",
+        "| request | backend | p50 ms | p99 ms | mean ms | µs per row (p50) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for q in result.sequential:
+        p = q.latency
+        lines.append(
+            f"| {_kind(q.mode, q.rows_per_request)} | {q.backend} | {_ms(p.p50_ns / 1e6)} | "
+            f"{_ms(p.p99_ns / 1e6)} | {_ms(p.mean_ns / 1e6)} | {q.per_row_us:,.0f} |"
+        )
+    lines += [
+        "",
+        f"**Concurrent**: locust {result.locust_version}, {s.users} keep-alive users for "
+        f"{s.duration_s:g} s per row below (latencies are locust's, whole milliseconds).",
         "",
         "| request | backend | requests | failures | p50 ms | p99 ms | requests/s | rows/s |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in result.results:
-        kind = (
-            "1 row (`/predict`)"
-            if r.mode == "single"
-            else f"{r.rows_per_request} rows (`/predict/batch`)"
-        )
+    for r in result.concurrent:
         lines.append(
-            f"| {kind} | {r.backend} | {r.requests:,} | {r.failures} | {_ms(r.p50_ms)} | "
-            f"{_ms(r.p99_ms)} | {r.requests_per_s:,.0f} | {r.rows_per_s:,.0f} |"
+            f"| {_kind(r.mode, r.rows_per_request)} | {r.backend} | {r.requests:,} | "
+            f"{r.failures} | {_ms(r.p50_ms)} | {_ms(r.p99_ms)} | {r.requests_per_s:,.0f} | "
+            f"{r.rows_per_s:,.0f} |"
         )
-    by = {(r.backend, r.mode): r for r in result.results}
-    lines.append("")
+    lines += [
+        "",
+        "**In process**, no HTTP: p50 per call on the same rows "
+        f"({s.in_process_calls:,} calls each, interleaved). *session.run*: onnxruntime on "
+        "prebuilt inputs; *runtime*: `ServingModel.predict_rows` (inputs from the rows' JSON "
+        "values, then `session.run`, then one answer per row), what the endpoint calls; "
+        "*scikit-learn*: `predict_proba` on a prebuilt model frame.",
+        "",
+        "| rows per call | session.run µs | runtime µs | scikit-learn µs |",
+        "|---:|---:|---:|---:|",
+    ]
+    for ip in result.in_process:
+        lines.append(
+            f"| {ip.rows:,} | {ip.session_run.p50_ns / 1e3:,.0f} | {ip.runtime.p50_ns / 1e3:,.0f} "
+            f"| {ip.sklearn.p50_ns / 1e3:,.0f} |"
+        )
+    lines += ["", *_profile_lines(result), *_reading(result)]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _profile_lines(result: ServingResult) -> list[str]:
+    if not result.profiles:
+        return []
+    names = sorted({k for p in result.profiles for k in p.busy}, key=str)
+    by_share = sorted(
+        names, key=lambda n: -max(dict(p.shares()).get(n, 0.0) for p in result.profiles)
+    )
+    header = (
+        "| component | "
+        + " | ".join(f"{_kind(p.mode, p.rows_per_request)}" for p in result.profiles)
+        + " |"
+    )
+    lines = [
+        "**Where the service's time goes** (onnx backend): a sampling profiler inside the "
+        "server process (`benchmarks/sampler.py`, every thread every millisecond, waiting "
+        "threads skipped) under the sequential load above; share of the busy samples. Native "
+        "code counts for the Python frame that called it (onnxruntime's kernels for "
+        "`session.run`, pydantic-core for the models).",
+        "",
+        header,
+        "|---|" + "---:|" * len(result.profiles),
+    ]
+    for name in by_share:
+        cells = [f"{dict(p.shares()).get(name, 0.0):.0%}" for p in result.profiles]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+def _reading(result: ServingResult) -> list[str]:
+    seq = {(q.backend, q.mode): q for q in result.sequential}
+    conc = {(r.backend, r.mode): r for r in result.concurrent}
+    bare = {ip.rows: ip for ip in result.in_process}
+    out = []
+    single = seq.get(("onnx", "single"))
+    if single is not None:
+        out.append(
+            f"- One row, sequential: p50 {_ms(single.latency.p50_ns / 1e6)} ms, p99 "
+            f"{_ms(single.latency.p99_ns / 1e6)} ms on the onnxruntime service (budget: p99 "
+            f"under 5 ms: {'met' if single.latency.p99_ns < 5e6 else '**not met**'})."
+        )
     for mode in MODES:
-        onnx_run, sk_run = by.get(("onnx", mode)), by.get(("sklearn", mode))
-        if onnx_run and sk_run and sk_run.requests_per_s > 0:
-            ratio = onnx_run.requests_per_s / sk_run.requests_per_s
-            lines.append(
-                f"- {mode}: onnxruntime serves {ratio:.1f}x the requests per second of "
-                f"scikit-learn (p50 {_ms(onnx_run.p50_ms)} vs {_ms(sk_run.p50_ms)} ms)."
+        o, k = conc.get(("onnx", mode)), conc.get(("sklearn", mode))
+        if o and k and k.requests_per_s > 0:
+            rows = o.rows_per_request
+            out.append(
+                f"- {_kind(mode, rows)}, {result.settings.users} concurrent users: onnxruntime "
+                f"serves {o.requests_per_s / k.requests_per_s:.1f}x the requests per second of "
+                f"scikit-learn ({o.rows_per_s:,.0f} vs {k.rows_per_s:,.0f} rows/s)."
             )
-    return "\n".join(lines) + "\n"
+    for mode in MODES:
+        q = seq.get(("onnx", mode))
+        ip = bare.get(q.rows_per_request) if q else None
+        if q is None or ip is None:
+            continue
+        ratio = q.latency.p50_ns / ip.session_run.p50_ns
+        verdict = "more than 10x" if ratio > 10 else "within 10x"
+        out.append(
+            f"- {_kind(mode, q.rows_per_request)}: a sequential request took "
+            f"{ratio:.0f}x the bare `session.run` ({_ms(q.latency.p50_ns / 1e6)} ms vs "
+            f"{_ms(ip.session_run.p50_ns / 1e6)} ms at p50; {verdict}); the service runtime "
+            f"alone took {_ms(ip.runtime.p50_ns / 1e6)} ms."
+        )
+    for p in result.profiles:
+        top = ", ".join(f"{name} {share:.0%}" for name, share in p.shares()[:3])
+        out.append(f"- Profile, {_kind(p.mode, p.rows_per_request)}: {top}.")
+    return [*out, ""] if out else []
 
 
 def serve(backend: str, bundle: Path, port: int) -> None:
-    """The service process: the bundle as released, or with scikit-learn predicting."""
+    """The service process: the bundle as released, or with scikit-learn predicting.
+
+    With ``$TABPIPE_BENCH_PROFILE`` set, a sampling profiler runs for the server's lifetime
+    and writes its counts there when the server stops.
+    """
     import uvicorn
 
+    from benchmarks.sampler import Sampler
     from tabpipe.serving.app import create_app
 
     model = SklearnServingModel(bundle) if backend == "sklearn" else None
-    uvicorn.run(create_app(bundle, model=model), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(bundle, model=model)
+    profile = os.environ.get(PROFILE_ENV)
+    sampler = Sampler().start() if profile else None
+    try:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    except KeyboardInterrupt:
+        pass  # how server() stops it
+    finally:
+        if sampler is not None and profile:
+            sampler.stop()
+            sampler.dump(Path(profile))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -328,16 +571,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--serve", choices=list(BACKENDS), help="(internal) run one server")
     parser.add_argument("--bundle", type=Path)
     parser.add_argument("--port", type=int)
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds per row")
-    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--quick", action="store_true", help="fewer requests, shorter runs")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.serve, args.bundle, args.port)
         return 0
-    result = run(Path.cwd(), users=args.users, duration_s=args.duration)
+    result = run(Path.cwd(), settings=QUICK if args.quick else Settings())
     if args.json:
-        args.json.write_text(json.dumps(result.to_dict(), indent=2))
+        args.json.write_text(json.dumps(result.to_dict(), indent=2, default=str))
     print(markdown(result))
     return 0
 

@@ -1,10 +1,18 @@
-"""Supplementary: the start-up cost that every stage process (and dvc itself) pays.
+"""Process start-up: what every stage process (and dvc itself) pays before its own work.
 
-``dvc repro`` starts one Python process per stage, and each imports pandas, pandera and
-(except ``validate``) scikit-learn before doing any work. This times those imports twice:
-in the environment as it is, and with a warm bytecode cache in a temporary
-``PYTHONPYCACHEPREFIX`` (``PYTHONDONTWRITEBYTECODE`` unset), which shows how much of the
-start-up is compiling sources to bytecode, without writing into the project's ``.venv``.
+``dvc repro`` starts one Python process per stage. This times ``python -c 'import <stage
+module>'`` for every stage (and ``tabpipe champion``, which ``make run`` runs first, and
+``dvc --version``), wall and CPU time, in two environments side by side:
+
+- *compiled*: the environment as `make setup` installs it (``uv sync --compile-bytecode``:
+  a ``.pyc`` beside every module), with ``PYTHONDONTWRITEBYTECODE=1`` as on this machine
+  and in CI;
+- *no bytecode*: the same environment with ``PYTHONPYCACHEPREFIX`` pointing at an empty
+  folder and ``PYTHONDONTWRITEBYTECODE=1``, so Python finds no ``.pyc`` and compiles every
+  module it imports from source, each time: what every stage paid before the bytecode was
+  compiled at setup.
+
+Nothing is written into the project's ``.venv``.
 """
 
 from __future__ import annotations
@@ -17,32 +25,56 @@ from pathlib import Path
 
 from benchmarks.timing import Spread, run_timed
 
-# validate imports pandas and pandera; export adds scikit-learn, skl2onnx, onnx, onnxruntime.
-MODULES = ("tabpipe.pipeline.validate", "tabpipe.pipeline.export")
+STAGES = ("validate", "split", "train", "evaluate", "export", "profile", "gate")
+# Stages that fit or convert nothing: their start-up goal is under 0.5 s of CPU.
+NO_MODEL_WORK = ("validate", "profile", "gate", "champion")
+VARIANTS = ("compiled", "no bytecode")
 
 
 @dataclass(frozen=True)
 class StartupRow:
     command: str
-    as_is: Spread
-    bytecode_cached: Spread
+    stage: str | None  # the pipeline stage (or champion) it starts, None for dvc
+    wall: dict[str, Spread]  # variant -> wall seconds
+    cpu: dict[str, Spread]  # variant -> CPU seconds (user + system)
 
 
-def commands() -> dict[str, list[str]]:
-    out = {f"python -c 'import {m}'": [sys.executable, "-c", f"import {m}"] for m in MODULES}
-    out["dvc --version"] = [sys.executable, "-m", "dvc", "--version"]
+def commands() -> dict[str, tuple[str | None, list[str]]]:
+    out: dict[str, tuple[str | None, list[str]]] = {}
+    for stage in STAGES:
+        module = f"tabpipe.pipeline.{stage}"
+        out[f"python -c 'import {module}'"] = (stage, [sys.executable, "-c", f"import {module}"])
+    module = "tabpipe.release.champion"
+    out[f"python -c 'import {module}'"] = ("champion", [sys.executable, "-c", f"import {module}"])
+    out["dvc --version"] = (None, [sys.executable, "-m", "dvc", "--version"])
     return out
 
 
+def environments(empty_prefix: str) -> dict[str, dict[str, str]]:
+    base = dict(os.environ, DVC_NO_ANALYTICS="1", PYTHONDONTWRITEBYTECODE="1")
+    base.pop("PYTHONPYCACHEPREFIX", None)
+    return {"compiled": base, "no bytecode": {**base, "PYTHONPYCACHEPREFIX": empty_prefix}}
+
+
 def run(root: Path, *, repeats: int) -> list[StartupRow]:
-    as_is_env = dict(os.environ, DVC_NO_ANALYTICS="1")
     rows = []
-    with tempfile.TemporaryDirectory(prefix="tabpipe-bench-pycache-") as prefix:
-        cached_env = {k: v for k, v in as_is_env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        cached_env["PYTHONPYCACHEPREFIX"] = prefix
-        for label, command in commands().items():
-            run_timed(command, cwd=root, env=cached_env)  # fills the bytecode cache
-            as_is = [run_timed(command, cwd=root, env=as_is_env).seconds for _ in range(repeats)]
-            cached = [run_timed(command, cwd=root, env=cached_env).seconds for _ in range(repeats)]
-            rows.append(StartupRow(label, Spread(tuple(as_is)), Spread(tuple(cached))))
+    with tempfile.TemporaryDirectory(prefix="tabpipe-bench-nopyc-") as empty:
+        envs = environments(empty)
+        for label, (stage, command) in commands().items():
+            wall: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
+            run_timed(command, cwd=root, env=envs["compiled"])  # warm the file cache
+            for _ in range(repeats):
+                for variant in VARIANTS:  # interleaved, so load bursts hit both
+                    done = run_timed(command, cwd=root, env=envs[variant])
+                    wall[variant].append(done.seconds)
+                    cpu[variant].append(done.cpu_seconds)
+            rows.append(
+                StartupRow(
+                    label,
+                    stage,
+                    {v: Spread(tuple(wall[v])) for v in VARIANTS},
+                    {v: Spread(tuple(cpu[v])) for v in VARIANTS},
+                )
+            )
     return rows

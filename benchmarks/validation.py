@@ -1,6 +1,6 @@
 """Validation throughput: the pandera contract (``tabpipe.core.contract.check``) vs plain pandas.
 
-The bundled data is scaled up by sampling rows with replacement (seeded). Before anything is
+The bundled data is scaled up with synthetic rows (:mod:`benchmarks.synthetic`). Before anything is
 timed, both implementations must agree: both pass the clean frame and return equal coerced
 frames, and both report the same (column, check, failing rows) on corrupted copies. Each
 engine is then timed in its own subprocess, so peak memory is that engine's alone: the
@@ -26,6 +26,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from benchmarks.pandas_contract import ColumnRule, Finding, Rules, load_rules, validate
+from benchmarks.synthetic import chunks, contract_bounds
 from benchmarks.timing import Spread
 from tabpipe.core.config import load_params
 from tabpipe.core.contract import STRUCTURAL, ValidationReport, check, load_contract
@@ -74,11 +75,17 @@ class ValidationResult:
 
 
 def bench_frame(root: Path, rows: int, seed: int) -> tuple[pd.DataFrame, int]:
-    """The raw data as the validate stage reads it, resampled to ``rows`` rows."""
+    """``rows`` synthetic rows like the raw data, as the validate stage would read them.
+
+    :mod:`benchmarks.synthetic`'s rows (resampled, numbers jittered within the contract's
+    bounds, categories and the label copied): plain resampling would repeat rows exactly,
+    which the contract's ``max_duplicate_fraction`` refuses.
+    """
     params = load_params(root / "params.yaml")
     source = read_table(root / params.data.raw)
-    picks = np.random.default_rng(seed).integers(0, len(source), size=rows)
-    return source.iloc[picks].reset_index(drop=True), len(source)
+    bounds = contract_bounds(root / params.data.contract)
+    parts = chunks(source, rows, bounds=bounds, seed=seed, keep={params.data.target})
+    return pd.concat(list(parts), ignore_index=True), len(source)
 
 
 def contract_path(root: Path) -> Path:
@@ -119,7 +126,13 @@ def targets(schema: pa.DataFrameSchema) -> Rules:
         )
     table = {check.name: check.statistics for check in schema.checks}
     min_rows = table.get("min_rows", {}).get("min_value")
-    return Rules(tuple(columns), bool(schema.strict), None if min_rows is None else int(min_rows))
+    duplicates = table.get("max_duplicate_fraction", {}).get("max_fraction")
+    return Rules(
+        tuple(columns),
+        bool(schema.strict),
+        None if min_rows is None else int(min_rows),
+        None if duplicates is None else float(duplicates),
+    )
 
 
 def corruptions(frame: pd.DataFrame, schema: pa.DataFrameSchema, seed: int) -> list[Corruption]:
@@ -176,6 +189,10 @@ def corruptions(frame: pd.DataFrame, schema: pa.DataFrameSchema, seed: int) -> l
     if rules.min_rows:
         few = frame.head(rules.min_rows - 1)
         cases.append(Corruption("too few rows", few, frozenset({(None, "min_rows")})))
+    if rules.max_duplicate_fraction is not None and rules.max_duplicate_fraction < 0.5:
+        twice = pd.concat([frame, frame], ignore_index=True)  # a file appended to itself
+        expected_twice = frozenset({(None, "max_duplicate_fraction")})
+        cases.append(Corruption("the table twice", twice, expected_twice))
     return cases
 
 

@@ -19,6 +19,7 @@ import pytest
 
 from benchmarks import document, drift, latency, machine, report, repro, serving, validation
 from benchmarks import run as bench_run
+from benchmarks import startup as startup_bench
 from benchmarks.pandas_contract import Rules, load_rules, validate
 from benchmarks.startup import StartupRow
 from benchmarks.timing import Percentiles, Spread
@@ -34,7 +35,7 @@ def rules(root: Path, params: Params) -> Rules:
 
 @pytest.fixture(scope="module")
 def frame(raw: pd.DataFrame) -> pd.DataFrame:
-    return raw.sample(ROWS, replace=True, random_state=0).reset_index(drop=True)
+    return raw.sample(ROWS, random_state=0).reset_index(drop=True)  # rows that do not repeat
 
 
 @pytest.fixture(scope="module")
@@ -117,9 +118,12 @@ def test_repro_log_parsing() -> None:
 def test_set_param_changes_one_value(tmp_path: Path, root: Path) -> None:
     params_file = tmp_path / "params.yaml"
     shutil.copy(root / "params.yaml", params_file)
-    old = repro.get_param(params_file, repro.CHANGED_PARAM)
-    assert repro.set_param(params_file, repro.CHANGED_PARAM, old + 1) == old
-    assert repro.get_param(params_file, repro.CHANGED_PARAM) == old + 1
+    changed = repro.changed_param(params_file)
+    family = repro.get_param(params_file, "train.family")
+    assert changed.startswith(f"train.{family}.") and changed.split(".")[-1] in repro.SIZE_SETTINGS
+    old = repro.get_param(params_file, changed)
+    assert repro.set_param(params_file, changed, old + 1) == old
+    assert repro.get_param(params_file, changed) == old + 1
     assert repro.get_param(params_file, "data.target") == repro.get_param(
         root / "params.yaml", "data.target"
     )
@@ -143,11 +147,21 @@ def test_the_report_renders_every_section(
     repro_result = repro.ReproResult(
         "abc1234",
         ROWS,
-        repro.CHANGED_PARAM,
-        [repro.Scenario(name, logs) for name in ("cold", "no-op", "train param changed")],
+        "train.x.max_iter: 100 -> 101, ...",
+        [
+            repro.Scenario(name, logs, variant)
+            for variant in startup_bench.VARIANTS
+            for name in ("cold", "no-op", "train param changed")
+        ],
     )
     startup = [
-        StartupRow("python -c 'import tabpipe.pipeline.train'", Spread((2.0,)), Spread((1.0,)))
+        StartupRow(
+            f"python -c 'import tabpipe.pipeline.{stage}'",
+            stage,
+            {"compiled": Spread((0.4,)), "no bytecode": Spread((2.0,))},
+            {"compiled": Spread((0.3,)), "no bytecode": Spread((1.8,))},
+        )
+        for stage in ("gate", "train")
     ]
     results = report.Results(
         machine.finished(machine.describe(root)),
@@ -160,9 +174,14 @@ def test_the_report_renders_every_section(
         latency.measure(tiny_models, single_calls=5, batch_rows=50, batch_calls=2, warmup=1),
     )
     text = report.render(results)
-    headings = ["## Machine", "## `dvc repro`", "### Supplementary", "## Validation", "## Pred"]
+    headings = ["## Machine", "## `dvc repro`", "### Process start-up", "## Validation", "## Pred"]
     assert all(heading in text for heading in headings)
     assert not re.search(r"\bnan\b", text, flags=re.IGNORECASE)
+    assert "| cold | no bytecode | 1 |" in text
+    assert (
+        "start in at most 0.30 s of CPU with compiled bytecode (gate; goal under 0.5 s: met)"
+        in text
+    )
 
 
 def test_percentiles_and_spread() -> None:
@@ -225,14 +244,14 @@ def test_make_bench_runs_serving_and_drift_and_updates_only_their_sections(
 ) -> None:
     calls: dict[str, dict[str, float]] = {}
 
-    def fake_serving(root: Path, *, duration_s: float) -> serving.ServingResult:
-        calls["serving"] = {"duration_s": duration_s}
+    def fake_serving(root: Path, *, settings: serving.Settings) -> serving.ServingResult:
+        calls["serving"] = {"duration_s": settings.duration_s}
         loads = [
             serving.LoadResult(b, m, 100 if m == "batch" else 1, 50, 0, 10.0, 4.0, 9.0)
             for m in serving.MODES
             for b in serving.BACKENDS
         ]
-        return serving.ServingResult("gradient_boosting", 8, duration_s, 100, "0", loads)
+        return serving.ServingResult("gradient_boosting", settings, "0", concurrent=loads)
 
     def fake_drift(root: Path, *, rows: int, repeats: int) -> drift.DriftBench:
         calls["drift"] = {"rows": rows, "repeats": repeats}
@@ -277,8 +296,8 @@ def test_make_bench_runs_serving_and_drift_and_updates_only_their_sections(
 def test_a_failing_benchmark_keeps_the_sections_measured_before_it(
     tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def fake_serving(root: Path, *, duration_s: float) -> serving.ServingResult:
-        return serving.ServingResult("gradient_boosting", 8, duration_s, 100, "0", [])
+    def fake_serving(root: Path, *, settings: serving.Settings) -> serving.ServingResult:
+        return serving.ServingResult("gradient_boosting", settings, "0")
 
     def failing_drift(root: Path, *, rows: int, repeats: int) -> drift.DriftBench:
         raise RuntimeError("drift broke")

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.scale import (
+    STAGES,
     ScaleResult,
     SizeRun,
     StageRun,
@@ -141,7 +142,7 @@ def test_sizes_parse_from_short_forms():
 
 
 def test_the_section_reports_every_stage_and_what_dominates():
-    def size(rows: int, train: float, outcome: str = "ok") -> SizeRun:
+    def size(rows: int, train: float, gate: str = "ok") -> SizeRun:
         stages = [
             StageRun(name, seconds, seconds, gib, 1.0, "ok")
             for name, seconds, gib in (
@@ -150,20 +151,23 @@ def test_the_section_reports_every_stage_and_what_dominates():
                 ("train", train, 2.0),
                 ("evaluate", 2.0, 1.0),
                 ("export", 3.0, 1.5),
+                ("profile", 1.0, 0.5),
             )
         ]
-        stages[-1] = StageRun(
-            "export", 3.0, 3.0, 1.5, 1.0, outcome, "boom" if outcome != "ok" else ""
-        )
+        tail = "" if gate in {"ok", "rejected"} else "boom"
+        stages.append(StageRun("gate", 0.5, 0.5, 0.1, 1.0, gate, tail))
         return SizeRun(rows, 0.1, 1.0, stages)
 
+    assert STAGES[-2:] == ("profile", "gate")
     result = ScaleResult(
-        "abc1234", 4454, {"train.x": 1}, 0, 24.0, [size(10**5, 10), size(10**6, 90)]
+        "abc1234", 4454, {"train.x": 1}, 0, 24.0, [size(10**5, 10), size(10**6, 90, "rejected")]
     )
     text = markdown(result)
-    assert text.count("| 1,000,000 |") == 6  # five stages and the total
+    assert text.count("| 1,000,000 |") == len(STAGES) + 1  # each stage and the total
     assert "train dominated with 90 s" in text
     assert "train x9.0" in text  # growth per stage from the smaller to the larger size
+    assert "| 1,000,000 | train | 90.0 | n/a | 90.0 | 2.00 | x9.0 (10x rows) |" in text
+    assert "| rejected |" in text and "refused the model" in text, "a gate that says no ran"
     assert "`train.x: 1`" in text
     failed = markdown(ScaleResult("abc1234", 4454, {}, 0, 24.0, [size(10**5, 10, "timeout")]))
     assert "**incomplete**" in failed and "boom" in failed

@@ -1,13 +1,21 @@
-"""The serving benchmark compares the same model behind the same service, and reads locust."""
+"""The serving benchmark: same model behind the same service, requests counted, section written.
+
+Nothing here depends on how fast the machine is: the load runs send a fixed number of
+requests (locust stops when the last one is answered; its run-time is only a bound) and the
+checks are on what was counted and written, never on a duration.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
+import threading
 
 import pytest
 
-from benchmarks import serving
+from benchmarks import sampler, serving
+from benchmarks.timing import Percentiles
 from tabpipe.core.paths import PATHS
 from tabpipe.serving.runtime import ServingModel
 
@@ -37,38 +45,76 @@ def test_the_scikit_learn_backend_answers_like_the_onnx_service(bench_bundle, te
         assert all(abs(a.probabilities[c] - e.probabilities[c]) < 1e-4 for c in a.probabilities)
 
 
-def test_a_short_load_run_is_measured_through_locust(bench_bundle, test_rows, tmp_path, root):
+def test_load_runs_count_every_request_they_send(bench_bundle, test_rows, tmp_path, root):
     rows_file = tmp_path / "rows.json"
     rows_file.write_text(json.dumps(test_rows[:20]))
-    result = serving.measure(
-        "onnx",
-        "batch",
-        bench_bundle,
-        rows_file,
-        root,
-        users=2,
-        duration_s=6,
-        batch_rows=10,
-        out=tmp_path,
-    )
-    assert result.requests > 0 and result.failures == 0
-    assert result.rows_per_request == 10 and result.rows_per_s == pytest.approx(
-        result.requests_per_s * 10
-    )
+    profile = tmp_path / "profile.json"
+    with serving.server("onnx", bench_bundle, root, profile=profile) as (base, port):
+        result = serving.concurrent(
+            "onnx", "batch", base, rows_file, users=2, duration_s=600, batch_rows=10,
+            out=tmp_path, requests=30,
+        )  # fmt: skip
+        single = serving.sequential(port, "/predict", serving.bodies(test_rows, "single", 1), 25)
+    assert (result.requests, result.failures, result.rows_per_request) == (30, 0, 10)
+    assert result.rows_per_s == pytest.approx(result.requests_per_s * 10)
     assert 0 < result.p50_ms <= result.p99_ms
+    assert single.n == 25 and 0 < single.p50_ns <= single.p99_ns
+    measured = serving.read_profile(profile, "batch", 10, 30)
+    assert measured.ticks > 0, "the server's sampler ran until it stopped"
+    assert set(measured.busy) <= {name for name, _ in sampler.COMPONENTS} | {sampler.OTHER}
+
+
+def test_in_process_timings_cover_the_model_the_runtime_and_scikit_learn(bench_bundle, test_rows):
+    measured = serving.in_process(bench_bundle, test_rows, 7, calls=5)
+    assert measured.rows == 7
+    assert all(p.n == 5 for p in (measured.session_run, measured.runtime, measured.sklearn))
+
+
+def test_the_sampler_skips_waiting_threads_and_names_what_works():
+    waiting = threading.Event()
+    thread = threading.Thread(target=waiting.wait, daemon=True)
+    thread.start()
+    try:
+        frame = sys._current_frames()[thread.ident]
+        assert sampler.component(frame) is None, "a thread blocked in wait() is idle"
+    finally:
+        waiting.set()
+        thread.join()
+    assert sampler.component(sys._getframe()) == sampler.OTHER
+
+
+def _percentiles(ms: float) -> Percentiles:
+    return Percentiles(100, ms * 1e6, ms * 2e6, ms * 1.1e6)
 
 
 def test_the_section_puts_both_backends_side_by_side():
-    results = [
-        serving.LoadResult("onnx", "single", 1, 1000, 0, 400.0, 2.0, 9.0),
-        serving.LoadResult("sklearn", "single", 1, 100, 0, 40.0, 20.0, 90.0),
-        serving.LoadResult("onnx", "batch", 100, 300, 0, 30.0, 30.0, 120.0),
-        serving.LoadResult("sklearn", "batch", 100, 100, 1, 10.0, 95.0, 310.0),
-    ]
-    text = serving.markdown(
-        serving.ServingResult("gradient_boosting", 8, 20, 100, "2.47.0", results)
+    settings = serving.Settings(users=8, duration_s=20, batch_rows=1000)
+    result = serving.ServingResult(
+        "hist_gradient_boosting",
+        settings,
+        "2.47.0",
+        sequential=[
+            serving.Sequential("onnx", "single", 1, _percentiles(1.5)),
+            serving.Sequential("sklearn", "single", 1, _percentiles(9.0)),
+            serving.Sequential("onnx", "batch", 1000, _percentiles(40.0)),
+        ],
+        concurrent=[
+            serving.LoadResult("onnx", "single", 1, 1000, 0, 400.0, 2.0, 9.0),
+            serving.LoadResult("sklearn", "single", 1, 100, 0, 40.0, 20.0, 90.0),
+            serving.LoadResult("onnx", "batch", 1000, 300, 0, 30.0, 30.0, 120.0),
+            serving.LoadResult("sklearn", "batch", 1000, 100, 1, 10.0, 95.0, 310.0),
+        ],
+        in_process=[
+            serving.InProcess(1, _percentiles(0.1), _percentiles(0.3), _percentiles(5.0)),
+            serving.InProcess(1000, _percentiles(2.0), _percentiles(20.0), _percentiles(30.0)),
+        ],
+        profiles=[serving.Profile("single", 1, 100, {"JSON": 10, "HTTP server": 30}, 500)],
     )
-    assert "| 1 row (`/predict`) | onnx | 1,000 | 0 | 2 | 9 | 400 | 400 |" in text
-    assert "| 100 rows (`/predict/batch`) | sklearn | 100 | 1 | 95 | 310 | 10 | 1,000 |" in text
-    assert "single: onnxruntime serves 10.0x the requests per second of scikit-learn" in text
-    assert "batch: onnxruntime serves 3.0x" in text
+    text = serving.markdown(result)
+    assert "| 1 row (`/predict`) | onnx | 1,000 | 0 | 2.0 | 9.0 | 400 | 400 |" in text
+    assert "| 1,000 rows (`/predict/batch`) | sklearn | 100 | 1 | 95 | 310 | 10 | 10,000 |" in text
+    assert "| 1 row (`/predict`) | onnx | 1.5 | 3.0 | 1.6 | 1,500 |" in text
+    assert "budget: p99 under 5 ms: met" in text
+    assert "onnxruntime serves 10.0x the requests per second of scikit-learn" in text
+    assert "took 15x the bare `session.run`" in text and "more than 10x" in text
+    assert "| HTTP server | 75% |" in text
