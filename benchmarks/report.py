@@ -16,7 +16,7 @@ from benchmarks.machine import Machine
 from benchmarks.pandas_contract import Finding
 from benchmarks.repro import ReproResult, RunLog, Scenario
 from benchmarks.startup import NO_MODEL_WORK, StartupRow
-from benchmarks.timing import Percentiles
+from benchmarks.timing import Percentiles, Spread
 from benchmarks.validation import ValidationResult
 
 
@@ -270,46 +270,60 @@ def _body_seconds(run: RunLog) -> float:
 def _startup(startup: list[StartupRow], r: ReproResult | None) -> list[str]:
     compiled, none = startup_bench.VARIANTS
     n = next(iter(startup[0].wall.values())).n
+
+    def median(spreads: dict[str, Spread], variant: str) -> str:
+        return f"{spreads[variant].median:.2f}" if variant in spreads else ""
+
     lines = [
         "### Process start-up: import time per stage",
         "",
         "Each stage is a separate `python -m tabpipe.pipeline.<stage>` process (and `make "
-        "run` starts `tabpipe champion` first). Median wall and CPU time (user + system) of "
-        "importing each stage module, and of `dvc --version`, with the environment's "
-        f"compiled bytecode and with none ({n} runs each, the two interleaved; "
-        "`PYTHONDONTWRITEBYTECODE=1` in both).",
+        "run` starts `tabpipe champion` first). *import*: CPU time (user + system) of "
+        "`python -c 'import <module>'`; *stage run*: CPU time of the whole stage process on "
+        "the bundled data, in a clone where `dvc repro` ran once (a stage that loads its "
+        "libraries lazily pays for them here, not in its import); *body*: the time the stage "
+        "logs for its own work (`[stage] done in`, wall); *start-up*: stage run minus body. "
+        f"Medians of {n} runs, with the environment's compiled bytecode and with none, the two "
+        "interleaved; `PYTHONDONTWRITEBYTECODE=1` in both.",
         "",
         *table(
             [
                 "command",
-                f"{compiled} wall s",
-                f"{compiled} CPU s",
-                f"{none} wall s",
-                f"{none} CPU s",
+                f"import CPU s, {compiled}",
+                f"import CPU s, {none}",
+                f"stage run CPU s, {compiled}",
+                f"stage run CPU s, {none}",
+                f"body s, {compiled}",
+                f"start-up CPU s, {compiled}",
             ],
             [
                 [
                     f"`{row.command}`",
-                    f"{row.wall[compiled].median:.2f}",
-                    f"{row.cpu[compiled].median:.2f}",
-                    f"{row.wall[none].median:.2f}",
-                    f"{row.cpu[none].median:.2f}",
+                    median(row.cpu, compiled),
+                    median(row.cpu, none),
+                    median(row.run_cpu, compiled),
+                    median(row.run_cpu, none),
+                    median(row.run_body, compiled),
+                    f"{_start_up(row, compiled):.2f}" if row.run_cpu else "",
                 ]
                 for row in startup
             ],
         ),
         "",
     ]
-    light = [row for row in startup if row.stage in NO_MODEL_WORK]
+    light = [row for row in startup if row.stage in NO_MODEL_WORK and row.run_cpu]
     heavy = max(startup, key=lambda row: row.cpu[none].median)
     text = ""
     if light:
-        worst = max(light, key=lambda row: row.cpu[compiled].median)
+        worst = max(light, key=lambda row: _start_up(row, compiled))
         names = ", ".join(str(row.stage) for row in light)
+        verdict = "met" if _start_up(worst, compiled) < 0.5 else "**not met**"
         text += (
             f"The stages that fit or convert nothing ({names}) start in at most "
-            f"{worst.cpu[compiled].median:.2f} s of CPU with compiled bytecode ({worst.stage}; "
-            f"goal under 0.5 s: {'met' if worst.cpu[compiled].median < 0.5 else '**not met**'}). "
+            f"{_start_up(worst, compiled):.2f} s of CPU with compiled bytecode ({worst.stage}; "
+            f"goal under 0.5 s each: {verdict}; "
+            + ", ".join(f"{row.stage} {_start_up(row, compiled):.2f} s" for row in light)
+            + "). "
         )
     text += (
         f"The heaviest import, `{heavy.command}`, took {heavy.cpu[compiled].median:.2f} s of CPU "
@@ -317,6 +331,11 @@ def _startup(startup: list[StartupRow], r: ReproResult | None) -> list[str]:
         f"({heavy.cpu[none].median / max(heavy.cpu[compiled].median, 1e-9):.1f}x)."
     )
     return [*lines, text, ""]
+
+
+def _start_up(row: StartupRow, variant: str) -> float:
+    body = row.run_body[variant].median if variant in row.run_body else 0.0
+    return max(0.0, row.run_cpu[variant].median - body)
 
 
 def _median_run(scenario: Scenario) -> RunLog:

@@ -20,9 +20,11 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -39,6 +41,17 @@ STAGES = ("validate", "split", "train", "evaluate", "export", "profile", "gate")
 OVERRIDES: dict[str, Any] = {}  # the scale runs use params.yaml as it is
 STAGE_TIMEOUT = 1800.0
 GATE_VERDICT = Path("reports/gate.json")
+# Each stage is started by a small Python launcher that waits for it and writes its CPU time
+# and peak RSS: Linux keeps a process's peak RSS across fork and exec, so a stage started
+# straight from this (large) process would report this process's size as its own peak.
+LAUNCH = """
+import json, os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump({"cpu_seconds": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}, out)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 GOAL_ROWS, GOAL_SECONDS = 10_000_000, 600.0  # issue 11: 10M rows in under 10 minutes
 STAGE_DONE = re.compile(r"^\[(\w+)\] done in ([0-9.]+)s$")
 SYNTHETIC = Path("data/synthetic.parquet")
@@ -124,34 +137,46 @@ def run_stage(
 ) -> tuple[float, float, float, int | None, list[str]]:
     """Run one command, echoing its output; return wall s, CPU s, peak RSS GiB, exit code, log.
 
-    The exit code is None when the command ran past ``timeout`` and was killed.
+    The command runs under a small launcher process (``LAUNCH``) that reports the command's
+    own CPU time and peak RSS. The exit code is None when the command ran past ``timeout``
+    and was killed.
     """
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        list(command),
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-    )
-    lines: list[str] = []
-    assert proc.stdout is not None
-    killed = False
-    for line in proc.stdout:  # the stages flush each log line, so this follows them live
-        lines.append(line.rstrip("\n"))
-        echo(lines[-1])
-        if time.perf_counter() - started > timeout:
-            proc.kill()
-            killed = True
-            break
-    proc.stdout.close()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    code = None if killed else proc.returncode
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024**2, code, lines
+    with tempfile.TemporaryDirectory(prefix="tabpipe-scale-usage-") as tmp:
+        usage_file = Path(tmp) / "usage.json"
+        proc = subprocess.Popen(
+            [sys.executable, "-c", LAUNCH, str(usage_file), *command],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,  # the launcher and the stage: one group to kill
+        )
+        lines: list[str] = []
+        assert proc.stdout is not None
+        killed = threading.Event()
+
+        def kill() -> None:
+            killed.set()
+            os.killpg(proc.pid, signal.SIGKILL)
+
+        watchdog = threading.Timer(timeout, kill)
+        watchdog.start()
+        try:
+            for line in proc.stdout:  # the stages flush each log line: this follows them live
+                lines.append(line.rstrip("\n"))
+                echo(lines[-1])
+        finally:
+            watchdog.cancel()
+        proc.stdout.close()
+        code = proc.wait()
+        seconds = time.perf_counter() - started
+        usage = json.loads(usage_file.read_text()) if usage_file.exists() else {}
+    cpu = float(usage.get("cpu_seconds", float("nan")))
+    peak = float(usage.get("maxrss_kib", float("nan"))) / 1024**2
+    return seconds, cpu, peak, None if killed.is_set() else code, lines
 
 
 def body_seconds(stage: str, lines: Sequence[str]) -> float:

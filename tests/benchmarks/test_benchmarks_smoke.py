@@ -160,6 +160,8 @@ def test_the_report_renders_every_section(
             stage,
             {"compiled": Spread((0.4,)), "no bytecode": Spread((2.0,))},
             {"compiled": Spread((0.3,)), "no bytecode": Spread((1.8,))},
+            {"compiled": Spread((0.35,)), "no bytecode": Spread((1.9,))},
+            {"compiled": Spread((0.05,)), "no bytecode": Spread((0.06,))},
         )
         for stage in ("gate", "train")
     ]
@@ -179,7 +181,7 @@ def test_the_report_renders_every_section(
     assert not re.search(r"\bnan\b", text, flags=re.IGNORECASE)
     assert "| cold | no bytecode | 1 |" in text
     assert (
-        "start in at most 0.30 s of CPU with compiled bytecode (gate; goal under 0.5 s: met)"
+        "start in at most 0.30 s of CPU with compiled bytecode (gate; goal under 0.5 s each: met"
         in text
     )
 

@@ -198,3 +198,25 @@ def test_kept_columns_are_copied_not_jittered():
     assert set(frame["label"]) == {100, 200}
     jittered = next(chunks(source, 500, bounds={}, seed=0))
     assert not set(jittered["label"]) <= {100, 200}, "without keep a numeric label is jittered"
+
+
+def test_a_stage_reports_its_own_peak_memory_and_a_silent_hang_is_killed(tmp_path):
+    import os
+    import sys
+
+    from benchmarks.scale import run_stage
+
+    ballast = bytearray(300 * 1024**2)  # this process is larger than the stage it starts
+    ballast[::4096] = b"\x01" * len(ballast[::4096])
+    grow = "x = bytearray(60 * 1024**2); x[::4096] = b'\\x01' * len(x[::4096]); print('done')"
+    env = dict(os.environ)
+    seconds, cpu, peak, code, lines = run_stage(
+        [sys.executable, "-c", grow], cwd=tmp_path, env=env, timeout=120, echo=lambda _: None
+    )
+    assert (code, lines) == (0, ["done"])
+    assert 60 / 1024 < peak < 250 / 1024, f"{peak:.2f} GiB: the stage's own peak, not ours"
+    assert cpu >= 0 and seconds > 0
+    hang = [sys.executable, "-c", "import time; time.sleep(600)"]
+    *_, code, _ = run_stage(hang, cwd=tmp_path, env=env, timeout=1, echo=lambda _: None)
+    assert code is None, "killed at its timeout although it printed nothing"
+    del ballast
