@@ -51,7 +51,7 @@ def test_load_runs_count_every_request_they_send(bench_bundle, test_rows, tmp_pa
     profile = tmp_path / "profile.json"
     with serving.server("onnx", bench_bundle, root, profile=profile) as (base, port):
         result = serving.concurrent(
-            "onnx", "batch", base, rows_file, users=2, duration_s=600, batch_rows=10,
+            "onnx", "batch", base, rows_file, users=2, duration_s=120, batch_rows=10,
             out=tmp_path, requests=30,
         )  # fmt: skip
         single = serving.sequential(port, "/predict", serving.bodies(test_rows, "single", 1), 25)
