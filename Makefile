@@ -6,7 +6,7 @@ SHELL := bash
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
-UV ?= .tools/bin/uv
+UV ?= $(CURDIR)/.tools/bin/uv  # absolute: exported to init, which runs uv from other folders
 export UV
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)

@@ -32,7 +32,7 @@ def sh(
     """
     env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
     if UV.exists():
-        env.setdefault("UV", str(UV))
+        env["UV"] = str(UV)  # make exports its own UV, which may be relative to the checkout
     own_bin = cwd / VENV / "bin"
     if own_bin.is_dir():
         env["PATH"] = os.pathsep.join([str(own_bin), env.get("PATH", "")])
