@@ -71,9 +71,12 @@ def onboard_and_verify(clone: Path, data: Path, package: str, task: str, *init_a
     assert mentions.stdout == "", f"the project package mentions the machinery: {mentions.stdout}"
     if package != CURRENT_PACKAGE:
         assert not (clone / "src" / CURRENT_PACKAGE).exists()
-        left = ["grep", "-rlw", CURRENT_PACKAGE, "src", "tests", "dvc.yaml", "Makefile"]
-        untracked = sh(left, clone, check=False)
-        assert untracked.stdout == "", f"old package name left in: {untracked.stdout}"
+        # References to the old package (imports, its folder, params' project.package), not
+        # the word: in an onboarded project, the test that onboarded it names the dataset.
+        named = rf"(import|from) {CURRENT_PACKAGE}|src/{CURRENT_PACKAGE}|package: {CURRENT_PACKAGE}"
+        files = ["src", "tests", "dvc.yaml", "Makefile", "pyproject.toml", "params.yaml"]
+        left = sh(["grep", "-rlwE", named, *files], clone, check=False)
+        assert left.stdout == "", f"old package name left in: {left.stdout}"
 
     metrics = json.loads((clone / "metrics" / "test.json").read_text())
     assert set(metrics) == EXPECTED_METRICS[task]

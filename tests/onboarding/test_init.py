@@ -49,8 +49,8 @@ def test_renaming_moves_only_the_project_package_and_its_metadata(tmp_path):
     (tmp_path / "src" / "tabpipe").mkdir()
     (tmp_path / "src" / "tabpipe" / "stage.py").write_text("package = 'oldpkg'\n")
     (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "tabpipe"\n\n[tool.hatch.build.targets.wheel]\n'
-        'packages = ["src/tabpipe", "src/oldpkg"]\n'
+        '[project]\nname = "tabpipe"\n# families: src/oldpkg/models.py; src/oldpkg_x stays\n'
+        '[tool.hatch.build.targets.wheel]\npackages = ["src/tabpipe", "src/oldpkg"]\n'
     )
     (tmp_path / "dvc.yaml").write_text("deps: [src/oldpkg]\n")
     changed = rename_package(tmp_path, "oldpkg", "newpkg", "sea-birds")
@@ -58,8 +58,8 @@ def test_renaming_moves_only_the_project_package_and_its_metadata(tmp_path):
     assert (tmp_path / "src" / "newpkg" / "models.py").read_text() == "FAMILIES = {}  # oldpkg\n"
     assert not (tmp_path / "src" / "oldpkg").exists()
     assert (tmp_path / "pyproject.toml").read_text() == (
-        '[project]\nname = "sea-birds"\n\n[tool.hatch.build.targets.wheel]\n'
-        'packages = ["src/tabpipe", "src/newpkg"]\n'
+        '[project]\nname = "sea-birds"\n# families: src/newpkg/models.py; src/oldpkg_x stays\n'
+        '[tool.hatch.build.targets.wheel]\npackages = ["src/tabpipe", "src/newpkg"]\n'
     )
     assert (tmp_path / "src" / "tabpipe" / "stage.py").read_text() == "package = 'oldpkg'\n"
     assert (tmp_path / "dvc.yaml").read_text() == "deps: [src/oldpkg]\n", "dvc.yaml says ${}"

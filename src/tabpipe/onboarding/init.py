@@ -217,7 +217,8 @@ def rename_package(root: Path, old: str, new: str, project_name: str) -> list[Pa
     pyproject = root / PYPROJECT
     text = pyproject.read_text(encoding="utf-8")
     renamed = re.sub(r'(?m)^name = "[^"]*"$', f'name = "{project_name}"', text, count=1)
-    renamed = renamed.replace(f'"src/{old}"', f'"src/{new}"')
+    # The wheel's package list and comments naming the package's folder.
+    renamed = re.sub(rf"\bsrc/{re.escape(old)}\b", f"src/{new}", renamed)
     if renamed != text:
         pyproject.write_text(renamed, encoding="utf-8")
         changed.append(PYPROJECT)
