@@ -2,6 +2,7 @@
 
 import gzip
 import os
+import re
 import stat
 import zipfile
 from pathlib import Path
@@ -75,6 +76,22 @@ def test_a_corrupt_parquet_file_is_an_input_error(tmp_path):
     path.write_bytes(b"PAR1 not really")
     with pytest.raises(InputError, match="Parquet"):
         read_table(Path(path))
+
+
+@pytest.mark.parametrize(
+    ("head", "says"),
+    [
+        (b"PK\x03\x04 workbook", "is a ZIP archive (an Excel .xlsx workbook is one)"),
+        (b"\x1f\x8b\x08 gz", "is gzip-compressed"),
+        (b"a,b\n1,2\n", "is text, not Parquet (a CSV file?): name it .csv"),
+        (b"\x00\x01\x02binary", "does not start with the Parquet signature PAR1"),
+    ],
+)
+def test_a_file_named_parquet_that_is_something_else_says_what_it_is(tmp_path, head, says):
+    path = tmp_path / "t.parquet"
+    path.write_bytes(head)
+    with pytest.raises(InputError, match=re.escape(says)):
+        read_table(path)
 
 
 # --- what a file can be instead of a CSV table ---------------------------------------------

@@ -205,13 +205,7 @@ KIND_CASES = ["unknown integer code", "text in a boolean column"]
 # naming that property, so the case count is visible in every project's test output.
 NEEDS = {
     **dict.fromkeys(
-        [
-            "empty file",
-            "duplicated header row (two files concatenated)",
-            "duplicated column names",
-            "wrong delimiter",
-        ],
-        "a CSV raw file (text-level corruptions are how CSV files go wrong)",
+        TEXT_CASES, "a CSV raw file (text-level corruptions are how CSV files go wrong)"
     ),
     "wrong dtype (numbers in a categorical column)": "a text categorical feature",
     "unknown category": "an enumerated column (a categorical feature or a class label)",
@@ -243,7 +237,7 @@ def test_the_bundled_data_exercises_every_case():
 def test_each_kind_of_bad_input_is_rejected_with_a_message_naming_it(project, contract, case):
     params = load_params()
     if not applicable(params, contract, case):
-        pytest.skip(f"not applicable: the data has no {NEEDS[case]}")
+        pytest.skip(f"not applicable: this case needs {NEEDS[case]}")
     corrupt, fragments = cases(params, contract)[case]
     corrupt(params.data.raw)
     report = validate_raw(params)

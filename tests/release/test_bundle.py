@@ -15,6 +15,7 @@ from pathlib import Path
 import onnxruntime as ort
 import pytest
 
+import tabpipe
 from tabpipe.core.config import load_params
 from tabpipe.core.contract import load_contract
 from tabpipe.core.paths import CHAMPION_FILE, PATHS
@@ -108,31 +109,66 @@ def test_bundle_files_have_ordinary_permissions(pipeline_project, tmp_path):
         assert stat.S_IMODE((tmp_path / "out" / name).stat().st_mode) == 0o644, name
 
 
-def test_a_bundle_copied_with_its_permissions_is_served_by_an_unprivileged_user(bundle_dir):
-    """Defect: mkstemp left model.json 0600, so uid 10001 in the image could not read it."""
+UNPRIVILEGED = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.fixture
+def copied_bundle(bundle_dir):
+    """The bundle copied with its permissions (as `docker build` COPY and `cp -p` do) into a
+    directory every user may enter; root only, since only root can become another user."""
     if os.geteuid() != 0:
         mode = stat.S_IMODE((bundle_dir / METADATA_FILE).stat().st_mode)
         assert mode & 0o044 == 0o044 & ~current_umask(), oct(mode)
-        return  # without root there is no other user to become; the modes are the check
+        pytest.skip("not applicable: not root, so no other user to become (the modes were checked)")
     base = Path(tempfile.mkdtemp(prefix="bundle-copy-"))
     try:
         base.chmod(0o755)
         copy = base / "bundle"
         shutil.copytree(bundle_dir, copy)  # copy2: permissions kept
         copy.chmod(0o755)
-        script = (
-            "import sys; from pathlib import Path; from tabpipe.serving.runtime import "
-            "ServingModel; print(ServingModel(Path(sys.argv[1])).version)"
-        )
-        done = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-             sys.executable, "-c", script, str(copy)],
-            capture_output=True, text=True, cwd=base, timeout=120, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == "v1.0.0"
+        yield copy
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_every_file_of_a_copied_bundle_is_readable_by_another_user(copied_bundle):
+    """Defect: mkstemp left model.json 0600, so uid 10001 in the image could not read it."""
+    files = sorted(str(p) for p in copied_bundle.iterdir())
+    assert {Path(f).name for f in files} >= {MODEL_FILE, METADATA_FILE}
+    done = subprocess.run(
+        [*UNPRIVILEGED, "cat", *files], capture_output=True, cwd=copied_bundle, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert len(done.stdout) == sum(Path(f).stat().st_size for f in files)
+
+
+def test_a_bundle_copied_with_its_permissions_is_served_by_an_unprivileged_user(copied_bundle):
+    """The service's own loader, run as another user, opens the copied bundle."""
+    closed = unreachable_by_others(Path(sys.prefix), Path(tabpipe.__file__).parent)
+    if closed is not None:
+        pytest.skip(
+            f"not applicable: {closed} is not searchable by other users, so another user "
+            "cannot run this Python environment (the bundle's readability was checked with cat)"
+        )
+    script = (
+        "import sys; from pathlib import Path; from tabpipe.serving.runtime import "
+        "ServingModel; print(ServingModel(Path(sys.argv[1])).version)"
+    )
+    done = subprocess.run(
+        [*UNPRIVILEGED, sys.executable, "-c", script, str(copied_bundle)],
+        capture_output=True, text=True, cwd=copied_bundle, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "v1.0.0"
+
+
+def unreachable_by_others(*paths: Path) -> Path | None:
+    """The first directory on the way to ``paths`` that other users cannot enter, if any."""
+    for path in paths:
+        for directory in [*reversed(path.resolve().parents), path.resolve()]:
+            if not stat.S_IMODE(directory.stat().st_mode) & 0o001:
+                return directory
+    return None
 
 
 def current_umask() -> int:

@@ -177,7 +177,24 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         return pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types; all mean "not a readable table"
+        why = _not_parquet(path)
+        if why:
+            raise InputError(f"{path}: {why}; this project reads CSV or Parquet") from exc
         raise InputError(f"{path}: not a readable Parquet file: {exc}") from exc
+
+
+def _not_parquet(path: Path) -> str | None:
+    """What a file named .parquet that pyarrow cannot read is instead, from its first bytes."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if head.startswith(b"PAR1"):
+        return None  # a Parquet file, damaged: pyarrow's own reason says how
+    for signature, why in SIGNATURES:
+        if head.startswith(signature):
+            return why
+    if b"\x00" not in head:
+        return "is text, not Parquet (a CSV file?): name it .csv"
+    return "is not a Parquet file (it does not start with the Parquet signature PAR1)"
 
 
 def _not_text(path: Path) -> str | None:
