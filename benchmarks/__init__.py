@@ -10,8 +10,13 @@ One module per benchmark family: :mod:`benchmarks.repro` (DVC pipeline wall time
 ``docs/benchmarks.md``, one section per benchmark, each refreshed on its own.
 """
 
+import os
+
 from tabpipe.core import threads
 
+# The thread variables as this process inherited them, before configure() fills in those
+# unset (the Machine section shows both).
+INHERITED = {name: os.environ.get(name) for name in (*threads.POOL_VARIABLES, threads.WAIT_POLICY)}
 # Before any benchmark module loads numpy, scikit-learn or onnxruntime, as the stages, the
 # service and the command line do: pools sized to this process's CPUs, passive waiting.
 threads.configure()

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
+from benchmarks import INHERITED
+
 PACKAGES = (
     "pandas",
     "numpy",
@@ -21,11 +23,14 @@ PACKAGES = (
     "onnxruntime",
     "dvc",
 )
-# Environment variables that change what these benchmarks measure; reported, never set.
+# Environment variables that change what these benchmarks measure; reported as the run had
+# them (the thread variables are set by tabpipe.core.threads where unset: shown as such).
 ENVIRONMENT = (
     "OPENBLAS_CORETYPE",
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OMP_WAIT_POLICY",
     "PYTHONDONTWRITEBYTECODE",
     "PYTHONPYCACHEPREFIX",
 )
@@ -86,6 +91,16 @@ def _git(*args: str, cwd: Path) -> str:
     return done.stdout.strip()
 
 
+def environment_value(name: str) -> str:
+    """The variable's value in this run, saying when tabpipe.core.threads set it."""
+    value = os.environ.get(name)
+    if value is None:
+        return "(unset)"
+    if name in INHERITED and INHERITED[name] is None:
+        return f"{value} (set by `tabpipe.core.threads`)"
+    return value
+
+
 def describe(root: Path) -> Machine:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return Machine(
@@ -97,7 +112,7 @@ def describe(root: Path) -> Machine:
         os=f"{platform.system()} {platform.release()} {platform.machine()}",
         python=platform.python_version(),
         packages=package_versions(),
-        environment={name: os.environ.get(name, "(unset)") for name in ENVIRONMENT},
+        environment={name: environment_value(name) for name in ENVIRONMENT},
         git_commit=_git("rev-parse", "--short", "HEAD", cwd=root) or "unknown",
         git_dirty=bool(_git("status", "--porcelain", "--untracked-files=no", cwd=root)),
         load_before=os.getloadavg(),
