@@ -122,7 +122,9 @@ def test_an_onboarded_project_takes_a_machinery_fix_and_stays_green(tmp_path):
 
     project = tmp_path / "project"
     git(tmp_path, "clone", "-q", str(template), str(project))
-    done = onboard(project, data, "--target", "target", "--name", "tumours")
+    # An onboarded project's own copy of this test starts from a template init already ran on.
+    again = ["--force"] if (template / "docs" / "project.md").exists() else []
+    done = onboard(project, data, "--target", "target", "--name", "tumours", *again)
     assert done.returncode == 0, done.stdout + done.stderr
     git(project, "add", "-A")
     git(project, "commit", "-qm", "Initialise tumours")

@@ -16,7 +16,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
-UV = ROOT / ".tools" / "bin" / "uv"
+# The uv `make` exports (absolute), else this checkout's: a project onboarded in a test
+# shares the session's environment and has no .tools/ of its own.
+UV = Path(os.environ.get("UV") or ROOT / ".tools" / "bin" / "uv")
 VENV = ".venv"
 SYNCED = Path(VENV) / ".synced"  # the Makefile's marker: the environment matches the lock
 
