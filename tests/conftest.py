@@ -11,6 +11,7 @@ from tabpipe.core import threads
 
 threads.configure()  # before pandas loads numpy: OpenMP/BLAS pools sized, passive waiting
 
+import os
 import shutil
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest
 from tabpipe.core.config import Params, load_params
 from tabpipe.core.contract import load_contract
 from tabpipe.core.io import read_table
+from tests.support.workspace import session_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,3 +62,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, params: Params) -> 
         shutil.copy(ROOT / relative, tmp_path / relative)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def environment(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkout whose `make setup` ran once; pass it to ``fresh_clone`` (or
+    ``share_environment``) so that a clone gets a hard-linked copy of its .venv."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # one folder for all workers of this run
+    return session_environment(base)

@@ -1,12 +1,15 @@
-"""The onboarding datasets beyond the three `make test` runs: `make test-onboarding` only.
+"""The onboarding datasets beyond the two `make test` runs: `make test-onboarding` only.
 
 Each onboards a dataset into a fresh clone and runs that project's whole `make test` there,
 minutes apiece, so `make test` leaves them out (pytest reports them as deselected). They
 run under TABPIPE_TEST_ONBOARDED=all (`make test-onboarding`) or when named on the command
-line.
+line. Breast cancer (test_init_binary.py) is one of them: in `make test` the same table is
+onboarded and checked by tests/onboarding/test_update.py, which also runs that project's
+`make test-fast` after merging a template fix into it.
 
 Every end-to-end and onboarding test shares one installed environment per session
-(``environment``): `make setup` runs once, each clone gets a hard-linked copy of it.
+(``environment`` in tests/conftest.py): `make setup` runs once, each clone gets a
+hard-linked copy of it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,6 @@ import os
 from pathlib import Path
 
 import pytest
-
-from tests.support.workspace import session_environment
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -39,12 +40,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if item not in dropped]
-
-
-@pytest.fixture(scope="session")
-def environment(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A clone whose `make setup` ran once; pass it to ``fresh_clone`` to share its .venv."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent  # one folder for all workers of this run
-    return session_environment(base)

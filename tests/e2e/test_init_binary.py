@@ -6,7 +6,9 @@ from sklearn.datasets import load_breast_cancer
 from tests.e2e.onboarding_checks import onboard_and_verify
 from tests.support.workspace import fresh_clone
 
-pytestmark = pytest.mark.e2e
+# make test onboards this table in tests/onboarding/test_update.py (same checks, then a
+# template fix merged and the project's make test-fast); here: make test-onboarding.
+pytestmark = [pytest.mark.e2e, pytest.mark.onboarding]
 
 
 def test_breast_cancer_becomes_a_binary_project(tmp_path, environment):

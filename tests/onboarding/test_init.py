@@ -14,6 +14,7 @@ from tabpipe.onboarding.init import (
     check_fits_in_memory,
     example_request,
     package_name,
+    relock,
     rename_package,
     replace_serving_example,
 )
@@ -116,3 +117,31 @@ def test_the_suggested_commit_command_pastes_into_a_shell(name):
     line = next(x for x in next_steps(request, "pkg").splitlines() if "git commit" in x)
     command = shlex.split(line.split("&& ", 1)[1])
     assert command == ["git", "commit", "-m", f"Initialise {name}"]
+
+
+def fake_uv(tmp_path: Path, offline_exit: int) -> tuple[str, Path]:
+    """A uv that records its arguments and fails `lock --offline` with ``offline_exit``."""
+    calls = tmp_path / "calls"
+    uv = tmp_path / "uv"
+    uv.write_text(
+        "#!/bin/sh\n"
+        f'echo "$*" >> "{calls}"\n'
+        f'case "$*" in *--offline*) echo "no cached metadata" >&2; exit {offline_exit};; esac\n'
+    )
+    uv.chmod(0o755)
+    return str(uv), calls
+
+
+def test_the_lock_is_updated_offline_from_the_cache_make_setup_filled(tmp_path, capsys):
+    uv, calls = fake_uv(tmp_path, offline_exit=0)
+    relock(uv)
+    assert calls.read_text().splitlines() == ["lock --offline --quiet"]
+    assert "locking online" not in capsys.readouterr().out
+
+
+def test_the_lock_is_updated_online_when_the_cache_lacks_something(tmp_path, capsys):
+    uv, calls = fake_uv(tmp_path, offline_exit=2)
+    relock(uv)
+    assert calls.read_text().splitlines() == ["lock --offline --quiet", "lock --quiet"]
+    out = capsys.readouterr().out
+    assert "locking online" in out and "no cached metadata" not in out

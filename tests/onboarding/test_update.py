@@ -16,8 +16,9 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from tabpipe.onboarding import update
+from tests.e2e.onboarding_checks import onboard_and_verify
 from tests.support.gitrepos import IDENTITY, git
-from tests.support.workspace import fresh_clone, make, onboard, sh
+from tests.support.workspace import fresh_clone, make, sh, share_environment
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +111,7 @@ MACHINERY_FIX = {
 
 
 @pytest.mark.e2e
-def test_an_onboarded_project_takes_a_machinery_fix_and_stays_green(tmp_path):
+def test_an_onboarded_project_takes_a_machinery_fix_and_stays_green(tmp_path, environment):
     """Template (2 commits) -> init on the first -> merge the second -> make test-fast."""
     template = fresh_clone(tmp_path / "template")
     first = git(template, "rev-parse", "HEAD")
@@ -122,10 +123,12 @@ def test_an_onboarded_project_takes_a_machinery_fix_and_stays_green(tmp_path):
 
     project = tmp_path / "project"
     git(tmp_path, "clone", "-q", str(template), str(project))
-    # An onboarded project's own copy of this test starts from a template init already ran on.
-    again = ["--force"] if (template / "docs" / "project.md").exists() else []
-    done = onboard(project, data, "--target", "target", "--name", "tumours", *again)
-    assert done.returncode == 0, done.stdout + done.stderr
+    share_environment(environment, project)
+    # Every check tests/e2e/test_init_binary.py makes of a new project (make test-onboarding
+    # runs that one, with the project's whole make test).
+    onboard_and_verify(
+        project, data, "tumours", "binary", "--target", "target", "--positive-class", "0"
+    )
     git(project, "add", "-A")
     git(project, "commit", "-qm", "Initialise tumours")
 
