@@ -6,7 +6,9 @@ SHELL := bash
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
-UV ?= $(CURDIR)/.tools/bin/uv  # absolute: exported to init, which runs uv from other folders
+# Absolute: exported to init, which runs uv from other folders. (No comment on the line
+# itself: make would keep the spaces before it in the value.)
+UV ?= $(CURDIR)/.tools/bin/uv
 export UV
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
