@@ -103,7 +103,7 @@ def reference(clone: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def own_suite(clone: Path, target: str = "test") -> dict[str, int]:
+def own_suite(clone: Path, target: str = "test") -> dict[str, object]:
     """The new project's `make test` (or `make test-fast`), as its README says; its counts."""
     # As a user runs it: plain `make test` (not every onboarding dataset again), and its own
     # onboarding tests check init without running a project's suite once more.
@@ -119,4 +119,6 @@ def own_suite(clone: Path, target: str = "test") -> dict[str, int]:
     assert tests.returncode == 0, tests.stdout[-6000:] + tests.stderr[-2000:]
     counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|error)", tail)}
     assert counts.get("passed") and not counts.get("failed"), tail
-    return counts
+    # What was not applicable to this dataset and why (pytest's -ra summary), for the docs.
+    skips = re.findall(r"^SKIPPED \[\d+\] (.+)$", tests.stdout, re.MULTILINE)
+    return {**counts, "skips": sorted(set(skips))}
