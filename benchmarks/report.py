@@ -14,7 +14,7 @@ from benchmarks import startup as startup_bench
 from benchmarks.latency import VARIANTS, LatencyResult
 from benchmarks.machine import Machine
 from benchmarks.pandas_contract import Finding
-from benchmarks.repro import ReproResult, RunLog, Scenario
+from benchmarks.repro import FORCED, ReproResult, RunLog, Scenario
 from benchmarks.startup import NO_MODEL_WORK, StartupRow
 from benchmarks.timing import Percentiles, Spread
 from benchmarks.validation import ValidationResult
@@ -202,7 +202,9 @@ def _repro(r: ReproResult) -> list[str]:
         f"remote beforehand (untimed); bundled data: {r.data_rows:,} rows. *cold*: the first "
         "`dvc repro` in a fresh clone (no cache, no run-cache, no cached outputs; uncached "
         "outputs committed to git, such as metrics/ and plots/, are present), one fresh clone "
-        "per repetition. *no-op*: `dvc repro` again with nothing changed. *train param "
+        "per repetition; the stages whose outputs are committed and match `dvc.lock` are "
+        "skipped. *no-op*: `dvc repro` again with nothing changed. *forced*: `dvc repro "
+        "--force`, every stage rerun (each stage process pays its start-up). *train param "
         f"changed*: `params.yaml` edited before each run ({r.changed_param}; a new value each "
         "time, so DVC's run-cache cannot restore an earlier result). Every scenario ran with "
         "the environment's bytecode as `make setup` compiles it (*compiled*) and with none "
@@ -253,6 +255,23 @@ def _repro(r: ReproResult) -> list[str]:
             f"{_seconds(_median_run(slow).cpu_seconds)} s): compiled was "
             f"{times(cold.seconds.median, slow.seconds.median)} no bytecode."
         )
+    forced = {v: by.get((FORCED, v)) for v in startup_bench.VARIANTS}
+    compiled, none = (forced[v] for v in startup_bench.VARIANTS)
+    if compiled is not None:
+        run = _median_run(compiled)
+        body = _body_seconds(run)
+        text += (
+            f" A forced run of all {len(run.ran)} stages took {compiled.seconds.median:.1f} s "
+            f"compiled (CPU {_seconds(run.cpu_seconds)} s, stage bodies {body:.1f} s: "
+            f"{compiled.seconds.median / (body + floor):.1f}x the bodies plus the floor)"
+        )
+        if none is not None:
+            text += (
+                f" against {none.seconds.median:.1f} s with no bytecode (CPU "
+                f"{_seconds(_median_run(none).cpu_seconds)} s): "
+                f"{times(compiled.seconds.median, none.seconds.median)} no bytecode"
+            )
+        text += "."
     changed = by.get(("train param changed", "compiled"))
     if changed is not None:
         text += (

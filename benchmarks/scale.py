@@ -374,12 +374,14 @@ def markdown(result: ScaleResult) -> str:
         finished = [s for s in size.stages if s.completed]
         total = sum(s.seconds for s in finished)
         peak = max((s.peak_rss_gib for s in finished), default=float("nan"))
+        unlogged = _unlogged(finished)
+        body = _number(sum(s.body_seconds for s in finished if s.stage not in unlogged))
         table.append(
             [
                 f"{size.rows:,}",
                 "**all stages**" if size.ok else "**stages finished**",
                 f"**{total:.1f}**",
-                _number(sum(s.body_seconds for s in finished)),
+                f"{body} (without {', '.join(unlogged)})" if unlogged else body,
                 _number(sum(s.cpu_seconds for s in finished)),
                 f"**{_number(peak, 2)}**",
                 "",
@@ -398,7 +400,9 @@ def markdown(result: ScaleResult) -> str:
         "",
         "*growth*: the stage's body time (its wall time where a body time is missing) over the "
         "same stage's at the size above, beside the growth in rows; near the rows' factor "
-        "means cost linear in rows, a smaller one that fixed costs still weigh.",
+        "means cost linear in rows, a smaller one that fixed costs still weigh. A gate that "
+        "refuses the model logs no body time (its `done in` line is printed on success "
+        "only): *n/a* there, and its wall time stands in for it in the growth figures.",
     ]
     lines += [
         "",
@@ -425,13 +429,21 @@ def markdown(result: ScaleResult) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _unlogged(stages: Sequence[StageRun]) -> list[str]:
+    """Completed stages that logged no body time (a gate that refused the model)."""
+    return [s.stage for s in stages if not math.isfinite(s.body_seconds)]
+
+
+def _costs(run: StageRun, before: StageRun) -> tuple[float, float]:
+    """Both runs' body times where both logged one, else both wall times."""
+    use_body = all(math.isfinite(r.body_seconds) and r.body_seconds > 0 for r in (run, before))
+    return (run.body_seconds, before.body_seconds) if use_body else (run.seconds, before.seconds)
+
+
 def _growth(run: StageRun, before: StageRun | None, rows_factor: float) -> str:
     if before is None or not rows_factor:
         return ""
-    use_body = all(math.isfinite(r.body_seconds) and r.body_seconds > 0 for r in (run, before))
-    now, then = (
-        (run.body_seconds, before.body_seconds) if use_body else (run.seconds, before.seconds)
-    )
+    now, then = _costs(run, before)
     return f"x{now / then:.1f} ({rows_factor:.0f}x rows)" if then > 0 else ""
 
 
@@ -441,7 +453,6 @@ def _reading(result: ScaleResult) -> list[str]:
         return ["No size completed every stage; see the outcomes above.", ""]
     largest = max(complete, key=lambda s: s.rows)
     total = sum(s.seconds for s in largest.stages)
-    body = sum(s.body_seconds for s in largest.stages)
     by_wall = sorted(largest.stages, key=lambda s: s.seconds, reverse=True)
     heaviest_memory = max(largest.stages, key=lambda s: s.peak_rss_gib)
     text = (
@@ -453,8 +464,11 @@ def _reading(result: ScaleResult) -> list[str]:
     if largest.rows >= GOAL_ROWS:
         met = "met" if total < GOAL_SECONDS else "**not met**"
         text += f" Goal: the whole pipeline at 10M rows in under 10 minutes here: {met}."
-    if math.isfinite(body):
-        text += f" The stage bodies (after imports) account for {body:.0f} s of it."
+    unlogged = _unlogged(largest.stages)
+    body = sum(s.body_seconds for s in largest.stages if s.stage not in unlogged)
+    text += f" The stage bodies (after imports) account for {body:.0f} s of it" + (
+        f" ({', '.join(unlogged)} logged no body time)." if unlogged else "."
+    )
     refused = [s.stage for s in largest.stages if s.outcome == "rejected"]
     if refused:
         text += (
@@ -475,23 +489,19 @@ def _reading(result: ScaleResult) -> list[str]:
     if smaller:
         base = max(smaller, key=lambda s: s.rows)
         factor = largest.rows / base.rows
-        use_body = all(
-            math.isfinite(s.body_seconds) and s.body_seconds > 0
-            for s in (*largest.stages, *base.stages)
-        )
-
-        def cost(run: StageRun) -> float:
-            return run.body_seconds if use_body else run.seconds
-
-        growth = ", ".join(
-            f"{b.stage} x{cost(a) / cost(b):.1f}"
-            for a, b in zip(largest.stages, base.stages, strict=True)
-        )
+        parts, walls = [], []
+        for a, b in zip(largest.stages, base.stages, strict=True):
+            now, then = _costs(a, b)
+            parts.append(f"{b.stage} x{now / then:.1f}" if then > 0 else f"{b.stage} n/a")
+            if now == a.seconds and then == b.seconds:
+                walls.append(b.stage)
+        measure = "stage body time" + (f" (wall time for {', '.join(walls)})" if walls else "")
+        if len(walls) == len(parts):
+            measure = "wall time"
         base_peak = max(s.peak_rss_gib for s in base.stages)
-        measure = "stage body time" if use_body else "wall time"
         text += (
             f" From {base.rows:,} to {largest.rows:,} rows ({factor:.0f}x the rows) the "
-            f"{measure} grew per stage: {growth}; the largest peak RSS grew "
+            f"{measure} grew per stage: {', '.join(parts)}; the largest peak RSS grew "
             f"x{heaviest_memory.peak_rss_gib / base_peak:.1f}. A factor near {factor:.0f} "
             "means cost linear in rows; a smaller one, that fixed costs still weigh."
         )

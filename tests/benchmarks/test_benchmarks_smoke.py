@@ -152,7 +152,7 @@ def test_the_report_renders_every_section(
         [
             repro.Scenario(name, logs, variant)
             for variant in startup_bench.VARIANTS
-            for name in ("cold", "no-op", "train param changed")
+            for name in ("cold", "no-op", repro.FORCED, "train param changed")
         ],
     )
     startup = [
@@ -181,6 +181,8 @@ def test_the_report_renders_every_section(
     assert all(heading in text for heading in headings)
     assert not re.search(r"\bnan\b", text, flags=re.IGNORECASE)
     assert "| cold | no bytecode | 1 |" in text
+    assert "A forced run of all 1 stages took 9.0 s compiled (CPU 8.0 s, stage bodies 1.0 s" in text
+    assert "against 9.0 s with no bytecode" in text
     assert (
         "start in at most 0.30 s of CPU with compiled bytecode (gate; goal under 0.5 s each: met"
         in text

@@ -174,6 +174,30 @@ def test_the_section_reports_every_stage_and_what_dominates():
     assert np.isfinite(result.memory_gib)
 
 
+def test_a_refusing_gate_without_a_body_time_leaves_the_other_bodies_counted():
+    def size(rows: int, factor: float, gate: str) -> SizeRun:
+        stages = [
+            StageRun(name, 2.0 * factor, 1.5 * factor, 0.3, 1.0, "ok", body_seconds=factor)
+            for name in STAGES[:-1]
+        ]
+        gate_body = 0.1 if gate == "ok" else float("nan")  # no "done in" line when it refuses
+        stages.append(StageRun("gate", 0.4, 0.3, 0.03, 1.0, gate, body_seconds=gate_body))
+        return SizeRun(rows, 0.1, 1.0, stages)
+
+    result = ScaleResult(
+        "abc1234", 4454, {}, 0, 24.0, [size(10**5, 1.0, "ok"), size(10**6, 8.0, "rejected")]
+    )
+    text = markdown(result)
+    bodies = 8.0 * (len(STAGES) - 1)
+    assert (
+        f"| 1,000,000 | **all stages** | **{2.0 * bodies + 0.4:.1f}** | {bodies:.1f} (without gate) |"
+        in text
+    )
+    assert f"account for {bodies:.0f} s of it (gate logged no body time)" in text
+    assert "stage body time (wall time for gate) grew per stage: validate x8.0" in text
+    assert "gate x1.0" in text  # its wall time, 0.4 s at both sizes
+
+
 def test_a_result_survives_its_json_round_trip(tmp_path):
     stage = StageRun("train", 2.0, 1.5, 0.3, 0.7, "ok", body_seconds=1.2)
     result = ScaleResult(
