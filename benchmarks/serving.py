@@ -12,8 +12,9 @@ the same way for each, one after the other in the same run:
   and a batch per request;
 - *in process*: the bare ``session.run`` on prebuilt inputs, the service's model runtime
   (inputs from JSON values, answers back) and scikit-learn, on the same rows, no HTTP;
-- *profile*: the onnxruntime service again under the sequential load with a sampling
-  profiler inside (:mod:`benchmarks.sampler`), attributing its busy time to components.
+- *profile*: the onnxruntime service again under the sequential load with a profiler
+  inside (:mod:`benchmarks.profiler`: cProfile on every thread, by thread CPU time),
+  attributing its CPU time to components.
 
 The load generator and the server share the machine's cores, so the figures are a
 comparison, not a capacity plan. ``run(root)`` returns a ``ServingResult``;
@@ -65,7 +66,7 @@ PATHS = {"single": "/predict", "batch": "/predict/batch"}
 LOCUSTFILE = Path(__file__).with_name("serving_locustfile.py")
 SAMPLE_ROWS = 1000
 HEADERS = {"Content-Type": "application/json"}
-PROFILE_ENV = "TABPIPE_BENCH_PROFILE"  # the server writes its sampler's counts there
+PROFILE_ENV = "TABPIPE_BENCH_PROFILE"  # the server writes its profile's totals there
 
 
 @dataclass(frozen=True)
@@ -126,12 +127,17 @@ class Profile:
     mode: str
     rows_per_request: int
     requests: int
-    busy: dict[str, int]  # component -> busy samples
-    ticks: int
+    cpu: dict[str, float]  # component -> CPU seconds of the Python threads (own time)
+    process_cpu_s: float  # the server process's CPU time over the same span
+    threads: int  # Python threads profiled
+
+    @property
+    def profiled_s(self) -> float:
+        return sum(self.cpu.values())
 
     def shares(self) -> list[tuple[str, float]]:
-        total = sum(self.busy.values()) or 1
-        return sorted(((k, v / total) for k, v in self.busy.items()), key=lambda kv: -kv[1])
+        total = self.profiled_s or 1.0
+        return sorted(((k, v / total) for k, v in self.cpu.items()), key=lambda kv: -kv[1])
 
 
 @dataclass(frozen=True)
@@ -354,7 +360,14 @@ def in_process(bundle: Path, rows: Sequence[Mapping[str, Any]], size: int, calls
 
 def read_profile(path: Path, mode: str, rows_per_request: int, requests: int) -> Profile:
     raw = json.loads(path.read_text(encoding="utf-8"))
-    return Profile(mode, rows_per_request, requests, dict(raw["busy"]), int(raw["ticks"]))
+    return Profile(
+        mode,
+        rows_per_request,
+        requests,
+        {str(k): float(v) for k, v in raw["cpu_seconds"].items()},
+        float(raw["process_cpu_seconds"]),
+        int(raw["threads"]),
+    )
 
 
 def run(root: Path, *, settings: Settings = Settings(), progress: bool = True) -> ServingResult:
@@ -476,7 +489,7 @@ def markdown(result: ServingResult) -> str:
 def _profile_lines(result: ServingResult) -> list[str]:
     if not result.profiles:
         return []
-    names = sorted({k for p in result.profiles for k in p.busy}, key=str)
+    names = sorted({k for p in result.profiles for k in p.cpu}, key=str)
     by_share = sorted(
         names, key=lambda n: -max(dict(p.shares()).get(n, 0.0) for p in result.profiles)
     )
@@ -486,11 +499,19 @@ def _profile_lines(result: ServingResult) -> list[str]:
         + " |"
     )
     lines = [
-        "**Where the service's time goes** (onnx backend): a sampling profiler inside the "
-        "server process (`benchmarks/sampler.py`, every thread every millisecond, waiting "
-        "threads skipped) under the sequential load above; share of the busy samples. Native "
-        "code counts for the Python frame that called it (onnxruntime's kernels for "
-        "`session.run`, pydantic-core for the models).",
+        "**Where the service's time goes** (onnx backend): the server process under the "
+        "sequential load above with cProfile on each of its Python threads timed by that "
+        "thread's CPU clock (`benchmarks/profiler.py`; waiting costs nothing), own time "
+        "summed by component, a builtin counted for the function that called it; share of "
+        "the profiled CPU time. Profiling slows Python calls more than native code, so the "
+        "Python components' shares are upper bounds. "
+        + "; ".join(
+            f"{_kind(p.mode, p.rows_per_request)}: {p.profiled_s:.1f} s profiled in "
+            f"{p.threads} threads, {p.profiled_s / max(p.process_cpu_s, 1e-9):.0%} of the "
+            f"process's {p.process_cpu_s:.1f} s of CPU"
+            for p in result.profiles
+        )
+        + " (the rest: onnxruntime's own pool threads, start-up and shutdown, the profiler).",
         "",
         header,
         "|---|" + "---:|" * len(result.profiles),
@@ -544,26 +565,26 @@ def _reading(result: ServingResult) -> list[str]:
 def serve(backend: str, bundle: Path, port: int) -> None:
     """The service process: the bundle as released, or with scikit-learn predicting.
 
-    With ``$TABPIPE_BENCH_PROFILE`` set, a sampling profiler runs for the server's lifetime
-    and writes its counts there when the server stops.
+    With ``$TABPIPE_BENCH_PROFILE`` set, :class:`benchmarks.profiler.ThreadProfiler` runs for
+    the server's lifetime and writes its totals there when the server stops.
     """
     import uvicorn
 
-    from benchmarks.sampler import Sampler
+    from benchmarks.profiler import ThreadProfiler
     from tabpipe.serving.app import create_app
 
     model = SklearnServingModel(bundle) if backend == "sklearn" else None
     app = create_app(bundle, model=model)
     profile = os.environ.get(PROFILE_ENV)
-    sampler = Sampler().start() if profile else None
+    profiler = ThreadProfiler().start() if profile else None
     try:
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
     except KeyboardInterrupt:
         pass  # how server() stops it
     finally:
-        if sampler is not None and profile:
-            sampler.stop()
-            sampler.dump(Path(profile))
+        if profiler is not None and profile:
+            profiler.stop()
+            profiler.dump(Path(profile))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

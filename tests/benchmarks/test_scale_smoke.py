@@ -190,8 +190,8 @@ def test_a_refusing_gate_without_a_body_time_leaves_the_other_bodies_counted():
     text = markdown(result)
     bodies = 8.0 * (len(STAGES) - 1)
     assert (
-        f"| 1,000,000 | **all stages** | **{2.0 * bodies + 0.4:.1f}** | {bodies:.1f} (without gate) |"
-        in text
+        f"| 1,000,000 | **all stages** | **{2.0 * bodies + 0.4:.1f}** | "
+        f"{bodies:.1f} (without gate) |" in text
     )
     assert f"account for {bodies:.0f} s of it (gate logged no body time)" in text
     assert "stage body time (wall time for gate) grew per stage: validate x8.0" in text

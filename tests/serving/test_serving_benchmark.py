@@ -7,14 +7,15 @@ checks are on what was counted and written, never on a duration.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
-import sys
 import threading
+import time
 
 import pytest
 
-from benchmarks import sampler, serving
+from benchmarks import profiler, serving
 from benchmarks.timing import Percentiles
 from tabpipe.core.paths import PATHS
 from tabpipe.serving.runtime import ServingModel
@@ -60,8 +61,9 @@ def test_load_runs_count_every_request_they_send(bench_bundle, test_rows, tmp_pa
     assert 0 < result.p50_ms <= result.p99_ms
     assert single.n == 25 and 0 < single.p50_ns <= single.p99_ns
     measured = serving.read_profile(profile, "batch", 10, 30)
-    assert measured.ticks > 0, "the server's sampler ran until it stopped"
-    assert set(measured.busy) <= {name for name, _ in sampler.COMPONENTS} | {sampler.OTHER}
+    assert measured.threads >= 2, "the event loop's thread and the endpoints' worker threads"
+    assert 0 < measured.profiled_s <= measured.process_cpu_s * 1.05
+    assert set(measured.cpu) <= {name for name, _ in profiler.COMPONENTS} | {profiler.OTHER}
 
 
 def test_in_process_timings_cover_the_model_the_runtime_and_scikit_learn(bench_bundle, test_rows):
@@ -70,17 +72,35 @@ def test_in_process_timings_cover_the_model_the_runtime_and_scikit_learn(bench_b
     assert all(p.n == 5 for p in (measured.session_run, measured.runtime, measured.sklearn))
 
 
-def test_the_sampler_skips_waiting_threads_and_names_what_works():
-    waiting = threading.Event()
-    thread = threading.Thread(target=waiting.wait, daemon=True)
-    thread.start()
-    try:
-        frame = sys._current_frames()[thread.ident]
-        assert sampler.component(frame) is None, "a thread blocked in wait() is idle"
-    finally:
-        waiting.set()
+def _python_work() -> int:
+    return sum(i * i for i in range(200_000))
+
+
+def test_the_profiler_charges_each_thread_s_work_and_not_its_waiting():
+    data = b"x" * 4_000_000
+
+    def work() -> None:
+        for _ in range(5):
+            _python_work()
+            hashlib.sha256(data).digest()  # native, releases the GIL: counts for work()
+
+    profile = profiler.ThreadProfiler().start()
+    threads = [threading.Thread(target=work), threading.Thread(target=time.sleep, args=(0.5,))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
         thread.join()
-    assert sampler.component(sys._getframe()) == sampler.OTHER
+    profile.stop()
+    own = {key[2]: value[2] for key, value in profile.stats.items()}
+    assert own["_python_work"] > 0 and own["<genexpr>"] > 0, "a thread started after start()"
+    assert own.get("<built-in method time.sleep>", 0.0) < 0.05, "half a second asleep costs ~0"
+    totals = profiler.by_component(profile.stats)
+    assert totals[profiler.OTHER] >= own["<built-in method _hashlib.openssl_sha256>"], (
+        "a builtin no component names counts for the Python function that called it"
+    )
+    assert profiler.component_of(("~", 0, "<method 'run' of 'onnxruntime.X' objects>")) == (
+        "onnxruntime `session.run`"
+    )
 
 
 def _percentiles(ms: float) -> Percentiles:
@@ -108,7 +128,7 @@ def test_the_section_puts_both_backends_side_by_side():
             serving.InProcess(1, _percentiles(0.1), _percentiles(0.3), _percentiles(5.0)),
             serving.InProcess(1000, _percentiles(2.0), _percentiles(20.0), _percentiles(30.0)),
         ],
-        profiles=[serving.Profile("single", 1, 100, {"JSON": 10, "HTTP server": 30}, 500)],
+        profiles=[serving.Profile("single", 1, 100, {"JSON": 1.0, "HTTP server": 3.0}, 5.0, 3)],
     )
     text = serving.markdown(result)
     assert "| 1 row (`/predict`) | onnx | 1,000 | 0 | 2.0 | 9.0 | 400 | 400 |" in text
@@ -118,3 +138,4 @@ def test_the_section_puts_both_backends_side_by_side():
     assert "onnxruntime serves 10.0x the requests per second of scikit-learn" in text
     assert "took 15x the bare `session.run`" in text and "more than 10x" in text
     assert "| HTTP server | 75% |" in text
+    assert "4.0 s profiled in 3 threads, 80% of the process's 5.0 s of CPU" in text
