@@ -1,24 +1,26 @@
-"""A profiler for the service process: the CPU time of every Python thread, by component.
+"""A profiler for the service process: where its Python threads spend their busy time.
 
 The service parses HTTP on its event-loop thread and runs the endpoints and the response
 validation on anyio's worker threads; cProfile profiles one thread (Python 3.11). So
-:class:`ThreadProfiler` gives each thread a ``cProfile.Profile`` of its own, timed by that
-thread's CPU clock (``time.thread_time``): the thread that starts it, and every thread
-started later (``threading.setprofile``). A thread that waits (for a request, for work, for
-the GIL) spends no CPU time, so waiting is never counted as work. The functions' own times
-are summed by component (:data:`COMPONENTS`, matched on the function's file, or on the name
-of a native function); a native function no component names (a builtin) counts for the
-Python function that called it.
+:class:`ThreadProfiler` gives each thread a ``cProfile.Profile`` of its own: the thread that
+starts it, and every thread started later (``threading.setprofile``). The functions' own
+times are summed by component (:data:`COMPONENTS`, matched on the function's file, or on
+the name of a native function); a native function no component names (a builtin) counts
+for the Python function that called it. The time threads spend waiting (:data:`WAITING`:
+the event loop's poll, a worker's wait for work, sleeps) is set apart, not counted as work.
+
+cProfile's own clock (wall time) rather than each thread's CPU clock: reading a thread's
+CPU clock is a system call here, and with it the profiled requests ran 10x slower against
+about 3x. Deterministic profiling still slows Python calls more than native code: the
+section shows the profiled requests' latency beside the unprofiled one, and the shares are
+to be read as such.
 
 Not a sampler: an in-process sampler reads the other threads' stacks only while it holds
-the GIL, and busy threads hand the GIL over mostly at system calls, so it charges the socket
-writes and the event loop's wake-ups for the Python work done before them (on one-row
-requests it found 268 samples in ``sock.send``, more than the ~2,000 writes can take at 1 ms
-a sample, and almost none in routing or validation). py-spy would see native frames but is
-not in the locked environment and needs ptrace rights. Deterministic profiling slows Python
-calls more than native code: read the shares, not the seconds. onnxruntime's own pool
-threads are not Python threads: their CPU time is not counted (the calling thread's is),
-which :class:`ThreadProfiler` reports as the share of the process's CPU time it covers.
+the GIL, and busy threads hand the GIL over mostly at system calls, so it charged the
+socket writes and the event loop's wake-ups for the Python work done before them (on
+one-row requests 268 samples in ``sock.send``, more than ~2,000 small writes can take at
+1 ms a sample, and almost none in routing or validation). py-spy would see native frames
+but is not in the locked environment and needs ptrace rights.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import pstats
 import resource
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 from types import FrameType
@@ -51,11 +52,21 @@ COMPONENTS = (
     ("threads and locks (`threading`, `queue`)", ("threading.py", "queue.py", "_thread.")),
 )
 OTHER = "other"
+# Native functions a thread waits in (matched before COMPONENTS): not work.
+WAITING = (
+    "'poll' of 'select.epoll'",
+    "'select' of 'select.",
+    "'acquire' of '_thread.",
+    "time.sleep",
+)
+WAITING_KEY = "(waiting)"
 Key = tuple[str, int, str]  # pstats' (file, line, function)
 
 
 def component_of(key: Key) -> str | None:
     where = f"{key[0]}:{key[2]}"
+    if key[0] == "~" and any(fragment in where for fragment in WAITING):
+        return WAITING_KEY
     for name, fragments in COMPONENTS:
         if any(fragment in where for fragment in fragments):
             return name
@@ -63,7 +74,7 @@ def component_of(key: Key) -> str | None:
 
 
 def by_component(stats: dict[Key, Any]) -> dict[str, float]:
-    """Own CPU seconds per component; unnamed native functions count for their callers."""
+    """Own seconds per component (and WAITING_KEY); unnamed builtins count for their callers."""
     totals: Counter[str] = Counter()
     for key, (_, _, own, _, callers) in stats.items():
         found = component_of(key)
@@ -81,7 +92,7 @@ def _process_cpu() -> float:
 
 
 class ThreadProfiler:
-    """cProfile on every Python thread, by thread CPU time, until :meth:`stop`."""
+    """cProfile on every Python thread until :meth:`stop`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -92,7 +103,7 @@ class ThreadProfiler:
         self.process_cpu_seconds = 0.0
 
     def _new(self) -> cProfile.Profile:
-        profile = cProfile.Profile(time.thread_time)
+        profile = cProfile.Profile()
         with self._lock:
             self._profiles.append(profile)
         return profile
@@ -129,10 +140,13 @@ class ThreadProfiler:
         self.stats = dict(merged.stats) if merged is not None else {}  # type: ignore[attr-defined]
 
     def dump(self, path: Path) -> None:
+        totals = by_component(self.stats)
+        waiting = totals.pop(WAITING_KEY, 0.0)
         path.write_text(
             json.dumps(
                 {
-                    "cpu_seconds": by_component(self.stats),
+                    "busy_seconds": totals,
+                    "waiting_seconds": waiting,
                     "process_cpu_seconds": self.process_cpu_seconds,
                     "threads": len(self._profiles),
                 }

@@ -127,17 +127,19 @@ class Profile:
     mode: str
     rows_per_request: int
     requests: int
-    cpu: dict[str, float]  # component -> CPU seconds of the Python threads (own time)
+    busy: dict[str, float]  # component -> seconds of its functions' own time, all threads
+    waiting_s: float  # the threads' time in the event loop's poll, waits for work, sleeps
     process_cpu_s: float  # the server process's CPU time over the same span
     threads: int  # Python threads profiled
+    latency: Percentiles  # the profiled requests, on the client
 
     @property
-    def profiled_s(self) -> float:
-        return sum(self.cpu.values())
+    def busy_s(self) -> float:
+        return sum(self.busy.values())
 
     def shares(self) -> list[tuple[str, float]]:
-        total = self.profiled_s or 1.0
-        return sorted(((k, v / total) for k, v in self.cpu.items()), key=lambda kv: -kv[1])
+        total = self.busy_s or 1.0
+        return sorted(((k, v / total) for k, v in self.busy.items()), key=lambda kv: -kv[1])
 
 
 @dataclass(frozen=True)
@@ -358,15 +360,19 @@ def in_process(bundle: Path, rows: Sequence[Mapping[str, Any]], size: int, calls
     return InProcess(size, timed["session_run"], timed["runtime"], timed["sklearn"])
 
 
-def read_profile(path: Path, mode: str, rows_per_request: int, requests: int) -> Profile:
+def read_profile(
+    path: Path, mode: str, rows_per_request: int, requests: int, latency: Percentiles
+) -> Profile:
     raw = json.loads(path.read_text(encoding="utf-8"))
     return Profile(
         mode,
         rows_per_request,
         requests,
-        {str(k): float(v) for k, v in raw["cpu_seconds"].items()},
+        {str(k): float(v) for k, v in raw["busy_seconds"].items()},
+        float(raw["waiting_seconds"]),
         float(raw["process_cpu_seconds"]),
         int(raw["threads"]),
+        latency,
     )
 
 
@@ -414,8 +420,12 @@ def run(root: Path, *, settings: Settings = Settings(), progress: bool = True) -
             say(f"profile of the onnx service, {mode}")
             profile_file = work / f"profile-{mode}.json"
             with server("onnx", bundle, root, profile=profile_file) as (_, port):
-                sequential(port, PATHS[mode], bodies(rows, mode, s.batch_rows), per_mode[mode])
-            result.profiles.append(read_profile(profile_file, mode, sizes[mode], per_mode[mode]))
+                timing = sequential(
+                    port, PATHS[mode], bodies(rows, mode, s.batch_rows), per_mode[mode]
+                )
+            result.profiles.append(
+                read_profile(profile_file, mode, sizes[mode], per_mode[mode], timing)
+            )
     return result
 
 
@@ -489,7 +499,8 @@ def markdown(result: ServingResult) -> str:
 def _profile_lines(result: ServingResult) -> list[str]:
     if not result.profiles:
         return []
-    names = sorted({k for p in result.profiles for k in p.cpu}, key=str)
+    seq = {q.mode: q for q in result.sequential if q.backend == "onnx"}
+    names = sorted({k for p in result.profiles for k in p.busy}, key=str)
     by_share = sorted(
         names, key=lambda n: -max(dict(p.shares()).get(n, 0.0) for p in result.profiles)
     )
@@ -499,19 +510,24 @@ def _profile_lines(result: ServingResult) -> list[str]:
         + " |"
     )
     lines = [
-        "**Where the service's time goes** (onnx backend): the server process under the "
-        "sequential load above with cProfile on each of its Python threads timed by that "
-        "thread's CPU clock (`benchmarks/profiler.py`; waiting costs nothing), own time "
-        "summed by component, a builtin counted for the function that called it; share of "
-        "the profiled CPU time. Profiling slows Python calls more than native code, so the "
-        "Python components' shares are upper bounds. "
+        "**Where the service's time goes** (onnx backend): the server process again under "
+        "the sequential load above, with cProfile on each of its Python threads "
+        "(`benchmarks/profiler.py`): the functions' own time summed by component, a builtin "
+        "counted for the function that called it, the threads' waiting (the event loop's "
+        "poll, the workers' wait for work) left out; share of that busy time. Profiling "
+        "slows Python calls more than native code, so the Python components' shares are "
+        "upper bounds and the model's a lower bound: "
         + "; ".join(
-            f"{_kind(p.mode, p.rows_per_request)}: {p.profiled_s:.1f} s profiled in "
-            f"{p.threads} threads, {p.profiled_s / max(p.process_cpu_s, 1e-9):.0%} of the "
-            f"process's {p.process_cpu_s:.1f} s of CPU"
+            f"{_kind(p.mode, p.rows_per_request)} took {_ms(p.latency.p50_ns / 1e6)} ms at "
+            f"p50 under the profiler"
+            + (
+                f" against {_ms(q.latency.p50_ns / 1e6)} ms without"
+                if (q := seq.get(p.mode)) is not None
+                else ""
+            )
             for p in result.profiles
         )
-        + " (the rest: onnxruntime's own pool threads, start-up and shutdown, the profiler).",
+        + ".",
         "",
         header,
         "|---|" + "---:|" * len(result.profiles),

@@ -60,10 +60,10 @@ def test_load_runs_count_every_request_they_send(bench_bundle, test_rows, tmp_pa
     assert result.rows_per_s == pytest.approx(result.requests_per_s * 10)
     assert 0 < result.p50_ms <= result.p99_ms
     assert single.n == 25 and 0 < single.p50_ns <= single.p99_ns
-    measured = serving.read_profile(profile, "batch", 10, 30)
+    measured = serving.read_profile(profile, "batch", 10, 30, single)
     assert measured.threads >= 2, "the event loop's thread and the endpoints' worker threads"
-    assert 0 < measured.profiled_s <= measured.process_cpu_s * 1.05
-    assert set(measured.cpu) <= {name for name, _ in profiler.COMPONENTS} | {profiler.OTHER}
+    assert measured.busy_s > 0 and measured.waiting_s > 0 and measured.process_cpu_s > 0
+    assert set(measured.busy) <= {name for name, _ in profiler.COMPONENTS} | {profiler.OTHER}
 
 
 def test_in_process_timings_cover_the_model_the_runtime_and_scikit_learn(bench_bundle, test_rows):
@@ -93,8 +93,9 @@ def test_the_profiler_charges_each_thread_s_work_and_not_its_waiting():
     profile.stop()
     own = {key[2]: value[2] for key, value in profile.stats.items()}
     assert own["_python_work"] > 0 and own["<genexpr>"] > 0, "a thread started after start()"
-    assert own.get("<built-in method time.sleep>", 0.0) < 0.05, "half a second asleep costs ~0"
     totals = profiler.by_component(profile.stats)
+    assert totals[profiler.WAITING_KEY] >= 0.5, "the sleeping thread's half second is waiting"
+    assert "time.sleep" not in str(set(totals)), "waiting is not a component of the work"
     assert totals[profiler.OTHER] >= own["<built-in method _hashlib.openssl_sha256>"], (
         "a builtin no component names counts for the Python function that called it"
     )
@@ -128,7 +129,18 @@ def test_the_section_puts_both_backends_side_by_side():
             serving.InProcess(1, _percentiles(0.1), _percentiles(0.3), _percentiles(5.0)),
             serving.InProcess(1000, _percentiles(2.0), _percentiles(20.0), _percentiles(30.0)),
         ],
-        profiles=[serving.Profile("single", 1, 100, {"JSON": 1.0, "HTTP server": 3.0}, 5.0, 3)],
+        profiles=[
+            serving.Profile(
+                "single",
+                1,
+                100,
+                {"JSON": 1.0, "HTTP server": 3.0},
+                9.0,
+                5.0,
+                3,
+                _percentiles(4.5),
+            )
+        ],
     )
     text = serving.markdown(result)
     assert "| 1 row (`/predict`) | onnx | 1,000 | 0 | 2.0 | 9.0 | 400 | 400 |" in text
@@ -138,4 +150,4 @@ def test_the_section_puts_both_backends_side_by_side():
     assert "onnxruntime serves 10.0x the requests per second of scikit-learn" in text
     assert "took 15x the bare `session.run`" in text and "more than 10x" in text
     assert "| HTTP server | 75% |" in text
-    assert "4.0 s profiled in 3 threads, 80% of the process's 5.0 s of CPU" in text
+    assert "1 row (`/predict`) took 4.5 ms at p50 under the profiler against 1.5 ms without" in text
