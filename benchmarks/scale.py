@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.repro import clone_env, set_param
-from benchmarks.synthetic import contract_bounds, enumerated_columns, write_parquet
+from benchmarks.synthetic import contract_bounds, copied_columns, write_parquet
 from tabpipe.core.config import load_params
 from tabpipe.core.io import read_table
 
@@ -214,7 +214,7 @@ def run_size(
         bounds=bounds,
         seed=SEED,
         progress=generated,
-        keep={params.data.target} | enumerated_columns(root / params.data.contract),
+        keep=copied_columns(params.data.target, root / params.data.contract),
     )
     generate_seconds = time.perf_counter() - started
     file_mib = (clone / SYNTHETIC).stat().st_size / 1024**2

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.serving import prepare
-from benchmarks.synthetic import contract_bounds, write_parquet
+from benchmarks.synthetic import contract_bounds, copied_columns, write_parquet
 from tabpipe.core.config import load_params
 from tabpipe.core.io import read_table, write_with
 from tabpipe.core.model import model_frame
@@ -114,7 +114,7 @@ def run(root: Path, *, rows: int = 1_000_000, progress: bool = True) -> ScoringR
             source,
             bounds=contract_bounds(root / params.data.contract),
             seed=0,
-            keep={params.data.target},
+            keep=copied_columns(params.data.target, root / params.data.contract),
         )
         out = work / "scored.parquet"
         say("tabpipe predict, as a process")

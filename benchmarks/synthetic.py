@@ -53,6 +53,12 @@ def enumerated_columns(contract: Path) -> set[str]:
     return names
 
 
+def copied_columns(target: str, contract: Path) -> set[str]:
+    """The columns synthetic rows copy from their source row: the label and the columns the
+    contract enumerates (integer codes jittered to 1909 fail ``isin([2007, 2008, 2009])``)."""
+    return {target} | enumerated_columns(contract)
+
+
 def numeric_columns(source: pd.DataFrame) -> list[str]:
     return [
         str(c)

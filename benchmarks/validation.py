@@ -26,7 +26,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from benchmarks.pandas_contract import ColumnRule, Finding, Rules, load_rules, validate
-from benchmarks.synthetic import chunks, contract_bounds
+from benchmarks.synthetic import chunks, contract_bounds, copied_columns
 from benchmarks.timing import Spread
 from tabpipe.core.config import load_params
 from tabpipe.core.contract import STRUCTURAL, ValidationReport, check, load_contract
@@ -84,7 +84,8 @@ def bench_frame(root: Path, rows: int, seed: int) -> tuple[pd.DataFrame, int]:
     params = load_params(root / "params.yaml")
     source = read_table(root / params.data.raw)
     bounds = contract_bounds(root / params.data.contract)
-    parts = chunks(source, rows, bounds=bounds, seed=seed, keep={params.data.target})
+    keep = copied_columns(params.data.target, root / params.data.contract)
+    parts = chunks(source, rows, bounds=bounds, seed=seed, keep=keep)
     return pd.concat(list(parts), ignore_index=True), len(source)
 
 

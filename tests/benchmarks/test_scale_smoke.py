@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from benchmarks.scale import (
     STAGES,
@@ -30,7 +31,7 @@ from benchmarks.scale import (
 from benchmarks.synthetic import (
     chunks,
     contract_bounds,
-    enumerated_columns,
+    copied_columns,
     numeric_columns,
     write_parquet,
 )
@@ -50,7 +51,7 @@ def source() -> tuple[pd.DataFrame, Path]:
 
 _PARAMS = load_params(ROOT / "params.yaml")
 # Copied, never jittered: the label, and integer codes or booleans the contract enumerates.
-LABEL = {_PARAMS.data.target} | enumerated_columns(ROOT / _PARAMS.data.contract)
+LABEL = copied_columns(_PARAMS.data.target, ROOT / _PARAMS.data.contract)
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +117,15 @@ def test_clipping_keeps_even_wild_jitter_inside_the_contract(source):
     bounds = contract_bounds(contract)
     wild = next(chunks(frame, 3_000, bounds=bounds, seed=2, jitter=3.0, keep=LABEL))
     report, _ = check(wild, load_contract(contract), source="wild", contract="c")
-    assert report.ok, report.summary()
+    # Such jitter clips most values to a bound, so on a table with few numeric columns
+    # (penguins: four) rows repeat beyond the contract's duplicate cap; that cap judges the
+    # data, not the clipping. The scale benchmark's own jitter (5%) keeps rows distinct.
+    broken = [f for f in report.failures if not f.check.startswith("max_duplicate_fraction")]
+    assert not broken, report.summary()
     unclipped = next(chunks(frame, 3_000, bounds={}, seed=2, jitter=3.0, keep=LABEL))
     report, _ = check(unclipped, load_contract(contract), source="unclipped", contract="c")
-    assert not report.ok  # without the contract's bounds the same jitter breaks in_range
+    # Without the contract's bounds the same jitter breaks in_range.
+    assert any(f.check.startswith("in_range") for f in report.failures), report.summary()
 
 
 def test_the_same_seed_gives_the_same_rows(source):
@@ -222,6 +228,37 @@ def test_kept_columns_are_copied_not_jittered():
     assert set(frame["label"]) == {100, 200}
     jittered = next(chunks(source, 500, bounds={}, seed=0))
     assert not set(jittered["label"]) <= {100, 200}, "without keep a numeric label is jittered"
+
+
+def test_every_benchmark_copies_the_codes_and_booleans_a_contract_enumerates(tmp_path):
+    # A table with integer codes and booleans, onboarded as init would, whatever the
+    # project's data: jittered codes (year 2007 -> 1909) failed the contract's isin in the
+    # scoring and validation benchmarks, which copied only the label.
+    from benchmarks import validation
+    from tabpipe.onboarding.plan import contract_spec, plan
+    from tests.support.factories import kinds_table
+
+    frame = kinds_table()
+    frame["cohort"] = np.random.default_rng(0).choice([2019, 2020, 2021], len(frame))
+    chosen = plan(frame, "y")
+    contract = tmp_path / "contracts" / "data.yaml"
+    contract.parent.mkdir()
+    contract.write_text(yaml.safe_dump(contract_spec(frame, chosen, "kinds")))
+    (tmp_path / "data").mkdir()
+    frame.to_parquet(tmp_path / "data" / "table.parquet", index=False)
+    settings = yaml.safe_load((ROOT / "params.yaml").read_text())
+    settings["data"] = {**settings["data"], "raw": "data/table.parquet", "target": "y"}
+    settings["data"].update(contract="contracts/data.yaml", task=chosen.task.value)
+    settings["data"]["positive_class"] = chosen.positive_class
+    settings["features"] = {"numeric": chosen.numeric, "categorical": chosen.categorical}
+    settings["evaluate"]["slice_by"] = []
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+
+    assert {"cohort", "plan_code", "member", "opted_in", "y"} <= copied_columns("y", contract)
+    rows, _ = validation.bench_frame(tmp_path, 1_000, seed=0)
+    report, _ = check(rows, load_contract(contract), source="synthetic", contract="kinds")
+    assert report.ok, report.summary()
+    assert set(rows["cohort"]) <= {2019, 2020, 2021}
 
 
 def test_a_stage_reports_its_own_peak_memory_and_a_silent_hang_is_killed(tmp_path):

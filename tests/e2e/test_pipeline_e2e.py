@@ -73,10 +73,14 @@ def test_changing_a_train_param_reruns_only_train_and_downstream(clone):
     old = settings["train"][family][name]
     new = old * 2 if family == "linear" else max(old // 4, 1)
     settings["train"][family][name] = new
+    # A quarter of the trees may fall below the gate init inferred for the default (penguins'
+    # sex: accuracy 0.851 < 0.857): the gate still runs, its verdict recorded, not enforced.
+    settings["gate"]["fail_on_reject"] = False
     params_file.write_text(yaml.safe_dump(settings, sort_keys=False))
 
     done = sh(["dvc", "repro"], clone)
     assert stages_run(done.stdout) == ["train", "evaluate", "export", "gate"]
+    assert "blessed" in json.loads((clone / "reports" / "gate.json").read_text())
     diff = json.loads(sh(["dvc", "params", "diff", "--json"], clone).stdout)
     change = diff["params.yaml"][f"train.{family}.{name}"]
     assert (change["old"], change["new"]) == (old, new)
