@@ -83,7 +83,7 @@ def table(lines: list[dict[str, Any]]) -> str:
         reference = " / ".join(f"{m} {g['reference']:.4g}" for m, g in goals.items())
         worse = " / ".join(f"{g['worse_by']:+.1%}" for g in goals.values())
         suite = line.get("own_suite") or {}
-        counts = ", ".join(f"{n} {k}" for k, n in suite.items()) or "not run"
+        counts = ", ".join(f"{n} {k}" for k, n in suite.items() if k != "skips") or "not run"
         rows = line["rows"]["train"] + line["rows"]["test"]
         out.append(
             f"| {line['dataset']} | {rows:,} | {line['task']} | {shown} | {reference} | {worse} "
