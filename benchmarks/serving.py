@@ -164,7 +164,8 @@ class SklearnServingModel(ServingModel):
         self.pipeline = joblib.load(directory / "model.joblib")
         self.feature_params = FeatureParams(
             numeric=[f.name for f in self.features if f.kind == "numeric"],
-            categorical=[f.name for f in self.features if f.kind == "categorical"],
+            # Booleans are two-category features of the model, as params.yaml lists them.
+            categorical=[f.name for f in self.features if f.kind != "numeric"],
         )
 
     def predict_columns(self, columns: Mapping[str, Sequence[Any]]) -> list[Prediction]:

@@ -9,6 +9,7 @@ tests/support/fake_github.py, which pages comments 30 at a time as GitHub does.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -216,12 +217,15 @@ def test_the_command_line_exits_0_with_a_warning_and_a_summary_note(tmp_path, ca
 def fake_tarball(path: Path, version: str = comment.CML_VERSION) -> bytes:
     data = json.dumps({"name": comment.CML_PACKAGE, "version": version}).encode()
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
         info = tarfile.TarInfo("package/package.json")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    path.write_bytes(buffer.getvalue())
-    return buffer.getvalue()
+    # gzip's header holds a time: "w:gz" stamps the current second, so two packs of the same
+    # version differed when a busy machine crossed a second between them (a flaky refusal).
+    packed = gzip.compress(buffer.getvalue(), mtime=0)
+    path.write_bytes(packed)
+    return packed
 
 
 class FakeNpm:

@@ -13,6 +13,7 @@ import shutil
 import threading
 import time
 
+import pandas as pd
 import pytest
 
 from benchmarks import profiler, serving
@@ -30,12 +31,33 @@ def bench_bundle(bundle_dir, pipeline_project, tmp_path_factory):
     return copy
 
 
+@pytest.fixture(scope="module")
+def kinds_bench(kinds_bundle, tmp_path_factory):
+    """The same for a table with booleans and integer codes (any project), and its rows."""
+    copy = tmp_path_factory.mktemp("bench-kinds") / "bundle"
+    shutil.copytree(kinds_bundle, copy)
+    shutil.copy(kinds_bundle.parents[1] / PATHS.model, copy / "model.joblib")
+    names = [f.name for f in ServingModel(copy).features]
+    frame = pd.read_parquet(kinds_bundle.parents[1] / PATHS.test_split)
+    return copy, json.loads(frame[names].head(30).to_json(orient="records"))
+
+
 def test_the_scikit_learn_backend_answers_like_the_onnx_service(bench_bundle, test_rows):
-    onnx_model, sklearn_model = (
-        ServingModel(bench_bundle),
-        serving.SklearnServingModel(bench_bundle),
-    )
-    rows = test_rows[:30]
+    assert_same_answers(bench_bundle, test_rows[:30])
+
+
+def test_the_scikit_learn_backend_takes_booleans_and_integer_codes(kinds_bench):
+    # It sent the model only numeric and text-categorical columns ("columns are missing:
+    # {'freezing'}" on Seattle weather's boolean).
+    bundle, rows = kinds_bench
+    assert {f.kind for f in ServingModel(bundle).features} >= {"boolean", "categorical"}
+    assert_same_answers(bundle, rows)
+    measured = serving.in_process(bundle, rows, 7, calls=3)
+    assert measured.sklearn.n == 3
+
+
+def assert_same_answers(bundle, rows):
+    onnx_model, sklearn_model = ServingModel(bundle), serving.SklearnServingModel(bundle)
     expected, actual = onnx_model.predict_rows(rows), sklearn_model.predict_rows(rows)
     assert [p.label for p in actual] == [p.label for p in expected]
     for a, e in zip(actual, expected, strict=True):
