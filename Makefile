@@ -49,7 +49,7 @@ run: data check ## run the whole pipeline (dvc repro: validate, split, train, ev
 	@echo "==> outputs: models/model.onnx, metrics/, plots/, reports/ (try: dvc plots show)"
 
 test: data ## run the test suite (core, pipeline, CI, release, serving, monitoring, onboarding, end-to-end)
-	pytest -n 2 --dist loadfile
+	pytest -n 2 --dist loadfile --durations=10
 
 test-fast: data ## the test suite without the end-to-end tests
 	pytest -n 2 --dist loadfile -m "not e2e and not rehearsal"

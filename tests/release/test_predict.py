@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -150,3 +151,31 @@ def test_a_small_file_may_have_more_nulls_than_the_training_table_allows(
     with inside(pipeline_project):
         scored, _ = predict_batch.run(source, out, bundle_dir, load_params())
     assert len(scored) == 4 and scored["prediction"].notna().all()
+
+
+@pytest.mark.parametrize("which", ["project", "every kind"])
+def test_batch_feeds_are_the_feeds_the_service_makes_from_json_values(
+    which, bundle_dir, kinds_bundle
+):
+    """predict builds the ONNX inputs column by column; the service, value by value."""
+    bundle = bundle_dir if which == "project" else kinds_bundle
+    model = ServingModel(bundle)
+    frame = pd.read_parquet(bundle.parents[1] / PATHS.test_split).head(200)
+    frame = frame.reset_index(drop=True)
+    for feature in model.features:  # a missing value in every nullable feature
+        if feature.nullable:
+            frame.loc[3, feature.name] = None
+    as_json = frame.astype(object).where(frame.notna(), None)
+    columns = {f.name: as_json[f.name].tolist() for f in model.features}
+    expected = model._feeds(columns)
+    got = predict_batch.frame_feeds(model, frame)
+    assert list(got) == list(expected)
+    for name, array in expected.items():
+        assert got[name].dtype == array.dtype and got[name].shape == array.shape, name
+        if array.dtype == object:
+            assert got[name].ravel().tolist() == array.ravel().tolist(), name
+        else:
+            np.testing.assert_array_equal(got[name], array, err_msg=name)
+    kinds = {f.kind for f in model.features}
+    if which == "every kind":
+        assert kinds == {"numeric", "categorical", "boolean"}, "the table covers every kind"

@@ -20,7 +20,6 @@ import copy
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +35,7 @@ from tabpipe.core.contract import (
 )
 from tabpipe.core.io import SUPPORTED_SUFFIXES, InputError, read_table, write_with
 from tabpipe.core.paths import BUNDLE_DIR, PARAMS_FILE
-from tabpipe.serving.runtime import ModelLoadError, ServingModel
+from tabpipe.serving.runtime import MISSING_CATEGORY, ModelLoadError, ServingModel
 
 CHUNK_ROWS = 50_000
 
@@ -80,32 +79,43 @@ def validate(
     return report, pd.concat([frame[passthrough], valid], axis=1)
 
 
-def _json_values(series: pd.Series, numeric: bool) -> list[Any]:
-    if numeric:
-        values = pd.to_numeric(series, errors="raise").astype(np.float64)
-        return [None if np.isnan(v) else float(v) for v in values]
-    return [None if pd.isna(v) else str(v) for v in series.astype(object)]
+def frame_feeds(model: ServingModel, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The model's ONNX inputs for a validated frame, column by column.
+
+    The same values :meth:`ServingModel._feeds` makes from a request's JSON values, without
+    a Python object per cell: numbers as float32 (missing as NaN), categories and booleans as
+    ``str(value)`` (missing as the missing category). tests/release/test_predict.py checks
+    that both give the same feeds.
+    """
+    feeds = {}
+    for feature in model.features:
+        series = frame[feature.name]
+        if feature.kind == "numeric":
+            numbers = pd.to_numeric(series, errors="raise").astype("float64")
+            array = numbers.to_numpy(dtype=np.float64, na_value=np.nan).astype(np.float32)
+        else:
+            values = series.astype(object)
+            missing = values.isna().to_numpy()
+            array = values.astype(str).to_numpy(dtype=object)
+            array[missing] = MISSING_CATEGORY
+        feeds[feature.onnx_input] = array.reshape(-1, 1)
+    return feeds
 
 
 def predict_frame(model: ServingModel, frame: pd.DataFrame) -> pd.DataFrame:
-    """The validated frame with prediction columns added (in chunks, same code as serving)."""
+    """The validated frame with prediction columns added (in chunks; the service's model)."""
+    names = ["prediction"]
+    if model.is_classifier:
+        names += [f"probability_{cls}" for cls in model.classes]
     parts = []
     for start in range(0, len(frame), CHUNK_ROWS):
         chunk = frame.iloc[start : start + CHUNK_ROWS]
-        columns = {f.name: _json_values(chunk[f.name], f.kind == "numeric") for f in model.features}
-        predictions = model.predict_columns(columns)
-        out = pd.DataFrame(index=chunk.index)
-        if model.is_classifier:
-            out["prediction"] = [p.label for p in predictions]
-            for cls in model.classes:
-                out[f"probability_{cls}"] = [p.probabilities[cls] for p in predictions]  # type: ignore[index]
-        else:
-            out["prediction"] = [p.value for p in predictions]
+        answers, proba = model.predict_feeds(frame_feeds(model, chunk))
+        out = pd.DataFrame({"prediction": answers}, index=chunk.index)
+        for i, name in enumerate(names[1:]):
+            out[name] = proba[:, i]
         parts.append(out)
     if not parts:  # no rows: the same columns as ever, empty
-        names = ["prediction"]
-        if model.is_classifier:
-            names += [f"probability_{cls}" for cls in model.classes]
         parts = [pd.DataFrame(index=frame.index, columns=names)]
     result = pd.concat([frame, pd.concat(parts)], axis=1)
     result["model_version"] = model.version

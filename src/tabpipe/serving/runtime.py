@@ -163,24 +163,34 @@ class ServingModel:
             feeds[feature.onnx_input] = array.reshape(-1, 1)
         return feeds
 
-    def predict_columns(self, columns: Mapping[str, Sequence[Any]]) -> list[Prediction]:
-        """Predict for equal-length columns, one per feature."""
-        results = self.session.run(None, self._feeds(columns))
+    def predict_feeds(self, feeds: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The model's answers as arrays, checked finite: (labels as text, probabilities,
+        one column per class in ``classes``) for a classifier, (values, an empty array) for
+        a regressor. ``feeds`` maps each ONNX input to an (n, 1) array as :meth:`_feeds`
+        builds it; batch scoring builds them from a frame without Python objects per row."""
+        results = self.session.run(None, dict(feeds))
         outputs = dict(zip(self.output_names, results, strict=True))
         if not self.is_classifier:
             values = np.asarray(outputs["variable"], dtype=np.float64).ravel()
             if not np.isfinite(values).all():
                 raise ArithmeticError("the model returned a non-finite value")
-            return [Prediction(None, None, float(v)) for v in values]
+            return values, np.empty((len(values), 0))
         labels = np.asarray(outputs["label"]).astype(str).ravel()
         proba = np.asarray(outputs["probabilities"], dtype=np.float64)
         if not np.isfinite(proba).all():
             raise ArithmeticError("the model returned non-finite probabilities")
+        return labels, proba
+
+    def predict_columns(self, columns: Mapping[str, Sequence[Any]]) -> list[Prediction]:
+        """Predict for equal-length columns, one per feature."""
+        answers, proba = self.predict_feeds(self._feeds(columns))
+        if not self.is_classifier:
+            return [Prediction(None, None, float(v)) for v in answers]
         return [
             Prediction(
                 str(label), {c: float(p) for c, p in zip(self.classes, row, strict=True)}, None
             )
-            for label, row in zip(labels, proba, strict=True)
+            for label, row in zip(answers, proba, strict=True)
         ]
 
     def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[Prediction]:
