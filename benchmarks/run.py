@@ -105,6 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="row counts for the scale benchmark, e.g. 10k,100k (default 10k,100k,1M,10M; "
         "with --quick 10k; env TABPIPE_BENCH_SIZES)",
     )
+    parser.add_argument(
+        "--suites",
+        nargs="+",
+        choices=list(suites.SUITES),
+        default=list(suites.SUITES),
+        metavar="SUITE",
+        help=f"the test suites the suites benchmark runs (default all: {', '.join(suites.SUITES)})",
+    )
     args = parser.parse_args(argv)
     root = Path.cwd()
     if not (root / "dvc.yaml").exists() or not (root / "benchmarks").is_dir():
@@ -270,9 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "suites" in selected:
         measure(
             "suites",
-            "the test suites in a fresh clone: make test, .ci/run, make test-onboarding, "
-            "make rehearse",
-            lambda: suites.run(root),
+            f"the test suites in a fresh clone: {', '.join(args.suites)}",
+            lambda: suites.run(root, suites=tuple(args.suites)),
         )
     results = write()
     _say(f"done in {results.total_seconds / 60:.1f} min")

@@ -153,6 +153,12 @@ def markdown(r: SuitesResult) -> str:
                 f"- `{s.name}`: {s.seconds / 60:.1f} min against a goal of under {goal:g} min: "
                 f"{'met' if met else '**not met**'}."
             )
+    left = [name for name in SUITES if name not in {s.name for s in r.suites}]
+    if left:
+        lines += [
+            "",
+            f"Not run in this measurement (`--suites`): {', '.join(f'`{n}`' for n in left)}.",
+        ]
     for s in r.suites:
         if s.exit_code != 0:
             lines += ["", f"`{s.name}` ended with:", "", "```", s.tail, "```"]
