@@ -96,7 +96,7 @@ def test_make_bench_writes_the_new_sections_in_the_documents_order(
         "abc", 1.0, 1.0, [suites.SuiteRun("make test", 1, 1, 0, 0, "")]
     )
     monkeypatch.setattr(bench_run.fit, "run", lambda root, *, repeats: fake_fit)
-    monkeypatch.setattr(bench_run.suites, "run", lambda root: fake_suites)
+    monkeypatch.setattr(bench_run.suites, "run", lambda root, suites: fake_suites)
     monkeypatch.setattr(bench_run, "SCRATCH", tmp_path / "scratch")
     monkeypatch.chdir(root)
     output = tmp_path / "benchmarks.md"
