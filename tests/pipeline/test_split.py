@@ -1,11 +1,12 @@
 """Stage split: seeded, stratified, disjoint."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from tabpipe.core.config import SplitParams
 from tabpipe.core.stage import StageFailed
-from tabpipe.pipeline.split import split_frame
+from tabpipe.pipeline.split import identical_groups, repeated_rows, split_frame
 from tests.support.factories import synthetic
 
 
@@ -89,3 +90,20 @@ def test_the_split_is_the_one_scikit_learn_gives_on_the_frame(labels, stratify):
     )
     pd.testing.assert_frame_equal(train, expected[0].reset_index(drop=True))
     pd.testing.assert_frame_equal(test, expected[1].reset_index(drop=True))
+
+
+def test_group_ids_say_what_duplicated_says_missing_values_included():
+    frame = pd.DataFrame(
+        {
+            "a": [1.0, np.nan, 1.0, np.nan, 2.0, 1.0],
+            "b": ["x", "y", "x", "y", "x", "z"],
+            "c": [0, 1, 2, 3, 4, 5],
+        }
+    )
+    for keys in (["a", "b"], ["a"], None):
+        groups = identical_groups(frame, keys)
+        subset = keys if keys is not None else list(frame.columns)
+        repeats = pd.Series(groups).duplicated(keep=False).to_numpy()
+        assert (repeats == frame.duplicated(subset=subset, keep=False).to_numpy()).all(), keys
+        assert repeated_rows(groups) == int(frame.duplicated(subset=subset).sum()), keys
+    assert repeated_rows(identical_groups(frame.head(0))) == 0
