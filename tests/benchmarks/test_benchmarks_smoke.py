@@ -322,3 +322,21 @@ def test_a_failing_benchmark_keeps_the_sections_measured_before_it(
     with pytest.raises(SystemExit):
         bench_run.main(["--only", "serving", "--output", str(output)])
     assert "without section markers" in output.read_text(encoding="utf-8")
+
+
+def test_both_engines_agree_on_a_word_in_integer_codes(tmp_path: Path) -> None:
+    # A table with integer codes, onboarded as init would, whatever the project's data:
+    # pandera reports isin beside coerce_dtype there (diabetes' sex 1/2), the baseline did not.
+    import yaml
+
+    from tabpipe.core.contract import load_contract
+    from tabpipe.onboarding.plan import contract_spec, plan
+    from tests.support.factories import kinds_table
+
+    table = kinds_table()
+    path = tmp_path / "data.yaml"
+    path.write_text(yaml.safe_dump(contract_spec(table, plan(table, "y"), "kinds")))
+    bad = table.astype({"plan_code": object})
+    bad.loc[[3, 5], "plan_code"] = "three"
+    case = validation.compare("a word in codes", bad, load_contract(path), load_rules(path))
+    assert {(f.column, f.check) for f in case.findings} >= {("plan_code", "isin")}
