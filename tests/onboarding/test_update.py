@@ -16,7 +16,7 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 
 from tabpipe.onboarding import update
-from tests.e2e.onboarding_checks import onboard_and_verify
+from tests.e2e.onboarding_checks import CURRENT_PACKAGE, onboard_and_verify
 from tests.support.gitrepos import IDENTITY, git
 from tests.support.workspace import fresh_clone, make, sh, share_environment
 
@@ -118,7 +118,10 @@ def test_an_onboarded_project_takes_a_machinery_fix_and_stays_green(tmp_path, en
     # Parquet with numeric features only and a 0/1 label: the table least like the bundled
     # one, so that this project's make test-fast (the one onboarded suite make test runs)
     # meets what the template's own data never shows.
-    data = tmp_path / "tumours.parquet"
+    # The project must differ from the template it is made from: in the breast-cancer
+    # project's own suite (make test-onboarding), the template is already "tumours".
+    dataset = "cells" if CURRENT_PACKAGE == "tumours" else "tumours"
+    data = tmp_path / f"{dataset}.parquet"
     load_breast_cancer(as_frame=True).frame.to_parquet(data, index=False)
 
     project = tmp_path / "project"
@@ -127,10 +130,10 @@ def test_an_onboarded_project_takes_a_machinery_fix_and_stays_green(tmp_path, en
     # Every check tests/e2e/test_init_binary.py makes of a new project (make test-onboarding
     # runs that one, with the project's whole make test).
     onboard_and_verify(
-        project, data, "tumours", "binary", "--target", "target", "--positive-class", "0"
+        project, data, dataset, "binary", "--target", "target", "--positive-class", "0"
     )
     git(project, "add", "-A")
-    git(project, "commit", "-qm", "Initialise tumours")
+    git(project, "commit", "-qm", f"Initialise {dataset}")
 
     for name, text in MACHINERY_FIX.items():
         path = template / name
@@ -155,7 +158,7 @@ def test_an_onboarded_project_takes_a_machinery_fix_and_stays_green(tmp_path, en
     patch = tmp_path / "onboarding.patch"
     patch.write_text(diff)
     git(squashed, "apply", "--index", str(patch))
-    git(squashed, "commit", "-qm", "Initialise tumours")
+    git(squashed, "commit", "-qm", f"Initialise {dataset}")
 
     tabpipe = str(project / ".venv" / "bin" / "tabpipe")
     for repo in (project, squashed):
