@@ -32,6 +32,7 @@ from benchmarks.synthetic import contract_bounds, copied_columns, write_parquet
 from tabpipe.core.config import load_params
 from tabpipe.core.io import read_table, write_with
 from tabpipe.core.model import model_frame
+from tabpipe.pipeline import export
 from tabpipe.release import predict
 from tabpipe.serving.runtime import ServingModel
 
@@ -147,7 +148,12 @@ def run(root: Path, *, rows: int = 1_000_000, progress: bool = True) -> ScoringR
             got = scored[[f"probability_{c}" for c in model.classes]].to_numpy(np.float64)
         else:
             got = scored["prediction"].to_numpy(np.float64)
-        diff = float(np.abs(got - np.asarray(expected, dtype=np.float64)).max())
+        wanted = np.asarray(expected, dtype=np.float64)
+        delta = np.abs(got - wanted)
+        if not model.is_classifier:  # on the target's scale, as the export stage judges it
+            target = again[params.data.target]
+            delta = delta / np.maximum(export.target_scale(target), np.abs(wanted))
+        diff = float(delta.max())
         if diff > params.export.parity_tolerance:
             raise Disagreement(f"max difference {diff:.3g} > {params.export.parity_tolerance:g}")
         say("where predict's time goes (cProfile)")
