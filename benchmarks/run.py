@@ -42,18 +42,8 @@ from benchmarks import (
 )
 from tabpipe.core.config import load_params
 
-BENCHMARKS = (
-    "repro",
-    "startup",
-    "fit",
-    "validation",
-    "latency",
-    "serving",
-    "scoring",
-    "drift",
-    "scale",
-    "suites",
-)
+# Every section but the machine's, in the document's order, the test suites last (slowest).
+BENCHMARKS = (*(name for name in document.ORDER if name not in {"machine", "suites"}), "suites")
 # Benchmarks with a module-level markdown(result) that renders their own section.
 SECTIONED = {"fit": fit, "serving": serving, "scoring": scoring, "drift": drift, "scale": scale}
 SECTIONED_LAST = {"suites": suites}

@@ -26,6 +26,7 @@ import yaml
 from tabpipe.core.config import Params, load_params
 from tabpipe.core.contract import load_contract
 from tabpipe.core.io import read_table
+from tests.support.gitrepos import IDENTITY_ARGS
 from tests.support.monitoring import write_simulated
 from tests.support.scratch import inside
 
@@ -236,16 +237,7 @@ def killed_ingest(step: str) -> Callable[[Path], None]:
             ("dvc", "init", "-q"),
             ("dvc", "add", "-q", "data"),
             ("git", "add", "-A"),
-            (
-                "git",
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@example.invalid",
-                "commit",
-                "-qm",
-                "x",
-            ),
+            ("git", *IDENTITY_ARGS, "commit", "-qm", "x"),
         ):
             done = run(*args)
             assert done.returncode == 0, done.stderr

@@ -14,6 +14,8 @@ IDENTITY = {
     "GIT_COMMITTER_NAME": "Test",
     "GIT_COMMITTER_EMAIL": "test@example.invalid",
 }
+# The same identity as command-line options, for a git run whose environment is set elsewhere.
+IDENTITY_ARGS = ("-c", "user.name=Test", "-c", "user.email=test@example.invalid")
 DVC_YAML = """artifacts:
   model:
     path: models/model.onnx

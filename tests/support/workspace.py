@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from tests.support.gitrepos import IDENTITY_ARGS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -87,16 +89,7 @@ def fresh_clone(target: Path, environment: Path | None = None) -> Path:
     sh(["git", "init", "-q", "-b", "main"], target)
     sh(["git", "add", "-A"], target)
     sh(
-        [
-            "git",
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "commit",
-            "-qm",
-            "fresh",
-        ],
+        ["git", *IDENTITY_ARGS, "commit", "-qm", "fresh"],
         target,
     )
     if not bundled_remote_has_the_data():
