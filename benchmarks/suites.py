@@ -91,6 +91,9 @@ def run(
     uv = root / ".tools" / "bin" / "uv"
     make_args = [f"UV={uv}"] if uv.exists() else []  # as the tests do: no second uv install
     with tempfile.TemporaryDirectory(prefix="tabpipe-bench-suites-") as tmp:
+        # mkdtemp makes it 0700: open it as a checkout usually is, so the test that serves a
+        # bundle as another user runs here as it does in CI, instead of being not applicable.
+        os.chmod(tmp, 0o755)
         clone = Path(tmp) / "repo"
         subprocess.run(["git", "clone", "--quiet", str(root), str(clone)], check=True)
         say(f"make setup in a clone of {commit}")
