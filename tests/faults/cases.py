@@ -209,10 +209,21 @@ def without_two_features(root: Path) -> bytes:
 
 
 def rows_of(count: int) -> Callable[[Path], bytes]:
-    """The first ``count`` rows of the raw table as CSV (any project's, CSV or Parquet)."""
+    """``count`` rows of the raw table as CSV (any project's, CSV or Parquet), fewest nulls first.
+
+    A batch must meet the contract's null-share caps to get past validation to the fault a
+    case is about; the first rows of a table need not (penguins: 22% of the first 50 rows
+    lack the isotope measurements, capped at 8%). Nulls are counted in the columns the model
+    reads (an excluded comment column is filled exactly where a measurement is missing);
+    rows without nulls keep their table order.
+    """
 
     def make(root: Path) -> bytes:
-        return read_table(resolved(root, RAW)).head(count).to_csv(index=False).encode()
+        params = project(root)
+        table = read_table(resolved(root, RAW))
+        used = [c for c in [*params.features.all, params.data.target] if c in table.columns]
+        nulls = table[used].isna().sum(axis=1).sort_values(kind="stable")
+        return table.loc[nulls.index[:count]].to_csv(index=False).encode()
 
     return make
 
