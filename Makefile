@@ -58,13 +58,13 @@ test-onboarding: data ## init on eight datasets, then each new project's make ru
 	TABPIPE_TEST_ONBOARDED=all pytest -n 2 --dist loadfile tests/e2e/test_init_*.py
 
 lint: setup ## ruff and mypy
-	ruff check src tests
-	ruff format --check src tests
+	ruff check src tests benchmarks
+	ruff format --check src tests benchmarks
 	mypy
 
 format: setup ## apply ruff's formatting and fixes
-	ruff format src tests
-	ruff check --fix src tests
+	ruff format src tests benchmarks
+	ruff check --fix src tests benchmarks
 
 bench: setup ## run the benchmarks and write docs/benchmarks.md
 	python -m benchmarks.run

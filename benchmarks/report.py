@@ -15,7 +15,7 @@ from benchmarks.latency import VARIANTS, LatencyResult
 from benchmarks.machine import Machine
 from benchmarks.pandas_contract import Finding
 from benchmarks.repro import FORCED, ReproResult, RunLog, Scenario
-from benchmarks.startup import NO_MODEL_WORK, StartupRow
+from benchmarks.startup import FLOORS, NO_MODEL_WORK, StartupRow
 from benchmarks.timing import Percentiles, Spread
 from benchmarks.validation import ValidationResult
 
@@ -344,6 +344,14 @@ def _startup(startup: list[StartupRow], r: ReproResult | None) -> list[str]:
             + ", ".join(f"{row.stage} {_start_up(row, compiled):.2f} s" for row in light)
             + "). "
         )
+        floors = {row.command: row.cpu[compiled].median for row in startup if row.command in FLOORS}
+        if floors:
+            text += (
+                "Under it lie the libraries alone: "
+                + ", ".join(f"`{command}` {cpu:.2f} s" for command, cpu in floors.items())
+                + " of CPU; validate reads the table with pandas and checks it with pandera, "
+                "profile reads it with pandas, so their start-up cannot fall below those. "
+            )
     text += (
         f"The heaviest import, `{heavy.command}`, took {heavy.cpu[compiled].median:.2f} s of CPU "
         f"compiled against {heavy.cpu[none].median:.2f} s with no bytecode "

@@ -31,6 +31,14 @@ STAGES = ("validate", "split", "train", "evaluate", "export", "profile", "gate")
 # Stages that fit or convert nothing: their start-up goal is under 0.5 s of CPU.
 NO_MODEL_WORK = ("validate", "profile", "gate", "champion")
 VARIANTS = ("compiled", "no bytecode")
+# The libraries alone, as a stage process loads them: the floor under a stage's start-up.
+# (A stage process marks Hypothesis absent before pandera loads: tabpipe.core.startup.)
+FLOORS = {
+    "python -c 'import pandas'": "import pandas",
+    "python -c 'import pandera.pandas' (Hypothesis absent, as in a stage)": (
+        "import sys; sys.modules['hypothesis'] = None; import pandera.pandas"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ def commands() -> dict[str, tuple[str | None, list[str]]]:
         out[f"python -c 'import {module}'"] = (stage, [sys.executable, "-c", f"import {module}"])
     module = "tabpipe.release.champion"
     out[f"python -c 'import {module}'"] = ("champion", [sys.executable, "-c", f"import {module}"])
+    for label, code in FLOORS.items():
+        out[label] = (None, [sys.executable, "-c", code])
     out["dvc --version"] = (None, [sys.executable, "-m", "dvc", "--version"])
     return out
 

@@ -81,8 +81,9 @@ def test_suite_summaries_and_goals_are_read_from_what_ran() -> None:
     assert "`make test`: 4.2 min against a goal of under 5 min: met" in text
     assert "`bash .ci/run`: 11.7 min against a goal of under 10 min: **not met**" in text
     assert "**failed** (exit 2)" in text and "E boom" in text
-    assert "Not run in this measurement (`--suites`): `make test-onboarding`, `make rehearse`." in (
-        text
+    assert (
+        "Not run in this measurement (name them with `--suites`): "
+        "`make test-onboarding`, `make rehearse`." in text
     )
 
 

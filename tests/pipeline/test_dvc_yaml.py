@@ -114,21 +114,24 @@ def test_the_closure_sees_lazy_imports(root, params):
     assert Path("src/tabpipe/core/derived.py") in closure
 
 
-def _sizes_thread_pools(node: ast.stmt) -> bool:
-    """``from tabpipe.core import threads`` or ``threads.configure()``: the one piece of code
-    a package may run on import (its code is in src/tabpipe/core, a dep of every stage, and
-    it changes no output: it sizes thread pools before numpy loads)."""
+def _prepares_the_process(node: ast.stmt) -> bool:
+    """``from tabpipe.core import startup, threads``, ``threads.configure()`` or
+    ``startup.prepare_stage_process()``: the only code a package may run on import (its code
+    is in src/tabpipe/core, a dep of every stage, and it changes no output: it sizes thread
+    pools before numpy loads and skips an import no stage uses)."""
     if isinstance(node, ast.ImportFrom):
-        return node.module == "tabpipe.core" and [a.name for a in node.names] == ["threads"]
-    return isinstance(node, ast.Expr) and ast.unparse(node) == "threads.configure()"
+        names = {a.name for a in node.names}
+        return node.module == "tabpipe.core" and names <= {"startup", "threads"}
+    calls = {"threads.configure()", "startup.prepare_stage_process()"}
+    return isinstance(node, ast.Expr) and ast.unparse(node) in calls
 
 
 def test_parent_packages_run_no_code_on_import(root):
     """Package __init__ files are not listed as deps, so they may hold only a docstring
-    and constants (and size the thread pools)."""
+    and constants (and prepare the process: thread pools, skipped imports)."""
     for init in (root / "src").rglob("__init__.py"):
         tree = ast.parse(init.read_text())
-        kinds = {type(node).__name__ for node in tree.body if not _sizes_thread_pools(node)}
+        kinds = {type(node).__name__ for node in tree.body if not _prepares_the_process(node)}
         assert kinds <= {"Expr", "Assign", "AnnAssign"}, f"{init} holds {kinds}"
 
 
