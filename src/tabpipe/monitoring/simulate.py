@@ -4,8 +4,9 @@
 perturbs them, so the batch looks like new data from the same source:
 
 - ``clean``: same distribution. Continuous numbers get a small jitter (Gaussian noise of 5%
-  of the column's standard deviation), rounded to the column's precision, so rows are new
-  rather than copies.
+  of the column's standard deviation), rounded to the column's precision; a row the jitter
+  left equal to a row of the table gets a neighbouring observed value in a numeric feature,
+  so rows are new rather than copies.
 - ``drift-numeric``: as clean, then the most continuous numeric features (or ``--features``)
   are shifted up by ``--strength`` standard deviations, kept inside the contract's bounds.
 - ``drift-categorical``: as clean, then in up to two categorical features a share
@@ -32,7 +33,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from tabpipe.core.config import ConfigError, Params, load_params
-from tabpipe.core.contract import ContractError, load_contract
+from tabpipe.core.contract import ContractError, duplicate_rows, load_contract
 from tabpipe.core.io import InputError, read_table, write_with
 from tabpipe.core.paths import PARAMS_FILE
 
@@ -43,6 +44,7 @@ JITTER_MAX_MODE_SHARE = 0.05  # jitter only columns with no heavy point mass (e.
 SHIFTED_NUMERIC = 3
 SHIFTED_CATEGORICAL = 2
 NEW_CATEGORY = "unknown"
+ROUNDS = 6  # passes over the numeric features that move copied rows to new ones
 
 
 class SimulationError(Exception):
@@ -140,6 +142,49 @@ def resample(
         settled = _settle(values + noise, observed, (observed.min(), observed.max()))
         _assign(batch, name, settled, source)
     return batch
+
+
+def copies(batch: pd.DataFrame, source: pd.DataFrame) -> pd.Series:
+    """True for each batch row that repeats a row of ``source`` or an earlier batch row,
+    as ``tabpipe ingest`` counts them (every column equal)."""
+    table = pd.concat([source, batch], ignore_index=True)
+    repeated = duplicate_rows(table).iloc[len(source) :]
+    return pd.Series(repeated.to_numpy(), index=batch.index)
+
+
+def make_rows_new(
+    batch: pd.DataFrame, source: pd.DataFrame, params: Params, rng: np.random.Generator
+) -> int:
+    """Move each copied row's numbers to a neighbouring observed value until it is new.
+
+    Jitter leaves a row unchanged when no feature is continuous enough to jitter, or when
+    rounding to the column's precision undoes it (a table of whole numbers, such as miles
+    per gallon). A copy then gets, one numeric feature at a time (most distinct values
+    first), the next observed value up or down, so the batch keeps the table's values and
+    its rows are new (in rounds, one observed value away and then further: a moved row may
+    land on another row of the table).
+    Returns how many rows are still copies (a table without numbers to
+    move, or one whose every neighbouring combination exists).
+    """
+    repeated = copies(batch, source)
+    ranked = sorted(
+        (name for name in params.features.numeric if _numeric(source, name).nunique() >= 2),
+        key=lambda name: -_numeric(source, name).nunique(),
+    )
+    for turn, name in enumerate(ranked * ROUNDS):
+        if not repeated.any():
+            break
+        reach = 1 + turn // len(ranked)  # one observed value away, then two, ...
+        observed = np.sort(_numeric(source, name).dropna().unique())
+        values = _numeric(batch, name)
+        rows = repeated & values.notna()
+        at = np.searchsorted(observed, values[rows].to_numpy())
+        step = rng.choice([-1, 1], size=len(at)) * rng.integers(1, reach + 1, size=len(at))
+        moved = np.where((at + step < 0) | (at + step >= len(observed)), at - step, at + step)
+        values.loc[rows] = observed[np.clip(moved, 0, len(observed) - 1)]
+        _assign(batch, name, values, source)
+        repeated = copies(batch, source)
+    return int(repeated.sum())
 
 
 def shift_numeric(
@@ -285,6 +330,12 @@ def simulate(
     rng = np.random.default_rng(seed)
     batch = resample(source, params, schema, rows, rng)
     result = Simulation(kind, batch)
+    left = make_rows_new(batch, source, params, rng)
+    if left:
+        result.notes.append(
+            f"{left} of {rows} rows repeat rows of the table: it has too few numeric values "
+            "to make them new"
+        )
     if kind == "drift-numeric":
         numeric = params.features.numeric
         default = continuous_features(source, params)[:SHIFTED_NUMERIC]

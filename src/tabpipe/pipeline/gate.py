@@ -586,9 +586,14 @@ def _bound(metric: str, evidence: Evidence) -> tuple[float, str]:
     if guess is not None:
         why += f"; a guess that ignores the features scores {guess:.4g}"
     if stricter != from_cv:
-        why += (
-            ", and a model must beat it by a margin: the default model is not clearly better "
-            "than the guess, expect the gate to refuse it"
+        beats = cv >= from_guess if higher else cv <= from_guess
+        why += ", and a model must beat it by a margin: " + (
+            f"the default model does on average, but its folds vary too much to promise "
+            f"it (the cross-validated score less its slack is {from_cv:.4g}), so the "
+            "first model may be refused on this test split"
+            if beats
+            else "the default model is not clearly better than the guess, expect the gate "
+            "to refuse it"
         )
     return bound, why
 
