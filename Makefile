@@ -66,7 +66,7 @@ format: setup ## apply ruff's formatting and fixes
 	ruff format src tests benchmarks
 	ruff check --fix src tests benchmarks
 
-bench: setup ## run the benchmarks and write docs/benchmarks.md
+bench: data ## run the benchmarks and write docs/benchmarks.md
 	python -m benchmarks.run
 
 clean: ## delete pipeline outputs (the DVC cache keeps them; dvc checkout restores)
