@@ -9,6 +9,10 @@ An entry has:
   ``"multiclass"`` or ``"regression"``) from the settings and the seed.
 - ``scale_numeric``: standardise numeric features first (linear models need it; trees
   must not have it, since float32 rounding of scaled values would move their splits).
+- ``encode_categories``: how categorical features reach the estimator: ``"one_hot"`` (a
+  0/1 column per category; any estimator) or ``"ordinal"`` (one column of category numbers,
+  an unknown category as a missing value: for trees that handle missing values, such as
+  HistGradientBoosting, where it beats one-hot on categories with many values).
 - ``register_onnx``: for an estimator skl2onnx cannot convert by itself, a function that
   registers its converter (called once before export); None otherwise.
 
@@ -40,6 +44,7 @@ class Family:
     estimator: Callable[[str, Any, int], Any]  # (task, settings, seed) -> unfitted estimator
     scale_numeric: bool = False
     register_onnx: Callable[[], None] | None = None
+    encode_categories: Literal["one_hot", "ordinal"] = "one_hot"
 
 
 class LinearSettings(Settings):
@@ -235,6 +240,7 @@ FAMILIES: dict[str, Family] = {
         "HistGradientBoostingClassifier / HistGradientBoostingRegressor (binned trees, fast)",
         HistGradientBoostingSettings,
         hist_gradient_boosting,
+        encode_categories="ordinal",
     ),
     "linear": Family(
         "LogisticRegression (classification) / Ridge (regression)",

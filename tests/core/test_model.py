@@ -47,6 +47,53 @@ def test_preprocessing_imputes_and_one_hot_encodes_unknown_categories_to_zero():
     assert not np.isnan(out).any()
 
 
+def test_ordinal_encoding_numbers_categories_in_order_and_an_unknown_one_is_missing():
+    train = model_frame(
+        pd.DataFrame({"age": [20, 40, 30], "income": [1, 2, 3], "job": ["b", "a", None]}),
+        FEATURES,
+    )
+    pre = preprocessor(FEATURES, scale_numeric=False, encode_categories="ordinal").fit(train)
+    out = pre.transform(
+        model_frame(
+            pd.DataFrame({"age": [1, 2, 3, 4], "income": [1] * 4, "job": ["a", "b", None, "zzz"]}),
+            FEATURES,
+        )
+    )
+    assert out.shape == (4, 3), "one column per categorical feature"
+    assert out[:3, 2].tolist() == [1.0, 2.0, 0.0], "sorted: '' (missing) < 'a' < 'b'"
+    assert np.isnan(out[3, 2]), "an unseen category is a missing value for the trees"
+
+
+def test_with_many_categories_ordinal_trees_learn_what_one_hot_trees_miss():
+    """Why the default family encodes categories as numbers: on mpg (234 cars, the class
+    decided by a 38-valued model name) its test accuracy was 0.66 one-hot against 0.94."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import Pipeline
+
+    rng = np.random.default_rng(0)
+    names = [f"model{i:02d}" for i in range(40)]
+    kind = {name: i % 4 for i, name in enumerate(names)}
+    rows = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, 400),
+            "income": rng.normal(0, 1, 400),
+            "job": rng.choice(names, 400),
+        }
+    )
+    label = rows["job"].map(kind).astype(str).to_numpy()
+    X = model_frame(rows, FEATURES)
+    scores = {}
+    for encoding in ("one_hot", "ordinal"):
+        model = Pipeline(
+            [
+                ("pre", preprocessor(FEATURES, scale_numeric=False, encode_categories=encoding)),
+                ("model", HistGradientBoostingClassifier(random_state=0)),
+            ]
+        ).fit(X[:300], label[:300])
+        scores[encoding] = float((model.predict(X[300:]) == label[300:]).mean())
+    assert scores["ordinal"] >= 0.8 and scores["ordinal"] > scores["one_hot"] + 0.3, scores
+
+
 def test_booleans_and_integer_codes_become_the_strings_the_model_and_service_share():
     from tabpipe.core.model import category_strings
 

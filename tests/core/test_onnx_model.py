@@ -17,9 +17,10 @@ from tabpipe.pipeline import export
 from tests.support.factories import synthetic, synthetic_params
 
 
+@pytest.mark.parametrize("encoding", ["ordinal", "one_hot"])
 @pytest.mark.parametrize("task", list(Task))
 def test_hist_gradient_boosting_converts_with_parity_on_categories_derived_columns_and_gaps(
-    task,
+    task, encoding
 ):
     frame = synthetic(task.value, rows=600)
     params = synthetic_params(task.value, "linear")  # only its features: numeric, one-hot, derived
@@ -35,7 +36,10 @@ def test_hist_gradient_boosting_converts_with_parity_on_categories_derived_colum
             (
                 "preprocess",
                 preprocessor(
-                    params.features, scale_numeric=False, derived=params.features.expressions
+                    params.features,
+                    scale_numeric=False,
+                    derived=params.features.expressions,
+                    encode_categories=encoding,
                 ),
             ),
             ("model", estimator),
@@ -45,6 +49,11 @@ def test_hist_gradient_boosting_converts_with_parity_on_categories_derived_colum
     prepare(params)
     proto = convert(model, params.features, task, params.export.opset)
     result = export.parity(model, proto.SerializeToString(), frame, params, tolerance=1e-5)
+    assert result.ok, result.describe()
+    unseen = frame.copy()  # categories the model never saw: missing values (ordinal), zeros
+    for name in params.features.categorical:
+        unseen[name] = "never seen"
+    result = export.parity(model, proto.SerializeToString(), unseen, params, tolerance=1e-5)
     assert result.ok, result.describe()
     trees = [n for n in proto.graph.node if n.op_type.startswith("TreeEnsemble")]
     assert len(trees) == 1

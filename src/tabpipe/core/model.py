@@ -20,13 +20,34 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from tabpipe.core.config import FeatureParams, Params, Task
 from tabpipe.core.derived import DerivedColumns, inputs_of
 from tabpipe.core.expressions import Expression
+from tabpipe.core.project import ENCODINGS
 
 MISSING_CATEGORY = ""
+
+
+def _one_hot() -> OneHotEncoder:
+    # An unknown category is all zeros.
+    return OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+
+
+def _ordinal() -> OrdinalEncoder:
+    # Categories numbered in sorted order; an unknown one is NaN, which a tree that handles
+    # missing values sends down its learnt missing-value branch. skl2onnx converts both
+    # encoders; HistGradientBoosting's native categorical splits it does not (see
+    # docs/decisions.md), and sklearn's TargetEncoder only for binary and regression.
+    return OrdinalEncoder(
+        handle_unknown="use_encoded_value", unknown_value=np.nan, dtype=np.float32
+    )
+
+
+# How a family's categorical features reach its estimator (the family's encode_categories).
+ENCODERS = {"one_hot": _one_hot, "ordinal": _ordinal}
+assert tuple(ENCODERS) == ENCODINGS, "tabpipe.core.project.ENCODINGS names these"
 
 
 def model_frame(frame: pd.DataFrame, features: FeatureParams) -> pd.DataFrame:
@@ -87,8 +108,9 @@ def preprocessor(
     *,
     scale_numeric: bool,
     derived: Mapping[str, Expression] | None = None,
+    encode_categories: str = "one_hot",
 ) -> ColumnTransformer:
-    """Median-impute (and optionally standardise) numbers; one-hot encode categories.
+    """Median-impute (and optionally standardise) numbers; encode categories (``ENCODERS``).
 
     Derived columns are computed from the numeric columns they read, then imputed (and
     scaled) like the raw numbers. Scaling is only for linear models: tree ensembles do not
@@ -105,7 +127,7 @@ def preprocessor(
         steps = [("compute", compute), *_numeric_steps(scale_numeric)]
         transformers.append(("derived", Pipeline(steps), inputs))
     if features.categorical:
-        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        encoder = ENCODERS[encode_categories]()
         transformers.append(("categorical", encoder, list(features.categorical)))
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
 
@@ -120,7 +142,10 @@ def estimator(params: Params) -> Any:
 def pipeline(params: Params) -> Pipeline:
     family = params.code.family(params.train.family)
     preprocess = preprocessor(
-        params.features, scale_numeric=family.scale_numeric, derived=params.features.expressions
+        params.features,
+        scale_numeric=family.scale_numeric,
+        derived=params.features.expressions,
+        encode_categories=family.encode_categories,
     )
     return Pipeline([("preprocess", preprocess), ("model", estimator(params))])
 
