@@ -9,10 +9,6 @@ An entry has:
   ``"multiclass"`` or ``"regression"``) from the settings and the seed.
 - ``scale_numeric``: standardise numeric features first (linear models need it; trees
   must not have it, since float32 rounding of scaled values would move their splits).
-- ``encode_categories``: how categorical features reach the estimator: ``"one_hot"`` (a
-  0/1 column per category; any estimator) or ``"ordinal"`` (one column of category numbers,
-  an unknown category as a missing value: for trees that handle missing values, such as
-  HistGradientBoosting, where it beats one-hot on categories with many values).
 - ``register_onnx``: for an estimator skl2onnx cannot convert by itself, a function that
   registers its converter (called once before export); None otherwise.
 
@@ -44,7 +40,6 @@ class Family:
     estimator: Callable[[str, Any, int], Any]  # (task, settings, seed) -> unfitted estimator
     scale_numeric: bool = False
     register_onnx: Callable[[], None] | None = None
-    encode_categories: Literal["one_hot", "ordinal"] = "one_hot"
 
 
 class LinearSettings(Settings):
@@ -100,14 +95,22 @@ class HistGradientBoostingSettings(Settings):
     early_stopping: bool | Literal["auto"] = Field(
         "auto", description="auto: on above 10,000 rows (10% of the split held out to stop)."
     )
+    # Not the estimator's: how the Pipeline feeds it categorical features (every other family
+    # gets one-hot). init cross-validates both and writes the better one for your data.
+    encode_categories: Literal["one_hot", "ordinal"] = Field(
+        "one_hot",
+        description="one_hot: a 0/1 column per category; ordinal: one column of category "
+        "numbers, an unseen category as missing (better with many categories)",
+    )
 
 
 def hist_gradient_boosting(task: str, s: HistGradientBoostingSettings, seed: int) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+    options = s.model_dump(exclude={"encode_categories"})
     if task == "regression":
-        return HistGradientBoostingRegressor(**s.model_dump(), random_state=seed)
-    return HistGradientBoostingClassifier(**s.model_dump(), random_state=seed)
+        return HistGradientBoostingRegressor(**options, random_state=seed)
+    return HistGradientBoostingClassifier(**options, random_state=seed)
 
 
 class LightGBMSettings(Settings):
@@ -240,7 +243,6 @@ FAMILIES: dict[str, Family] = {
         "HistGradientBoostingClassifier / HistGradientBoostingRegressor (binned trees, fast)",
         HistGradientBoostingSettings,
         hist_gradient_boosting,
-        encode_categories="ordinal",
     ),
     "linear": Family(
         "LogisticRegression (classification) / Ridge (regression)",

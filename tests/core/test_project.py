@@ -68,11 +68,6 @@ def test_a_registry_of_one_family_loads(package):
         ('FAMILIES = {"tree": Family("t", dict, make)}', "settings must be a pydantic model"),
         ('FAMILIES = {"tree": Family("t", Tiny, None)}', "estimator must be a function"),
         ('FAMILIES = {"tree": Family("t", Tiny, make, "yes")}', "scale_numeric must be True"),
-        (
-            "class Odd:\n    settings, estimator = Tiny, staticmethod(make)\n"
-            '    encode_categories = "x"\nFAMILIES = {"tree": Odd()}',
-            "encode_categories must be one of 'one_hot', 'ordinal', not 'x'",
-        ),
         ('FAMILIES = {"my tree": Family("t", Tiny, make)}', "must be a Python identifier"),
         (
             'class Bare(BaseModel):\n    depth: int\nFAMILIES = {"tree": Family("t", Bare, make)}',

@@ -25,7 +25,6 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from tabpipe.core.config import FeatureParams, Params, Task
 from tabpipe.core.derived import DerivedColumns, inputs_of
 from tabpipe.core.expressions import Expression
-from tabpipe.core.project import ENCODINGS
 
 MISSING_CATEGORY = ""
 
@@ -45,9 +44,14 @@ def _ordinal() -> OrdinalEncoder:
     )
 
 
-# How a family's categorical features reach its estimator (the family's encode_categories).
+# How categorical features reach the estimator: one-hot unless the family's settings have an
+# ``encode_categories`` (HistGradientBoosting's; see docs/decisions.md).
 ENCODERS = {"one_hot": _one_hot, "ordinal": _ordinal}
-assert tuple(ENCODERS) == ENCODINGS, "tabpipe.core.project.ENCODINGS names these"
+
+
+def category_encoding(params: Params) -> str:
+    """The key of :data:`ENCODERS` the chosen family's settings ask for."""
+    return str(getattr(params.train.settings(), "encode_categories", "one_hot"))
 
 
 def model_frame(frame: pd.DataFrame, features: FeatureParams) -> pd.DataFrame:
@@ -145,7 +149,7 @@ def pipeline(params: Params) -> Pipeline:
         params.features,
         scale_numeric=family.scale_numeric,
         derived=params.features.expressions,
-        encode_categories=family.encode_categories,
+        encode_categories=category_encoding(params),
     )
     return Pipeline([("preprocess", preprocess), ("model", estimator(params))])
 

@@ -27,11 +27,6 @@ class ProjectError(ValueError):
     """The project package is missing or declares something the pipeline cannot use."""
 
 
-# How a family may encode categorical features (tabpipe.core.model.ENCODERS builds them;
-# named here so that loading the families does not import scikit-learn).
-ENCODINGS = ("one_hot", "ordinal")
-
-
 @dataclass(frozen=True)
 class Family:
     """One model family as the pipeline uses it (see the project's ``models.py``)."""
@@ -42,7 +37,6 @@ class Family:
     estimator: Callable[[str, Any, int], Any]
     scale_numeric: bool
     register_onnx: Callable[[], None] | None
-    encode_categories: str = "one_hot"  # one of ENCODINGS
 
 
 @dataclass(frozen=True)
@@ -99,14 +93,7 @@ def _family(package: str, name: Any, entry: Any) -> Family:
     scale = getattr(entry, "scale_numeric", False)
     if not isinstance(scale, bool):
         raise ProjectError(f"{where}: scale_numeric must be True or False")
-    encoding = getattr(entry, "encode_categories", "one_hot")
-    if encoding not in ENCODINGS:
-        raise ProjectError(
-            f"{where}: encode_categories must be one of {', '.join(map(repr, ENCODINGS))}, "
-            f"not {encoding!r}"
-        )
-    summary = str(getattr(entry, "summary", ""))
-    return Family(name, summary, settings, estimator, scale, register, encoding)
+    return Family(name, str(getattr(entry, "summary", "")), settings, estimator, scale, register)
 
 
 @functools.cache

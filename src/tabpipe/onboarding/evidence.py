@@ -5,6 +5,9 @@ models on the same folds of the training split: a guess that ignores the feature
 fold's class shares, or its mean) and the project's default model. The gate's suggested
 value thresholds (:func:`tabpipe.pipeline.gate.suggested_thresholds`) are built from the
 two, so a model no better than guessing is not blessed and the default model is.
+
+:func:`better_encoding` compares two ways of feeding categories to the default model on
+those folds (one-hot, or numbered: see docs/decisions.md), so init writes the better one.
 """
 
 from __future__ import annotations
@@ -92,3 +95,28 @@ def _mean(per_fold: list[dict[str, float]]) -> dict[str, float]:
 def _spread(per_fold: list[dict[str, float]]) -> dict[str, float]:
     names = set.intersection(*(set(fold) for fold in per_fold))
     return {name: float(np.std([fold[name] for fold in per_fold])) for name in sorted(names)}
+
+
+# The metric that decides between two encodings of the categories, and whether higher wins.
+DECIDING = {Task.BINARY: ("roc_auc", True), Task.MULTICLASS: ("roc_auc", True)}
+DECIDING[Task.REGRESSION] = ("rmse", False)
+
+
+def better_encoding(task: Task, measured: dict[str, Evidence | None]) -> tuple[str, str]:
+    """The encoding whose cross-validated deciding metric is best (the first on a tie or
+    when one could not be measured), and a line saying why."""
+    metric, higher = DECIDING[task]
+    first = next(iter(measured))
+    found = {
+        name: ev.cross_validated[metric]
+        for name, ev in measured.items()
+        if ev is not None and metric in ev.cross_validated
+    }
+    if len(found) < len(measured):
+        return first, f"{first}: the others could not be cross-validated"
+    best = first
+    for name, value in found.items():
+        if (value > found[best]) if higher else (value < found[best]):
+            best = name
+    others = ", ".join(f"{found[n]:.4g} {n}" for n in found if n != best)
+    return best, f"{best}: cross-validated {metric} {found[best]:.4g} against {others}"

@@ -35,6 +35,7 @@ from tabpipe.core import project
 from tabpipe.core.config import ConfigError, Params, Task, load_params
 from tabpipe.core.contract import check
 from tabpipe.core.io import SUPPORTED_SUFFIXES, InputError, read_table
+from tabpipe.core.model import ENCODERS
 from tabpipe.core.paths import (
     BUNDLED_STORAGE,
     CONTRACTS_DIR,
@@ -45,7 +46,7 @@ from tabpipe.core.paths import (
     PATHS,
     PROJECT_RECORD,
 )
-from tabpipe.onboarding.evidence import measure
+from tabpipe.onboarding.evidence import better_encoding, measure
 from tabpipe.onboarding.plan import (
     ColumnPlan,
     OnboardingError,
@@ -272,16 +273,31 @@ def render_params(
         "# data.task: binary | multiclass | regression\n"
         f"# train.family: {' | '.join(code.families)} (src/{package}/models.py)\n\n"
     )
-    checked = {**params, "project": {"package": current}}
-    try:
-        typed = Params.model_validate(checked)
-    except ValueError as exc:
-        raise InitError(f"the params init would write do not validate: {exc}") from exc
+
+    def typed_with(encoding: str | None) -> Params:
+        if encoding is not None:
+            params["train"][default]["encode_categories"] = encoding
+        try:
+            return Params.model_validate({**params, "project": {"package": current}})
+        except ValueError as exc:
+            raise InitError(f"the params init would write do not validate: {exc}") from exc
+
     say(
         f"measuring what the first model must beat: {code.default_family} and a guess that "
         f"ignores the features, cross-validated on the training split"
     )
-    evidence = measure(frame, typed)
+    # A family whose settings offer the choice (HistGradientBoosting) gets the encoding of
+    # its categories that cross-validates better on this data; one-hot wins a tie.
+    offered = column_plan.categorical and "encode_categories" in settings
+    encodings = tuple(ENCODERS) if offered else ()
+    if encodings:
+        measured = {name: measure(frame, typed_with(name)) for name in encodings}
+        chosen, why = better_encoding(column_plan.task, measured)
+        say(f"categories fed to {default} as {why} (train.{default}.encode_categories)")
+        typed_with(chosen)
+        evidence = measured[chosen]
+    else:
+        evidence = measure(frame, typed_with(None))
     slices = bool(params["evaluate"]["slice_by"])
     params["gate"] = gate_for(column_plan.task, sliced=slices, evidence=evidence)
     notes = (

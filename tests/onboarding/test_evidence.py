@@ -1,0 +1,58 @@
+"""init's evidence: the encoding of categories it writes is the one that cross-validates
+better on the user's data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tabpipe.core.config import Params, Task
+from tabpipe.onboarding.evidence import better_encoding, measure
+from tabpipe.pipeline.gate import Evidence
+from tests.support.factories import onboarded
+
+
+def evidence(**cross_validated: float) -> Evidence:
+    return Evidence(5, 100, {}, dict(cross_validated), {})
+
+
+def test_the_better_cross_validated_score_wins_and_one_hot_wins_a_tie() -> None:
+    better = {"one_hot": evidence(roc_auc=0.94), "ordinal": evidence(roc_auc=0.997)}
+    chosen, why = better_encoding(Task.MULTICLASS, better)
+    assert chosen == "ordinal" and "0.997" in why and "0.94 one_hot" in why
+    tie = {"one_hot": evidence(roc_auc=0.9), "ordinal": evidence(roc_auc=0.9)}
+    assert better_encoding(Task.BINARY, tie)[0] == "one_hot"
+
+
+def test_for_regression_the_lower_rmse_wins() -> None:
+    measured = {"one_hot": evidence(rmse=620.0), "ordinal": evidence(rmse=606.0)}
+    assert better_encoding(Task.REGRESSION, measured)[0] == "ordinal"
+    measured = {"one_hot": evidence(rmse=3.6), "ordinal": evidence(rmse=3.7)}
+    assert better_encoding(Task.REGRESSION, measured)[0] == "one_hot"
+
+
+def test_an_encoding_that_could_not_be_measured_leaves_the_first() -> None:
+    measured = {"one_hot": None, "ordinal": evidence(roc_auc=0.99)}
+    chosen, why = better_encoding(Task.BINARY, measured)
+    assert chosen == "one_hot" and "could not be cross-validated" in why
+
+
+def with_encoding(params: Params, encoding: str) -> Params:
+    family = params.train.family
+    data = params.model_dump(mode="json")
+    data["train"][family] = {**data["train"].get(family, {}), "encode_categories": encoding}
+    return Params.model_validate(data)
+
+
+def test_on_a_category_with_many_values_the_numbered_encoding_cross_validates_better() -> None:
+    """mpg's shape: the label decided by a 40-valued name; one-hot trees barely see it."""
+    rng = np.random.default_rng(0)
+    names = [f"model{i:02d}" for i in range(40)]
+    table = pd.DataFrame({"size": rng.normal(0, 1, 400), "name": rng.choice(names, 400)})
+    table["y"] = table["name"].map({n: "abcd"[i % 4] for i, n in enumerate(names)})
+    frame, params, _ = onboarded(table, "y")
+    params = params.model_copy(
+        update={"train": params.train.model_copy(update={"family": "hist_gradient_boosting"})}
+    )
+    measured = {e: measure(frame, with_encoding(params, e)) for e in ("one_hot", "ordinal")}
+    assert better_encoding(Task.MULTICLASS, measured)[0] == "ordinal", measured
