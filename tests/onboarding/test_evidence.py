@@ -12,20 +12,22 @@ from tabpipe.pipeline.gate import Evidence
 from tests.support.factories import onboarded
 
 
-def evidence(**cross_validated: float) -> Evidence:
-    return Evidence(5, 100, {}, dict(cross_validated), {})
+def evidence(spread: float = 0.0, **cross_validated: float) -> Evidence:
+    return Evidence(5, 100, {}, dict(cross_validated), dict.fromkeys(cross_validated, spread))
 
 
-def test_the_better_cross_validated_score_wins_and_one_hot_wins_a_tie() -> None:
-    better = {"one_hot": evidence(roc_auc=0.94), "ordinal": evidence(roc_auc=0.997)}
+def test_another_encoding_wins_only_by_more_than_the_folds_noise() -> None:
+    better = {"one_hot": evidence(0.016, roc_auc=0.943), "ordinal": evidence(roc_auc=0.997)}
     chosen, why = better_encoding(Task.MULTICLASS, better)
-    assert chosen == "ordinal" and "0.997" in why and "0.94 one_hot" in why
+    assert chosen == "ordinal" and "0.997" in why and "0.943 one_hot" in why
+    noise = {"one_hot": evidence(0.013, roc_auc=0.9792), "ordinal": evidence(roc_auc=0.9809)}
+    assert better_encoding(Task.BINARY, noise)[0] == "one_hot"
     tie = {"one_hot": evidence(roc_auc=0.9), "ordinal": evidence(roc_auc=0.9)}
     assert better_encoding(Task.BINARY, tie)[0] == "one_hot"
 
 
 def test_for_regression_the_lower_rmse_wins() -> None:
-    measured = {"one_hot": evidence(rmse=620.0), "ordinal": evidence(rmse=606.0)}
+    measured = {"one_hot": evidence(5.0, rmse=620.0), "ordinal": evidence(rmse=606.0)}
     assert better_encoding(Task.REGRESSION, measured)[0] == "ordinal"
     measured = {"one_hot": evidence(rmse=3.6), "ordinal": evidence(rmse=3.7)}
     assert better_encoding(Task.REGRESSION, measured)[0] == "one_hot"

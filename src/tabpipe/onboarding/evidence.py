@@ -103,8 +103,10 @@ DECIDING[Task.REGRESSION] = ("rmse", False)
 
 
 def better_encoding(task: Task, measured: dict[str, Evidence | None]) -> tuple[str, str]:
-    """The encoding whose cross-validated deciding metric is best (the first on a tie or
-    when one could not be measured), and a line saying why."""
+    """The first encoding, unless another's cross-validated deciding metric beats it by more
+    than the first's standard deviation across folds (a smaller gain is the folds' noise:
+    penguins' sex cross-validated at 0.9809 numbered against 0.9792 ± 0.013 one-hot and was
+    worse numbered on its test split); and a line saying why."""
     metric, higher = DECIDING[task]
     first = next(iter(measured))
     found = {
@@ -114,9 +116,14 @@ def better_encoding(task: Task, measured: dict[str, Evidence | None]) -> tuple[s
     }
     if len(found) < len(measured):
         return first, f"{first}: the others could not be cross-validated"
+    noise = measured[first].spread.get(metric, 0.0)  # type: ignore[union-attr]
     best = first
     for name, value in found.items():
-        if (value > found[best]) if higher else (value < found[best]):
+        gain = (value - found[best]) if higher else (found[best] - value)
+        if name != first and gain > (noise if best == first else 0.0):
             best = name
     others = ", ".join(f"{found[n]:.4g} {n}" for n in found if n != best)
-    return best, f"{best}: cross-validated {metric} {found[best]:.4g} against {others}"
+    return best, (
+        f"{best}: cross-validated {metric} {found[best]:.4g} against {others} "
+        f"(± {noise:.2g} across folds for {first})"
+    )
