@@ -33,7 +33,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from tabpipe.core.config import ConfigError, Params, load_params
-from tabpipe.core.contract import ContractError, duplicate_rows, load_contract
+from tabpipe.core.contract import ContractError, load_contract
 from tabpipe.core.io import InputError, read_table, write_with
 from tabpipe.core.paths import PARAMS_FILE
 
@@ -154,11 +154,13 @@ def resample(
 
 
 def copies(batch: pd.DataFrame, source: pd.DataFrame) -> pd.Series:
-    """True for each batch row that repeats a row of ``source`` or an earlier batch row,
-    as ``tabpipe ingest`` counts them (every column equal)."""
-    table = pd.concat([source, batch], ignore_index=True)
-    repeated = duplicate_rows(table).iloc[len(source) :]
-    return pd.Series(repeated.to_numpy(), index=batch.index)
+    """True for each batch row equal to a row of ``source`` (every column; missing values
+    match). Rows that repeat each other are not copies: a batch drawn with replacement
+    repeats rows whenever it is larger than its table, as new data does."""
+    marked = batch.merge(
+        source.drop_duplicates(), on=list(batch.columns), how="left", indicator=True
+    )
+    return pd.Series((marked["_merge"] == "both").to_numpy(), index=batch.index)
 
 
 def make_rows_new(
