@@ -154,14 +154,19 @@ def markdown(r: FitResult) -> str:
     if alone and busy:
         text = (
             f"With the stages' settings a busy neighbour took the fit from {alone.median:.2f} s "
-            f"to {busy.median:.2f} s ({busy.median / alone.median:.1f}x)"
+            f"to {busy.median:.2f} s ({_times(busy.median / alone.median)})"
         )
         if defaults is not None:
             text += (
                 f"; with OpenMP's defaults the same neighbour made it {defaults.median:.2f} s "
-                f"({defaults.median / alone.median:.0f}x the fit alone)."
+                f"({_times(defaults.median / alone.median)} the fit alone)."
             )
         else:
             text += f"; with OpenMP's defaults it did not finish within {r.timeout_s:.0f} s."
         lines.append(text)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _times(ratio: float) -> str:
+    """A ratio as "28x" or "0.3x": whole numbers from 10 up, one decimal below."""
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.1f}x"
