@@ -3,13 +3,10 @@ better on the user's data."""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-
 from tabpipe.core.config import Params, Task
 from tabpipe.onboarding.evidence import better_encoding, measure
 from tabpipe.pipeline.gate import Evidence
-from tests.support.factories import onboarded
+from tests.support.factories import named_models_table, onboarded
 
 
 def evidence(spread: float = 0.0, **cross_validated: float) -> Evidence:
@@ -48,10 +45,7 @@ def with_encoding(params: Params, encoding: str) -> Params:
 
 def test_on_a_category_with_many_values_the_numbered_encoding_cross_validates_better() -> None:
     """mpg's shape: the label decided by a 40-valued name; one-hot trees barely see it."""
-    rng = np.random.default_rng(0)
-    names = [f"model{i:02d}" for i in range(40)]
-    table = pd.DataFrame({"size": rng.normal(0, 1, 400), "name": rng.choice(names, 400)})
-    table["y"] = table["name"].map({n: "abcd"[i % 4] for i, n in enumerate(names)})
+    table = named_models_table()
     frame, params, _ = onboarded(table, "y")
     params = params.model_copy(
         update={"train": params.train.model_copy(update={"family": "hist_gradient_boosting"})}

@@ -42,6 +42,22 @@ def synthetic(task: str, rows: int = 400, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
+def named_models_table(rows: int = 400, seed: int = 0) -> pd.DataFrame:
+    """mpg's shape: a label (one of four) decided by a 40-valued name, beside two numbers
+    that carry nothing: trees see the name only if its categories reach them well."""
+    rng = np.random.default_rng(seed)
+    names = [f"model{i:02d}" for i in range(40)]
+    table = pd.DataFrame(
+        {
+            "age": rng.normal(40, 10, rows),
+            "income": rng.normal(0, 1, rows),
+            "job": rng.choice(names, rows),
+        }
+    )
+    table["y"] = table["job"].map({n: "abcd"[i % 4] for i, n in enumerate(names)})
+    return table
+
+
 def kinds_table(rows: int = 300, seed: int = 1) -> pd.DataFrame:
     """One column of each kind init tells apart, beside a learnable label."""
     rng = np.random.default_rng(seed)

@@ -140,17 +140,31 @@ def resample(
     batch = source.iloc[picked].reset_index(drop=True).copy()
     for name in jittered_features(source, params):
         values, observed = _numeric(batch, name), _numeric(source, name)
-        known = np.sort(observed.dropna().unique())
         present = values.notna()
-        at = np.searchsorted(known, values[present].to_numpy())
-        side = rng.choice([-1, 1], size=len(at))
-        neighbour = known[np.clip(at + side, 0, len(known) - 1)]
-        share = rng.uniform(0.0, JITTER_REACH, size=len(at))
+        here = values[present].to_numpy()
+        known, at = _positions(observed, here)
+        side = rng.choice([-1, 1], size=len(here))
+        neighbour = known[np.clip(at + side, 0, len(known) - 1)]  # at an end: no move
+        share = rng.uniform(0.0, JITTER_REACH, size=len(here))
         moved = values.copy()
-        moved.loc[present] = values[present].to_numpy() + share * (neighbour - known[at])
+        moved.loc[present] = here + share * (neighbour - here)
         settled = _settle(moved, observed, (observed.min(), observed.max()))
         _assign(batch, name, settled, source)
     return batch
+
+
+def _positions(observed: pd.Series, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The column's distinct observed values, sorted, and where each of ``values`` is in them."""
+    known = np.sort(observed.dropna().unique())
+    return known, np.searchsorted(known, values)
+
+
+def _neighbours(observed: pd.Series, values: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """The observed value ``steps`` places above (or below, if negative) each of ``values``
+    among the column's distinct observed values; the other way at the ends."""
+    known, at = _positions(observed, values)
+    moved = np.where((at + steps < 0) | (at + steps >= len(known)), at - steps, at + steps)
+    return known[np.clip(moved, 0, len(known) - 1)]
 
 
 def copies(batch: pd.DataFrame, source: pd.DataFrame) -> pd.Series:
@@ -173,26 +187,21 @@ def make_rows_new(
     per gallon). A copy then gets, one numeric feature at a time (most distinct values
     first), the next observed value up or down, so the batch keeps the table's values and
     its rows are new (in rounds, one observed value away and then further: a moved row may
-    land on another row of the table).
-    Returns how many rows are still copies (a table without numbers to
-    move, or one whose every neighbouring combination exists).
+    land on another row of the table). Returns how many rows are still copies (a table
+    without numbers to move, or one whose every neighbouring combination exists).
     """
     repeated = copies(batch, source)
-    ranked = sorted(
-        (name for name in params.features.numeric if _numeric(source, name).nunique() >= 2),
-        key=lambda name: -_numeric(source, name).nunique(),
-    )
+    distinct = {name: _numeric(source, name).nunique() for name in params.features.numeric}
+    ranked = sorted((n for n in distinct if distinct[n] >= 2), key=lambda n: -distinct[n])
     for turn, name in enumerate(ranked * ROUNDS):
         if not repeated.any():
             break
         reach = 1 + turn // len(ranked)  # one observed value away, then two, ...
-        observed = np.sort(_numeric(source, name).dropna().unique())
         values = _numeric(batch, name)
         rows = repeated & values.notna()
-        at = np.searchsorted(observed, values[rows].to_numpy())
-        step = rng.choice([-1, 1], size=len(at)) * rng.integers(1, reach + 1, size=len(at))
-        moved = np.where((at + step < 0) | (at + step >= len(observed)), at - step, at + step)
-        values.loc[rows] = observed[np.clip(moved, 0, len(observed) - 1)]
+        size = int(rows.sum())
+        steps = rng.choice([-1, 1], size=size) * rng.integers(1, reach + 1, size=size)
+        values.loc[rows] = _neighbours(_numeric(source, name), values[rows].to_numpy(), steps)
         _assign(batch, name, values, source)
         repeated = copies(batch, source)
     return int(repeated.sum())

@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from tabpipe.core.config import Params, Task
-from tabpipe.core.metrics import Predictions, scores
+from tabpipe.core.metrics import HIGHER_IS_BETTER, Predictions, scores
 from tabpipe.core.model import encode_target, model_frame, pipeline
 from tabpipe.pipeline.gate import Evidence
 from tabpipe.pipeline.split import split_frame
@@ -97,9 +97,8 @@ def _spread(per_fold: list[dict[str, float]]) -> dict[str, float]:
     return {name: float(np.std([fold[name] for fold in per_fold])) for name in sorted(names)}
 
 
-# The metric that decides between two encodings of the categories, and whether higher wins.
-DECIDING = {Task.BINARY: ("roc_auc", True), Task.MULTICLASS: ("roc_auc", True)}
-DECIDING[Task.REGRESSION] = ("rmse", False)
+# The metric that decides between two encodings of the categories.
+DECIDING = {Task.BINARY: "roc_auc", Task.MULTICLASS: "roc_auc", Task.REGRESSION: "rmse"}
 
 
 def better_encoding(task: Task, measured: dict[str, Evidence | None]) -> tuple[str, str]:
@@ -107,7 +106,8 @@ def better_encoding(task: Task, measured: dict[str, Evidence | None]) -> tuple[s
     than the first's standard deviation across folds (a smaller gain is the folds' noise:
     penguins' sex cross-validated at 0.9809 numbered against 0.9792 ± 0.013 one-hot and was
     worse numbered on its test split); and a line saying why."""
-    metric, higher = DECIDING[task]
+    metric = DECIDING[task]
+    higher = metric in HIGHER_IS_BETTER
     first = next(iter(measured))
     found = {
         name: ev.cross_validated[metric]

@@ -294,7 +294,7 @@ def render_params(
         measured = {name: measure(frame, typed_with(name)) for name in encodings}
         chosen, why = better_encoding(column_plan.task, measured)
         say(f"categories fed to {default} as {why} (train.{default}.encode_categories)")
-        typed_with(chosen)
+        params["train"][default]["encode_categories"] = chosen
         evidence = measured[chosen]
     else:
         evidence = measure(frame, typed_with(None))
