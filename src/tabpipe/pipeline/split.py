@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from tabpipe.core.config import Params, SplitParams
 from tabpipe.core.io import write_with
 from tabpipe.core.paths import PATHS
+from tabpipe.core.shuffle_split import shuffle_split
 from tabpipe.core.stage import StageFailed, log, run_stage
 
 
@@ -47,13 +47,14 @@ def split_frame(
                 f"cannot stratify on {target!r}: classes with fewer than 2 rows: "
                 f"{rare.to_dict()} (set split.stratify: false or add data)"
             )
-        # Each class as its rank among the sorted classes, the order scikit-learn's
-        # stratification gives them: the same split as on the labels themselves, without
-        # sorting millions of strings.
+        # Each class as its rank among the sorted classes, the order a stratified split
+        # numbers them in: the same split as on the labels themselves, without sorting
+        # millions of strings.
         classes = pd.factorize(stratify, sort=True)[0]
-    train_rows, test_rows = train_test_split(
-        np.arange(len(frame)), test_size=split.test_size, random_state=split.seed, stratify=classes
-    )
+    try:
+        train_rows, test_rows = shuffle_split(len(frame), split.test_size, split.seed, classes)
+    except ValueError as error:
+        raise StageFailed(f"cannot split {len(frame)} rows: {error}") from None
     train, test = frame.take(train_rows), frame.take(test_rows)
     train, test = keep_identical_rows_together(frame, train, test, groups)
     return train.reset_index(drop=True), test.reset_index(drop=True)
