@@ -59,3 +59,36 @@ def test_a_stage_process_is_recognised_only_while_python_m_locates_it(
     for argv in (["-c"], [str(ROOT / "src/tabpipe/pipeline/validate.py")], ["pytest"], []):
         monkeypatch.setattr(sys, "argv", argv)
         assert not startup.is_stage_process()
+
+
+def freeze_count_after_a_stage(*args: str) -> int:
+    """gc.get_freeze_count() once ``tabpipe.core.stage.run_stage`` returned in a process
+    started with ``args`` (an exit handler prints it: the process then shuts down as usual)."""
+    script = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count()))\n"
+        "sys.argv = ['-m'] if sys.argv[1:] == ['stage'] else ['-c']\n"
+        "import tabpipe.pipeline\n"
+        "from tabpipe.core.stage import run_stage\n"
+        "sys.exit(run_stage('probe', '', lambda params: None, []))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "[probe] done in" in done.stdout  # the stage's own output was flushed
+    return int(done.stdout.rsplit("frozen", 1)[1])
+
+
+def test_a_stage_process_freezes_its_objects_when_the_stage_is_done_and_still_exits_normally():
+    assert freeze_count_after_a_stage("stage") > 10_000  # every module's objects
+    assert freeze_count_after_a_stage("not-a-stage") == 0  # a session that goes on
+
+
+def test_finishing_outside_a_stage_process_leaves_the_collector_alone() -> None:
+    import gc
+
+    before = gc.get_freeze_count()
+    assert startup.finish_stage_process() is False
+    assert gc.get_freeze_count() == before
