@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,7 @@ def test_only_modules_not_yet_imported_are_marked_absent(monkeypatch: pytest.Mon
 def test_a_stage_process_is_recognised_only_while_python_m_locates_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "tabpipe.pipeline.validate"])
     monkeypatch.setattr(sys, "argv", ["-m", "--params", "p.yaml"])
     assert startup.is_stage_process()
     for argv in (["-c"], [str(ROOT / "src/tabpipe/pipeline/validate.py")], ["pytest"], []):
@@ -61,29 +63,77 @@ def test_a_stage_process_is_recognised_only_while_python_m_locates_it(
         assert not startup.is_stage_process()
 
 
-def freeze_count_after_a_stage(*args: str) -> int:
-    """gc.get_freeze_count() once ``tabpipe.core.stage.run_stage`` returned in a process
-    started with ``args`` (an exit handler prints it: the process then shuts down as usual)."""
+def test_python_m_of_a_module_outside_the_stages_is_no_stage_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["-m"])
+    for orig in (["python", "-m", "tabpipe.release.champion"], ["python", "-m", "pytest"]):
+        monkeypatch.setattr(sys, "orig_argv", orig)
+        assert not startup.is_stage_process()
+
+
+@pytest.mark.parametrize(
+    ("argv", "module"),
+    [
+        (["python", "-m", "tabpipe.pipeline.split"], "tabpipe.pipeline.split"),
+        (["python", "-X", "importtime", "-m", "tabpipe.pipeline.train"], "tabpipe.pipeline.train"),
+        (["python", "-W", "error", "-mtabpipe.pipeline.gate", "--x"], "tabpipe.pipeline.gate"),
+        (["python", "-I", "-m", "dvc", "repro"], "dvc"),
+        (["python", "-c", "import x", "-m", "y"], None),
+        (["python", "script.py", "-m", "y"], None),
+        (["python"], None),
+    ],
+)
+def test_the_module_of_python_m_is_read_from_the_interpreters_command_line(argv, module):
+    assert startup.module_run_by_m(argv) == module
+
+
+def collector_during_a_stage(stage_process: bool) -> dict[str, object]:
+    """What the garbage collector looked like in a process that runs one stage through
+    ``tabpipe.core.stage.run_stage`` (``stage_process``: with the command line of
+    ``python -m tabpipe.pipeline.<stage>``): while its modules loaded, in the stage's body,
+    and in an exit handler (the process shuts down as usual)."""
+    module = "tabpipe.pipeline.probe" if stage_process else "tabpipe.release.probe"
     script = (
-        "import atexit, gc, sys\n"
-        "atexit.register(lambda: print('frozen', gc.get_freeze_count()))\n"
-        "sys.argv = ['-m'] if sys.argv[1:] == ['stage'] else ['-c']\n"
+        "import atexit, gc, json, sys\n"
+        "seen = {}\n"
+        "def report():\n"
+        "    print('SEEN', json.dumps(seen | {'exit_frozen': gc.get_freeze_count()}))\n"
+        "atexit.register(report)\n"
+        f"sys.argv, sys.orig_argv = ['-m'], ['python', '-m', {module!r}]\n"
         "import tabpipe.pipeline\n"
+        "seen['loading_collects'] = gc.isenabled()\n"
         "from tabpipe.core.stage import run_stage\n"
-        "sys.exit(run_stage('probe', '', lambda params: None, []))\n"
+        "def body(params):\n"
+        "    seen['body_collects'] = gc.isenabled()\n"
+        "    seen['body_frozen'] = gc.get_freeze_count()\n"
+        "sys.exit(run_stage('probe', '', body, []))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script, *args],
+        [sys.executable, "-c", script],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "[probe] done in" in done.stdout  # the stage's own output was flushed
-    return int(done.stdout.rsplit("frozen", 1)[1])
+    return json.loads(done.stdout.rsplit("SEEN", 1)[1])
 
 
-def test_a_stage_process_freezes_its_objects_when_the_stage_is_done_and_still_exits_normally():
-    assert freeze_count_after_a_stage("stage") > 10_000  # every module's objects
-    assert freeze_count_after_a_stage("not-a-stage") == 0  # a session that goes on
+def test_a_stage_process_collects_nothing_while_loading_and_freezes_at_the_end():
+    seen = collector_during_a_stage(stage_process=True)
+    assert seen["loading_collects"] is False
+    assert seen["body_collects"] is True  # the stage's own work is collected as usual
+    assert seen["body_frozen"] > 10_000  # what the imports made is out of the way
+    assert seen["exit_frozen"] >= seen["body_frozen"]  # and the exit handlers still ran
+
+
+def test_any_other_process_keeps_its_collector_as_python_sets_it():
+    seen = collector_during_a_stage(stage_process=False)
+    assert seen == {
+        "loading_collects": True,
+        "body_collects": True,
+        "body_frozen": 0,
+        "exit_frozen": 0,
+    }
 
 
 def test_finishing_outside_a_stage_process_leaves_the_collector_alone() -> None:

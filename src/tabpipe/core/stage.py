@@ -45,6 +45,7 @@ def run_stage(
     argv: Sequence[str] | None = None,
 ) -> int:
     threads.configure()  # limits pools already loaded (tabpipe.pipeline set them before)
+    startup.stage_loaded()  # the stage's modules are loaded: the collector may run again
     parser = argparse.ArgumentParser(prog=f"tabpipe {name}", description=description)
     parser.add_argument(
         "--params",
