@@ -2,15 +2,22 @@
 
 OpenMP pools (HistGradientBoosting, LightGBM, XGBoost) spin while they wait for work; with
 as many threads as cores and another process holding a core, a fit of a fraction of a
-second can take minutes. The stages size their pools and make them wait passively
-(``tabpipe.core.threads``). This fits the configured family on the bundled data's training
-split (the pipeline's contract, seeded split and ``tabpipe.pipeline.train.fit``) in a fresh
-process per variant, several times each:
+second can take minutes. The stages size their pools
+and make them wait passively, and run a fit of fewer than
+``tabpipe.core.threads.ONE_THREAD_BELOW_ROWS`` rows on one thread (``tabpipe.core.threads``).
+This fits the configured family on the bundled data's training split (the pipeline's
+contract, seeded split and ``tabpipe.pipeline.train.fit``) in a fresh process per variant,
+several times each:
 
 - *alone*, with the thread settings the stages use;
-- *beside a busy process* (a Python loop that keeps one CPU busy), with the same settings;
-- *beside a busy process, OpenMP's defaults*: the variables unset and scikit-learn loaded
-  before tabpipe, as a script that imports scikit-learn first gets it.
+- *alone, all CPUs waiting passively*: ``OMP_NUM_THREADS`` set to the CPU count (so tabpipe
+  keeps it, as it keeps any count the user sets) and passive waiting: what the stages did
+  before small fits got one thread;
+- *beside a busy process* (a Python loop that keeps one CPU busy), with the stages' settings;
+- *beside a busy process, OpenMP's defaults*: its wait policy unset and as many threads as
+  CPUs (``OMP_NUM_THREADS`` set to that count, OpenMP's default count, so tabpipe keeps
+  it), scikit-learn loaded before tabpipe, as a script that imports scikit-learn first
+  gets it.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from tabpipe.core.config import load_params
 
 VARIANTS = {
     "alone": "alone, thread settings of the stages",
+    "alone-passive-pool": "alone, all CPUs waiting passively",
     "busy": "beside a busy process, thread settings of the stages",
     "busy-defaults": "beside a busy process, OpenMP's defaults",
 }
@@ -79,9 +87,15 @@ class FitResult:
 
 
 def _environment(variant: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in threads.POOL_VARIABLES}
-    env.pop(threads.WAIT_POLICY, None)
-    if variant != "busy-defaults":
+    names = (*threads.POOL_VARIABLES, threads.WAIT_POLICY, threads.SET_BY_TABPIPE)
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    cpus = str(threads.available_cpus())
+    if variant == "busy-defaults":
+        env["OMP_NUM_THREADS"] = cpus  # OpenMP's own default count, set as a user sets it
+    elif variant == "alone-passive-pool":
+        env["OMP_NUM_THREADS"] = cpus
+        threads.configure(env)  # passive waiting, and the count kept as the user's
+    else:
         threads.configure(env)  # what the stages set before numpy loads
     return env
 
@@ -97,7 +111,8 @@ def run(root: Path, *, repeats: int = 5, timeout_s: float = 600.0) -> FitResult:
     variants = []
     for variant in VARIANTS:
         env = _environment(variant)
-        busy = subprocess.Popen([sys.executable, "-c", BUSY]) if variant != "alone" else None
+        beside = variant.startswith("busy")
+        busy = subprocess.Popen([sys.executable, "-c", BUSY]) if beside else None
         try:
             done = subprocess.run(
                 [sys.executable, "-c", CHILD, str(root / "src"), "params.yaml", str(repeats)],
@@ -135,7 +150,11 @@ def markdown(r: FitResult) -> str:
         "CPUs. The busy process is a Python loop that keeps one CPU busy for the whole "
         "variant. *thread settings of the stages*: `tabpipe.core.threads` sets the pools to "
         "the CPUs the process may use and OpenMP's wait policy to passive before numpy "
-        "loads; *OpenMP's defaults*: the variables unset, scikit-learn loaded first.",
+        f"loads, and runs a fit of fewer than {threads.ONE_THREAD_BELOW_ROWS:,} rows on one "
+        "thread (this one, so there is no waiting at all); *all CPUs waiting passively*: "
+        "what the stages did before that; *OpenMP's defaults*: its wait policy unset, as "
+        "many threads as CPUs, scikit-learn loaded first. A thread count in the table's "
+        "variables set by hand is kept as the user's.",
         "",
         "| variant | thread variables | median s | min s | max s |",
         "|---|---|---:|---:|---:|",
@@ -150,7 +169,16 @@ def markdown(r: FitResult) -> str:
         lines.append(f"| {VARIANTS[v.name]} | {env or 'none'} | {cells} |")
     by = {v.name: v.seconds for v in r.variants}
     alone, busy, defaults = by.get("alone"), by.get("busy"), by.get("busy-defaults")
+    pool = by.get("alone-passive-pool")
     lines.append("")
+    if alone and pool:
+        lines.append(
+            f"Alone, the fit took {alone.median:.2f} s with the stages' settings against "
+            f"{pool.median:.2f} s on all {r.cpus} CPUs waiting passively "
+            f"({_times(pool.median / alone.median)}): a thread that sleeps between the fit's "
+            "thousands of short parallel regions must be woken for each of them."
+        )
+        lines.append("")
     if alone and busy:
         text = (
             f"With the stages' settings a busy neighbour took the fit from {alone.median:.2f} s "

@@ -28,9 +28,14 @@ def test_start_up_is_timed_for_every_stage_with_and_without_bytecode(root: Path)
 
 def test_the_fit_variants_differ_only_in_the_thread_settings() -> None:
     settings, defaults = fit._environment("busy"), fit._environment("busy-defaults")
+    cpus = str(threads.available_cpus())
     assert settings[threads.WAIT_POLICY] == "PASSIVE"
-    assert all(settings[name] == str(threads.available_cpus()) for name in threads.POOL_VARIABLES)
-    assert not {threads.WAIT_POLICY, *threads.POOL_VARIABLES} & set(defaults)
+    assert all(settings[name] == cpus for name in threads.POOL_VARIABLES)
+    assert not threads.user_set_threads(settings)  # small fits may take one thread
+    assert threads.WAIT_POLICY not in defaults and defaults["OMP_NUM_THREADS"] == cpus
+    assert threads.user_set_threads(defaults)  # OpenMP's count, kept for every size
+    pool = fit._environment("alone-passive-pool")
+    assert pool[threads.WAIT_POLICY] == "PASSIVE" and threads.user_set_threads(pool)
     assert fit._environment("alone") == settings
 
 
@@ -39,6 +44,7 @@ def test_the_fit_section_compares_with_the_fit_alone_and_names_a_timeout() -> No
         "hist_gradient_boosting", 3563, 2, 3, 600.0,
         [
             fit.FitVariant("alone", Spread((0.4, 0.5, 0.45)), {"OMP_WAIT_POLICY": "PASSIVE"}),
+            fit.FitVariant("alone-passive-pool", Spread((1.3, 1.35, 1.4)), {}),
             fit.FitVariant("busy", Spread((0.8, 0.9, 1.0)), {"OMP_WAIT_POLICY": "PASSIVE"}),
             fit.FitVariant("busy-defaults", None, {"OMP_WAIT_POLICY": "(unset)"}),
         ],
@@ -47,6 +53,8 @@ def test_the_fit_section_compares_with_the_fit_alone_and_names_a_timeout() -> No
     assert "| alone, thread settings of the stages | `OMP_WAIT_POLICY=PASSIVE` | 0.45 |" in text
     assert "> 600 (timed out)" in text and "did not finish within 600 s" in text
     assert "from 0.45 s to 0.90 s (2.0x)" in text
+    assert "0.45 s with the stages' settings against 1.35 s on all 2 CPUs" in text
+    assert "(3.0x)" in text
 
 
 def test_batch_scoring_runs_tabpipe_predict_and_scikit_learn_on_the_same_rows(

@@ -95,9 +95,59 @@ def test_configure_sets_the_pools_and_passive_waiting_but_keeps_what_the_user_se
         "OPENBLAS_NUM_THREADS": "3",
         "MKL_NUM_THREADS": "7",
         "OMP_WAIT_POLICY": "ACTIVE",
+        threads.SET_BY_TABPIPE: "OMP_NUM_THREADS,OPENBLAS_NUM_THREADS",  # for its children
     }
     user = {"OMP_NUM_THREADS": "1"}
     assert threads.configure(user, cpus=4) == 1  # the user's choice is what pools get
+    assert threads.user_set_threads(user)
+    assert not threads.user_set_threads(env)
+
+
+def test_a_child_process_knows_which_thread_counts_tabpipe_set():
+    parent: dict[str, str] = {}
+    threads.configure(parent, cpus=2)
+    child = dict(parent)  # what a stage started by dvc inherits
+    threads.configure(child, cpus=2)
+    assert not threads.user_set_threads(child)
+    assert threads.threads_for_rows(10, child) == 1
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (0, 1),
+        (3_563, 1),
+        (threads.ONE_THREAD_BELOW_ROWS - 1, 1),
+        (threads.ONE_THREAD_BELOW_ROWS, 4),
+    ],
+)
+def test_small_fits_run_on_one_thread_and_large_ones_on_the_pool(rows, expected):
+    env: dict[str, str] = {}
+    threads.configure(env, cpus=4)
+    assert threads.threads_for_rows(rows, env) == expected
+
+
+def test_a_thread_count_the_user_set_holds_for_every_size():
+    user = {"OMP_NUM_THREADS": "2"}
+    threads.configure(user, cpus=4)
+    assert threads.threads_for_rows(10, user) == 2
+
+
+def test_sized_for_limits_the_loaded_openmp_pool_inside_the_block_only(monkeypatch):
+    import sklearn.ensemble  # noqa: F401  (loads scikit-learn's OpenMP runtime)
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setenv(threads.SET_BY_TABPIPE, "OMP_NUM_THREADS")  # whatever the shell set
+
+    def openmp() -> set[int]:
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"}
+
+    before = openmp()
+    assert before, "scikit-learn's OpenMP runtime is loaded"
+    with threads.sized_for(10) as inside:
+        assert inside == 1
+        assert openmp() == {1}
+    assert openmp() == before
 
 
 @pytest.mark.parametrize(("value", "expected"), [("4", 4), ("4,2", 4), ("", 9), ("x", 9)])

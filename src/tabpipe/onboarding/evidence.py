@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from tabpipe.core import threads
 from tabpipe.core.config import Params, Task
 from tabpipe.core.metrics import HIGHER_IS_BETTER, Predictions, scores
 from tabpipe.core.model import encode_target, model_frame, pipeline
@@ -52,8 +53,9 @@ def measure(frame: pd.DataFrame, params: Params, *, folds: int = FOLDS) -> Evide
     modelled: list[dict[str, float]] = []
     template = pipeline(params)
     for fit_rows, held_out in splitter.split(X, y):
-        model = clone(template).fit(X.iloc[fit_rows], y[fit_rows])
-        modelled.append(_score(task, params, model, X.iloc[held_out], y[held_out]))
+        with threads.sized_for(len(fit_rows)):
+            model = clone(template).fit(X.iloc[fit_rows], y[fit_rows])
+            modelled.append(_score(task, params, model, X.iloc[held_out], y[held_out]))
         guessed.append(_guess(task, params, y[fit_rows], y[held_out]))
     return Evidence(
         folds=folds,

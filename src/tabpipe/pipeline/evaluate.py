@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from tabpipe.core import threads
 from tabpipe.core.config import Params, Task
 from tabpipe.core.io import write_json, write_with
 from tabpipe.core.metrics import (
@@ -40,12 +41,13 @@ def predict(model: Pipeline, frame: pd.DataFrame, params: Params) -> Predictions
     X = model_frame(frame, params.features)
     y_true = encode_target(frame[params.data.target], params.data.task)
     estimator, features = preprocessed(model, X)  # the preprocessing once, for both calls
-    y_pred = estimator.predict(features)
-    if params.data.task is Task.REGRESSION:
+    with threads.sized_for(len(X)):
+        y_pred = estimator.predict(features)
+        proba = None if params.data.task is Task.REGRESSION else estimator.predict_proba(features)
+    if proba is None:
         if not np.isfinite(y_pred.astype(float)).all():
             raise StageFailed("the model predicted NaN or infinite values")
         return Predictions(y_true, y_pred.astype(np.float64))
-    proba = estimator.predict_proba(features)
     if not np.isfinite(proba).all():
         raise StageFailed("the model predicted NaN or infinite probabilities")
     classes = tuple(str(c) for c in model.classes_)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tabpipe import __version__
+from tabpipe.core import threads
 from tabpipe.core.config import Params
 from tabpipe.core.dvcfiles import pointer_md5
 from tabpipe.core.io import read_json, write_bytes, write_json
@@ -83,15 +84,17 @@ def parity(
     # The preprocessing once, for both calls below.
     estimator, features = preprocessed(model, model_frame(frame, params.features))
     if params.data.task.is_classification:
-        expected_labels = estimator.predict(features).astype(str)
-        expected = estimator.predict_proba(features)
+        with threads.sized_for(len(frame)):
+            expected_labels = estimator.predict(features).astype(str)
+            expected = estimator.predict_proba(features)
         assert onnx_out.proba is not None
         diff = np.abs(onnx_out.proba.astype(np.float64) - expected).max(axis=1)
         top_two = np.sort(expected, axis=1)[:, -2:] if expected.shape[1] > 1 else expected
         decided = (top_two[:, -1] - top_two[:, 0]) > tolerance
         mismatches = int(((onnx_out.labels != expected_labels) & decided).sum())
     else:
-        expected = estimator.predict(features).astype(np.float64)
+        with threads.sized_for(len(frame)):
+            expected = estimator.predict(features).astype(np.float64)
         diff = np.abs(onnx_out.labels - expected) / np.maximum(
             target_scale(frame[params.data.target]), np.abs(expected)
         )

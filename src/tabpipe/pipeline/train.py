@@ -18,6 +18,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
+from tabpipe.core import threads
 from tabpipe.core.config import Params
 from tabpipe.core.io import write_with
 from tabpipe.core.model import encode_target, model_frame, pipeline
@@ -115,7 +116,7 @@ def fit(frame: pd.DataFrame, params: Params) -> Pipeline:
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         try:
-            with progress:
+            with progress, threads.sized_for(len(X)):
                 model.fit(X, y, **fit_params)
         except ConvergenceWarning as exc:
             raise StageFailed(f"{params.train.family} did not converge: {exc}") from exc
