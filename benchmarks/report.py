@@ -317,7 +317,7 @@ def _startup(startup: list[StartupRow], r: ReproResult | None) -> list[str]:
             ],
             [
                 [
-                    f"`{row.command}`",
+                    row.command if row.command in FLOORS else f"`{row.command}`",
                     median(row.cpu, compiled),
                     median(row.cpu, none),
                     median(row.run_cpu, compiled),
@@ -347,8 +347,11 @@ def _startup(startup: list[StartupRow], r: ReproResult | None) -> list[str]:
         floors = {row.command: row.cpu[compiled].median for row in startup if row.command in FLOORS}
         if floors:
             text += (
-                "Under it lie the libraries alone: "
-                + ", ".join(f"`{command}` {cpu:.2f} s" for command, cpu in floors.items())
+                "Under it lie the libraries alone, in a process that loads them as a stage "
+                "process does (`benchmarks/startup.py` FLOORS): "
+                + ", ".join(
+                    f"{command.split(',')[0]} {cpu:.2f} s" for command, cpu in floors.items()
+                )
                 + " of CPU; validate reads the table with pandas and checks it with pandera, "
                 "profile reads it with pandas, so their start-up cannot fall below those. "
             )
