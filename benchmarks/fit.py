@@ -74,6 +74,7 @@ class FitVariant:
     name: str
     seconds: Spread | None  # None: it ran past the timeout
     environment: dict[str, str]  # the thread variables the fitting process started with
+    fit_threads: int = 0  # the OpenMP threads its fit ran on (tabpipe.core.threads)
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,8 @@ def run(root: Path, *, repeats: int = 5, timeout_s: float = 600.0) -> FitResult:
             if busy is not None:
                 busy.kill()
                 busy.wait()
-        variants.append(FitVariant(variant, spread, _shown(env)))
+        fit_threads = threads.threads_for_rows(rows, env) if rows else 0
+        variants.append(FitVariant(variant, spread, _shown(env), fit_threads))
         shown = "timed out" if spread is None else f"median {spread.median:.2f}s"
         print(f"[bench] fit {variant}: {shown}", flush=True)
     return FitResult(
@@ -156,8 +158,8 @@ def markdown(r: FitResult) -> str:
         "many threads as CPUs, scikit-learn loaded first. A thread count in the table's "
         "variables set by hand is kept as the user's.",
         "",
-        "| variant | thread variables | median s | min s | max s |",
-        "|---|---|---:|---:|---:|",
+        "| variant | thread variables | fit threads | median s | min s | max s |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for v in r.variants:
         env = ", ".join(f"`{k}={val}`" for k, val in v.environment.items() if val != "(unset)")
@@ -166,7 +168,7 @@ def markdown(r: FitResult) -> str:
         else:
             s = v.seconds
             cells = f"{s.median:.2f} | {s.min:.2f} | {max(s.values):.2f}"
-        lines.append(f"| {VARIANTS[v.name]} | {env or 'none'} | {cells} |")
+        lines.append(f"| {VARIANTS[v.name]} | {env or 'none'} | {v.fit_threads or ''} | {cells} |")
     by = {v.name: v.seconds for v in r.variants}
     alone, busy, defaults = by.get("alone"), by.get("busy"), by.get("busy-defaults")
     pool = by.get("alone-passive-pool")

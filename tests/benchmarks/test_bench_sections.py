@@ -43,14 +43,14 @@ def test_the_fit_section_compares_with_the_fit_alone_and_names_a_timeout() -> No
     result = fit.FitResult(
         "hist_gradient_boosting", 3563, 2, 3, 600.0,
         [
-            fit.FitVariant("alone", Spread((0.4, 0.5, 0.45)), {"OMP_WAIT_POLICY": "PASSIVE"}),
+            fit.FitVariant("alone", Spread((0.4, 0.5, 0.45)), {"OMP_WAIT_POLICY": "PASSIVE"}, 1),
             fit.FitVariant("alone-passive-pool", Spread((1.3, 1.35, 1.4)), {}),
             fit.FitVariant("busy", Spread((0.8, 0.9, 1.0)), {"OMP_WAIT_POLICY": "PASSIVE"}),
             fit.FitVariant("busy-defaults", None, {"OMP_WAIT_POLICY": "(unset)"}),
         ],
     )  # fmt: skip
     text = fit.markdown(result)
-    assert "| alone, thread settings of the stages | `OMP_WAIT_POLICY=PASSIVE` | 0.45 |" in text
+    assert "| alone, thread settings of the stages | `OMP_WAIT_POLICY=PASSIVE` | 1 | 0.45 |" in text
     assert "> 600 (timed out)" in text and "did not finish within 600 s" in text
     assert "from 0.45 s to 0.90 s (2.0x)" in text
     assert "0.45 s with the stages' settings against 1.35 s on all 2 CPUs" in text
