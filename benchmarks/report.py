@@ -229,8 +229,9 @@ def _repro(r: ReproResult) -> list[str]:
         "*CPU s*, *stages run* and *stage bodies* are those of the median run. *CPU s*: user "
         "+ system time of `dvc repro` and its stage processes; below the wall time when they "
         "waited for I/O or for CPUs that other processes held. *stage bodies*: the sum of the "
-        "times the stages log themselves (`[stage] done in`), which start after the stage's "
-        "imports; the rest of the wall time is DVC itself, Python start-up and imports.",
+        "times the stages record for their own work (`build/timings.jsonl`, as `[stage] done "
+        "in` logs them), which start after the stage's imports; the rest of the wall time is "
+        "DVC itself, Python start-up and imports.",
         "",
     ]
     by = {(s.name, s.variant): s for s in r.scenarios}
@@ -248,6 +249,21 @@ def _repro(r: ReproResult) -> list[str]:
         f"{'met' if cold.seconds.median <= 2 * (body + floor) else '**not met**'} "
         f"({cold.seconds.median / (body + floor):.1f}x)."
     )
+    if cold_run.process_seconds:
+        processes = sum(cold_run.process_seconds.values())
+        start_up = {
+            stage: seconds - cold_run.stage_seconds.get(stage, 0.0)
+            for stage, seconds in cold_run.process_seconds.items()
+        }
+        text += (
+            f" Where the time went: DVC's floor {floor:.1f} s; the {len(cold_run.ran)} stage "
+            f"processes {processes:.1f} s from their start to the end of their work (bodies "
+            f"{body:.1f} s, Python start-up and imports {processes - body:.1f} s: "
+            + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in start_up.items())
+            + f"); the remaining {max(0.0, cold.seconds.median - floor - processes):.1f} s is "
+            "DVC's work around each stage (hashing and caching its outputs, writing "
+            "`dvc.lock`) and the processes' exits."
+        )
     slow = by.get(("cold", "no bytecode"))
     if slow is not None:
         text += (

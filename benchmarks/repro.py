@@ -14,6 +14,7 @@ dvc and every stage compile what they import from source, as before setup compil
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ from benchmarks.startup import STAGES, VARIANTS, environments
 from benchmarks.timing import Spread, run_timed
 from tabpipe.core.config import load_params
 from tabpipe.core.io import read_table
+from tabpipe.core.paths import TIMINGS_FILE
 
 # The setting of the configured family that a train-param change bumps (a model size).
 SIZE_SETTINGS = ("max_iter", "n_estimators")
@@ -45,6 +47,9 @@ class RunLog:
     ran: tuple[str, ...]
     stage_seconds: dict[str, float] = field(default_factory=dict)
     cpu_seconds: float = float("nan")
+    # Each stage process, from its start to the end of its work (imports included, exit
+    # not), from the run's build/timings.jsonl; empty where the file has no line for it.
+    process_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,19 @@ class ReproResult:
     scenarios: list[Scenario]
 
 
-def parse_log(seconds: float, output: str, cpu_seconds: float = float("nan")) -> RunLog:
+def parse_log(
+    seconds: float, output: str, cpu_seconds: float = float("nan"), timings: str = ""
+) -> RunLog:
+    """What a run did, from its output; ``timings``: the lines the run's stages appended
+    to build/timings.jsonl, whose millisecond times replace the logs' tenths of a second."""
     stage_seconds = {name: float(value) for name, value in STAGE_DONE.findall(output)}
-    return RunLog(seconds, tuple(STAGE_RUNNING.findall(output)), stage_seconds, cpu_seconds)
+    process_seconds = {}
+    for line in timings.splitlines():
+        entry = json.loads(line)
+        stage_seconds[entry["stage"]] = float(entry["work_seconds"])
+        process_seconds[entry["stage"]] = float(entry["seconds"])
+    ran = tuple(STAGE_RUNNING.findall(output))
+    return RunLog(seconds, ran, stage_seconds, cpu_seconds, process_seconds)
 
 
 def set_param(params_file: Path, dotted: str, value: Any) -> Any:
@@ -126,8 +141,11 @@ def prepare_clone(root: Path, workdir: Path, name: str) -> Path:
 
 
 def repro(clone: Path, env: dict[str, str] | None = None, *options: str) -> RunLog:
+    timings = clone / TIMINGS_FILE
+    timings.unlink(missing_ok=True)  # only this run's lines
     done = run_timed(dvc("repro", *options), cwd=clone, env=clone_env(clone, env))
-    return parse_log(done.seconds, done.stdout + done.stderr, done.cpu_seconds)
+    lines = timings.read_text(encoding="utf-8") if timings.exists() else ""
+    return parse_log(done.seconds, done.stdout + done.stderr, done.cpu_seconds, lines)
 
 
 def _expect(log: RunLog, scenario: str, *, ran: set[str], skipped: set[str]) -> None:

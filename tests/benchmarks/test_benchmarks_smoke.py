@@ -114,6 +114,14 @@ def test_repro_log_parsing() -> None:
     log = repro.parse_log(4.5, output)
     assert log.ran == ("train", "export")
     assert log.stage_seconds == {"train": 1.3, "export": 0.2}
+    assert log.process_seconds == {}
+    timings = (
+        '{"stage": "train", "seconds": 2.214, "work_seconds": 1.262, "outcome": "ok"}\n'
+        '{"stage": "export", "seconds": 1.5, "work_seconds": 0.249, "outcome": "ok"}\n'
+    )
+    precise = repro.parse_log(4.5, output, timings=timings)
+    assert precise.stage_seconds == {"train": 1.262, "export": 0.249}  # the file's, not the log's
+    assert precise.process_seconds == {"train": 2.214, "export": 1.5}
 
 
 def test_set_param_changes_one_value(tmp_path: Path, root: Path) -> None:
@@ -144,7 +152,8 @@ def test_the_report_renders_every_section(
     }
     agreement = validation.check_agreement(frame, contract, rules, seed=0)
     checked = validation.ValidationResult(ROWS, ROWS, 0, 1.0, agreement, engines)
-    logs = [repro.parse_log(9.0, "Running stage 'train':\n[train] done in 1.0s\n", 8.0)]
+    timings = '{"stage": "train", "seconds": 2.5, "work_seconds": 1.0}\n'
+    logs = [repro.parse_log(9.0, "Running stage 'train':\n[train] done in 1.0s\n", 8.0, timings)]
     repro_result = repro.ReproResult(
         "abc1234",
         ROWS,
@@ -183,6 +192,11 @@ def test_the_report_renders_every_section(
     assert "| cold | no bytecode | 1 |" in text
     assert "A forced run of all 1 stages took 9.0 s compiled (CPU 8.0 s, stage bodies 1.0 s" in text
     assert "against 9.0 s with no bytecode" in text
+    assert (
+        "Where the time went: DVC's floor 9.0 s; the 1 stage processes 2.5 s from their start "
+        "to the end of their work (bodies 1.0 s, Python start-up and imports 1.5 s: train "
+        "1.50 s); the remaining 0.0 s" in text
+    )
     assert (
         "start in at most 0.30 s of CPU with compiled bytecode (gate; goal under 0.5 s each: met"
         in text
