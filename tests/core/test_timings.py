@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +46,17 @@ def test_a_stage_run_appends_its_timing_even_when_it_fails(params):
     assert (ok["outcome"], failed["outcome"]) == ("ok", "failed")
     assert ok["ended"] >= ok["started"]
     assert json.loads(PATHS.validation_report.read_text())["ok"] is False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="not applicable: no /proc")
+def test_a_process_start_lies_between_its_parents_clock_readings():
+    """Hundredths of a second, not the whole seconds of /proc/stat's boot time."""
+    probe = "from tabpipe.core import timings; print(timings.process_started())"
+    before = time.time()
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    after = time.time()
+    started = float(done.stdout)
+    assert before - 0.03 <= started <= after  # /proc's clock ticks and uptime: 10 ms

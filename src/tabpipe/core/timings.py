@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,16 +26,18 @@ def iso(timestamp: float) -> str:
 
 
 def process_started() -> float | None:
-    """When this process started (Linux: /proc), so a stage's time includes its imports."""
+    """When this process started (Linux: /proc), so a stage's time includes its imports.
+
+    The process's start is in clock ticks since boot (/proc/self/stat, field 22); its age is
+    the time since boot now (/proc/uptime, hundredths of a second) minus that. (The boot
+    time in /proc/stat is whole seconds: a start computed from it was up to a second early.)
+    """
     try:
         stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-        boot = next(
-            float(line.split()[1])
-            for line in Path("/proc/stat").read_text().splitlines()
-            if line.startswith("btime ")
-        )
-        return boot + int(stat[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        now = time.time()
+        return now - (uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
         return None
 
 
