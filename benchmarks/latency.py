@@ -24,7 +24,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from benchmarks.timing import Percentiles
-from tabpipe.core import onnx_model
+from tabpipe.core import onnx_model, threads
 from tabpipe.core.config import Params, load_params
 from tabpipe.core.contract import check, load_contract
 from tabpipe.core.io import read_table
@@ -162,8 +162,12 @@ def measure(
     picks = np.random.default_rng(seed).integers(0, len(test), size=batch_rows)
     batch = test.iloc[picks].reset_index(drop=True)
     diff = parity(models, batch)
-    single = time_interleaved(_calls(models, rows), single_calls, warmup)
-    batched = time_interleaved(_calls(models, [batch]), batch_calls, max(1, warmup // 10))
+    # scikit-learn's OpenMP pool as tabpipe sizes it for that many rows (one thread below
+    # threads.ONE_THREAD_BELOW_ROWS); onnxruntime has its own pool, which this leaves alone.
+    with threads.sized_for(1):
+        single = time_interleaved(_calls(models, rows), single_calls, warmup)
+    with threads.sized_for(batch_rows):
+        batched = time_interleaved(_calls(models, [batch]), batch_calls, max(1, warmup // 10))
     train = models.params.train
     return LatencyResult(
         family=train.family,

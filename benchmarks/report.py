@@ -463,7 +463,9 @@ def _latency(r: LatencyResult) -> list[str]:
         f"`tabpipe.core.onnx_model.convert` ({r.onnx_kib:.0f} KiB). On the benchmark batch the "
         f"largest probability difference between the two was {r.max_abs_diff:.2g}. "
         f"Session from `tabpipe.core.onnx_model.session` (intra-op threads: {threads}) unless "
-        "stated. Rows come from the held-out split as raw DataFrames; the first two variants "
+        "stated; scikit-learn's OpenMP pool on one thread, as tabpipe runs a prediction of "
+        "fewer than 200,000 rows (`tabpipe.core.threads.sized_for`). Rows come from the "
+        "held-out split as raw DataFrames; the first two variants "
         "include the conversion to model inputs, the others start from prebuilt inputs. "
         "Timed with `time.perf_counter_ns`, variants interleaved call by call, garbage "
         "collector paused.",

@@ -46,6 +46,7 @@ import pandas as pd
 
 from benchmarks import latency
 from benchmarks.timing import Percentiles
+from tabpipe.core import threads
 from tabpipe.core.config import FeatureParams, load_params
 from tabpipe.core.contract import load_contract
 from tabpipe.core.dvcfiles import file_md5
@@ -224,6 +225,11 @@ def server(
     """A running service (base URL, port); stopped (and its profile written) on exit."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "src")])}
+    if backend == "sklearn":
+        # Requests of up to 1,000 rows: scikit-learn's OpenMP on one thread, as tabpipe runs
+        # it below threads.ONE_THREAD_BELOW_ROWS (a per-request limit would cost more).
+        env["OMP_NUM_THREADS"] = "1"
+        env.pop(threads.SET_BY_TABPIPE, None)
     if profile is not None:
         env[PROFILE_ENV] = str(profile)
     command = [sys.executable, "-m", "benchmarks.serving", "--serve", backend]
@@ -349,15 +355,16 @@ def in_process(bundle: Path, rows: Sequence[Mapping[str, Any]], size: int, calls
     predict = (
         sk_model.pipeline.predict_proba if sk_model.is_classifier else sk_model.pipeline.predict
     )
-    timed = latency.time_interleaved(
-        {
-            "session_run": lambda i: onnx_model.session.run(None, feeds[i % len(feeds)]),
-            "runtime": lambda i: onnx_model.predict_rows(batch[i % len(batch)]),
-            "sklearn": lambda i: predict(frames[i % len(frames)]),
-        },
-        calls,
-        warmup=max(3, calls // 20),
-    )
+    with threads.sized_for(size):  # scikit-learn's OpenMP pool as tabpipe sizes it
+        timed = latency.time_interleaved(
+            {
+                "session_run": lambda i: onnx_model.session.run(None, feeds[i % len(feeds)]),
+                "runtime": lambda i: onnx_model.predict_rows(batch[i % len(batch)]),
+                "sklearn": lambda i: predict(frames[i % len(frames)]),
+            },
+            calls,
+            warmup=max(3, calls // 20),
+        )
     return InProcess(size, timed["session_run"], timed["runtime"], timed["sklearn"])
 
 
@@ -446,7 +453,8 @@ def markdown(result: ServingResult) -> str:
         f"The FastAPI service (`tabpipe serve`, one uvicorn process) on 127.0.0.1 with the "
         f"`{result.family}` model trained on the bundled data. `onnx` is the released "
         "service; `sklearn` is the same service, same request validation and JSON, with the "
-        "scikit-learn Pipeline's `predict_proba` in place of onnxruntime. Requests carry real "
+        "scikit-learn Pipeline's `predict_proba` in place of onnxruntime (its OpenMP pool on "
+        "one thread, as tabpipe runs scikit-learn below 200,000 rows). Requests carry real "
         f"test rows: one row, or a batch of {s.batch_rows:,}. The load generator runs on the "
         "same cores as the server.",
         "",
