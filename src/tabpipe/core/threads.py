@@ -158,9 +158,10 @@ def configure(environ: MutableMapping[str, str] | None = None, cpus: int | None 
     env = os.environ if environ is None else environ
     threads = cpus if cpus is not None else available_cpus()
     ours = set(filter(None, env.get(SET_BY_TABPIPE, "").split(",")))
-    for name in (*POOL_VARIABLES, WAIT_POLICY):
+    settings = {**dict.fromkeys(POOL_VARIABLES, str(threads)), WAIT_POLICY: "PASSIVE"}
+    for name, value in settings.items():
         if name not in env:
-            env[name] = "PASSIVE" if name == WAIT_POLICY else str(threads)
+            env[name] = value
             ours.add(name)
     if ours:
         env[SET_BY_TABPIPE] = ",".join(sorted(ours))

@@ -83,18 +83,19 @@ def parity(
     onnx_out = run(session(model_bytes, intra_op_threads=1), frame, params.features)
     # The preprocessing once, for both calls below.
     estimator, features = preprocessed(model, model_frame(frame, params.features))
-    if params.data.task.is_classification:
-        with threads.sized_for(len(frame)):
-            expected_labels = estimator.predict(features).astype(str)
-            expected = estimator.predict_proba(features)
+    classification = params.data.task.is_classification
+    with threads.sized_for(len(frame)):
+        predicted = estimator.predict(features)
+        expected = estimator.predict_proba(features) if classification else predicted
+    if classification:
+        expected_labels = predicted.astype(str)
         assert onnx_out.proba is not None
         diff = np.abs(onnx_out.proba.astype(np.float64) - expected).max(axis=1)
         top_two = np.sort(expected, axis=1)[:, -2:] if expected.shape[1] > 1 else expected
         decided = (top_two[:, -1] - top_two[:, 0]) > tolerance
         mismatches = int(((onnx_out.labels != expected_labels) & decided).sum())
     else:
-        with threads.sized_for(len(frame)):
-            expected = estimator.predict(features).astype(np.float64)
+        expected = expected.astype(np.float64)
         diff = np.abs(onnx_out.labels - expected) / np.maximum(
             target_scale(frame[params.data.target]), np.abs(expected)
         )
