@@ -107,3 +107,9 @@ def test_group_ids_say_what_duplicated_says_missing_values_included():
         assert (repeats == frame.duplicated(subset=subset, keep=False).to_numpy()).all(), keys
         assert repeated_rows(groups) == int(frame.duplicated(subset=subset).sum()), keys
     assert repeated_rows(identical_groups(frame.head(0))) == 0
+
+
+def test_a_split_too_small_for_every_class_is_a_clear_failure_with_the_knobs_to_turn():
+    frame = pd.DataFrame({"x": range(12), "y": list("aabbccddeeff")})
+    with pytest.raises(StageFailed, match=r"3 test rows cannot hold each of 6 classes.*test_size"):
+        split_frame(frame, "y", SplitParams(test_size=0.2), classification=True)

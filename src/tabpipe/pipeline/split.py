@@ -54,7 +54,10 @@ def split_frame(
     try:
         train_rows, test_rows = shuffle_split(len(frame), split.test_size, split.seed, classes)
     except ValueError as error:
-        raise StageFailed(f"cannot split {len(frame)} rows: {error}") from None
+        raise StageFailed(
+            f"cannot split {len(frame)} rows: {error} (change split.test_size, add rows, or "
+            "set split.stratify: false)"
+        ) from None
     train, test = frame.take(train_rows), frame.take(test_rows)
     train, test = keep_identical_rows_together(frame, train, test, groups)
     return train.reset_index(drop=True), test.reset_index(drop=True)
