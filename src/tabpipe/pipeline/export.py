@@ -161,6 +161,18 @@ def metadata(
     }
 
 
+def _load(params: Params) -> None:
+    """What the body imports (this module loads it lazily, for the readers of Parity): the
+    converter and onnxruntime, and the family's estimator, as unpickling the model needs."""
+    import joblib  # noqa: F401
+    import pandas  # noqa: F401
+
+    import tabpipe.core.onnx_model  # noqa: F401
+    from tabpipe.core.model import pipeline
+
+    pipeline(params)  # imports the family's library (scikit-learn's, LightGBM, XGBoost)
+
+
 def _body(params: Params) -> None:
     import joblib
     import pandas as pd
@@ -191,7 +203,7 @@ def _body(params: Params) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_stage("export", __doc__ or "", _body, argv)
+    return run_stage("export", __doc__ or "", _body, argv, load=_load)
 
 
 if __name__ == "__main__":
