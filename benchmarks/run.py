@@ -206,7 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         measure(
             "repro",
             f"dvc repro timings in temporary clones ({settings.repro_repeats} repetitions)",
-            lambda: repro.run(root, repeats=settings.repro_repeats),
+            lambda: repro.run(
+                root, repeats=settings.repro_repeats, large_rows=settings.repro_large_rows
+            ),
         )
     if "startup" in selected and settings.startup_repeats:
         measure(

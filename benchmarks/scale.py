@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.repro import clone_env, set_param
-from benchmarks.synthetic import contract_bounds, copied_columns, write_parquet
+from benchmarks.synthetic import write_for_project
 from tabpipe.core.config import load_params
 from tabpipe.core.io import read_table
 
@@ -197,9 +197,6 @@ def run_size(
     params_file = clone / "params.yaml"
     for dotted, value in {"data.raw": str(SYNTHETIC), **overrides}.items():
         set_param(params_file, dotted, value)
-    params = load_params(root / "params.yaml")
-    source = read_table(root / params.data.raw)
-    bounds = contract_bounds(root / params.data.contract)
     say(f"{tag}: generating {rows:,} synthetic rows into {clone / SYNTHETIC}")
 
     def generated(done: int) -> None:
@@ -207,15 +204,7 @@ def run_size(
             say(f"{tag}: generated {done:,}/{rows:,} rows")
 
     started = time.perf_counter()
-    write_parquet(
-        source,
-        rows,
-        clone / SYNTHETIC,
-        bounds=bounds,
-        seed=SEED,
-        progress=generated,
-        keep=copied_columns(params.data.target, root / params.data.contract),
-    )
+    write_for_project(root, rows, clone / SYNTHETIC, seed=SEED, progress=generated)
     generate_seconds = time.perf_counter() - started
     file_mib = (clone / SYNTHETIC).stat().st_size / 1024**2
     env = clone_env(clone)

@@ -20,8 +20,10 @@ Nothing is written into the project's ``.venv``.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +42,27 @@ AS_A_STAGE = (
     "import tabpipe.pipeline; {imports}; from tabpipe.core import startup; "
     "startup.stage_loaded(); startup.finish_stage_process()"
 )
+# Where a stage's imports go: ``python -X importtime`` gives each module's own import time;
+# the modules are summed by the library they belong to (their top-level package).
+PACKAGE_GROUPS = {
+    "scikit-learn": ("sklearn",),
+    "SciPy": ("scipy",),
+    "pandas, pyarrow, NumPy": ("pandas", "pyarrow", "numpy"),
+    "pandera": ("pandera", "typeguard"),
+    "ONNX (skl2onnx, onnx, onnxruntime)": (
+        "skl2onnx",
+        "onnx",
+        "onnxruntime",
+        "onnxconverter_common",
+        "onnxmltools",
+    ),
+    "joblib": ("joblib",),
+    "pydantic, YAML": ("pydantic", "pydantic_core", "annotated_types", "typing_inspection", "yaml"),
+    "tabpipe and the project": ("tabpipe",),  # plus the project's package (added per run)
+}
+OWN = "tabpipe and the project"
+OTHER = "other (standard library, small packages)"
+IMPORT_TIME = re.compile(r"^import time:\s+(\d+) \|\s+\d+ \|( *)(\S+)$", re.MULTILINE)
 FLOORS = {
     "pandas, loaded as in a stage process": AS_A_STAGE.format(imports="import pandas"),
     "pandas and pandera, loaded as in a stage process": AS_A_STAGE.format(
@@ -56,6 +79,9 @@ class StartupRow:
     cpu: dict[str, Spread]  # variant -> CPU seconds (user + system)
     run_cpu: dict[str, Spread] = field(default_factory=dict)  # the whole stage process
     run_body: dict[str, Spread] = field(default_factory=dict)  # its "[stage] done in" time
+    # Seconds of the stage process's imports by library (PACKAGE_GROUPS, OTHER), compiled
+    # bytecode, from one run under ``python -X importtime`` (which slows imports a little).
+    imports_by_library: dict[str, float] = field(default_factory=dict)
 
 
 def commands() -> dict[str, tuple[str | None, list[str]]]:
@@ -77,10 +103,30 @@ def environments(empty_prefix: str) -> dict[str, dict[str, str]]:
     return {"compiled": base, "no bytecode": {**base, "PYTHONPYCACHEPREFIX": empty_prefix}}
 
 
+def project_packages(clone: Path) -> tuple[str, ...]:
+    from tabpipe.core.config import load_params
+
+    return (load_params(clone / "params.yaml").project.package,)
+
+
 def stage_command(stage: str) -> list[str]:
     if stage == "champion":
         return [sys.executable, "-m", "tabpipe.release.champion", "--offline"]
     return [sys.executable, "-m", f"tabpipe.pipeline.{stage}"]
+
+
+def imports_by_library(report: str, project_packages: Sequence[str] = ()) -> dict[str, float]:
+    """Sum ``python -X importtime``'s own (self) time of each module by library, in seconds.
+
+    Every line is one module; a module's self time excludes the modules it imported, so the
+    sums add up to the whole import time without counting anything twice.
+    """
+    owner = {top: group for group, tops in PACKAGE_GROUPS.items() for top in tops}
+    owner.update(dict.fromkeys(project_packages, OWN))
+    sums = dict.fromkeys([*PACKAGE_GROUPS, OTHER], 0.0)
+    for micros, _indent, module in IMPORT_TIME.findall(report):
+        sums[owner.get(module.split(".")[0], OTHER)] += int(micros) / 1e6
+    return sums
 
 
 def run(root: Path, *, repeats: int) -> list[StartupRow]:
@@ -112,6 +158,11 @@ def run(root: Path, *, repeats: int) -> list[StartupRow]:
                     run_cpu[variant].append(ran.cpu_seconds)
                     log = repro.parse_log(ran.seconds, ran.stdout + ran.stderr)
                     body[variant].append(log.stage_seconds.get(stage, 0.0))
+            shares: dict[str, float] = {}
+            if stage is not None:
+                env = {**repro.clone_env(clone, envs["compiled"]), "PYTHONPROFILEIMPORTTIME": "1"}
+                traced = run_timed(stage_command(stage), cwd=clone, env=env)
+                shares = imports_by_library(traced.stderr, project_packages(clone))
             rows.append(
                 StartupRow(
                     label,
@@ -120,6 +171,7 @@ def run(root: Path, *, repeats: int) -> list[StartupRow]:
                     {v: Spread(tuple(cpu[v])) for v in VARIANTS},
                     {v: Spread(tuple(run_cpu[v])) for v in VARIANTS if run_cpu[v]},
                     {v: Spread(tuple(body[v])) for v in VARIANTS if body[v]},
+                    shares,
                 )
             )
     return rows

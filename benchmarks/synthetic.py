@@ -138,3 +138,28 @@ def write_parquet(
         if writer is not None:
             writer.close()
     return written
+
+
+def write_for_project(
+    root: Path,
+    rows: int,
+    destination: Path,
+    *,
+    seed: int = 0,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """``rows`` synthetic rows drawn from the project at ``root`` (its params.yaml's raw data,
+    bounded by its contract, target and enumerated columns copied) into ``destination``."""
+    from tabpipe.core.config import load_params
+    from tabpipe.core.io import read_table
+
+    params = load_params(root / "params.yaml")
+    return write_parquet(
+        read_table(root / params.data.raw),
+        rows,
+        destination,
+        bounds=contract_bounds(root / params.data.contract),
+        seed=seed,
+        progress=progress,
+        keep=copied_columns(params.data.target, root / params.data.contract),
+    )
