@@ -464,9 +464,9 @@ def _import_shares(startup: list[StartupRow]) -> list[str]:
         f"{own.imports_by_library[OWN]:.2f} s, including building the typed config's classes); "
         "the largest part of each stage's imports: "
         + ", ".join(f"{stage} {group}" for stage, group in heaviest.items())
-        + ". scikit-learn imports SciPy's statistics module wherever it is loaded "
-        "(`sklearn.utils.fixes`), and SciPy builds its functions' docstrings as it imports "
-        "them.",
+        + ". scikit-learn imports SciPy's statistics module (`scipy.stats`, with its "
+        "distributions, optimisers and special functions) wherever it is loaded "
+        "(`sklearn.utils.fixes`), so every stage that loads a model pays for it.",
         "",
     ]
 
