@@ -10,6 +10,8 @@ the clone's code rather than the editable install, which points at the developer
 Every scenario runs twice, side by side: with the environment's compiled bytecode (as `make
 setup` installs it) and with none (:mod:`benchmarks.startup`'s empty ``PYTHONPYCACHEPREFIX``:
 dvc and every stage compile what they import from source, as before setup compiled it).
+Last, a cold and a no-op run on a larger table (``LARGE_ROWS`` synthetic rows drawn from the
+bundled data, :mod:`benchmarks.synthetic`), where the stages have work to do.
 """
 
 from __future__ import annotations
@@ -39,14 +41,13 @@ FORCED = "forced (`--force`)"
 # synthetic rows drawn from the bundled data (benchmarks.synthetic), every stage run.
 LARGE_ROWS = 1_000_000
 LARGE_TABLE = Path("data/synthetic.parquet")
+STAGE_DONE = re.compile(r"^\[(\w+)\] done in ([0-9.]+)s$", re.MULTILINE)
+STAGE_RUNNING = re.compile(r"^Running stage '(\w+)':$", re.MULTILINE)
 
 
 def large(name: str, rows: int = LARGE_ROWS) -> str:
+    """A scenario's name on the larger table: "cold, 1,000,000 rows"."""
     return f"{name}, {rows:,} rows"
-
-
-STAGE_DONE = re.compile(r"^\[(\w+)\] done in ([0-9.]+)s$", re.MULTILINE)
-STAGE_RUNNING = re.compile(r"^Running stage '(\w+)':$", re.MULTILINE)
 
 
 @dataclass(frozen=True)

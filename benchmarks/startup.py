@@ -14,6 +14,9 @@ not its import), wall and CPU time, in two environments side by side:
   module it imports from source, each time: what every stage paid before the bytecode was
   compiled at setup.
 
+Each stage process also runs once under ``python -X importtime`` (compiled), whose per-module
+times, summed by library (``PACKAGE_GROUPS``), say which libraries its start-up is made of.
+
 Nothing is written into the project's ``.venv``.
 """
 
@@ -62,7 +65,7 @@ PACKAGE_GROUPS = {
 }
 OWN = "tabpipe and the project"
 OTHER = "other (standard library, small packages)"
-IMPORT_TIME = re.compile(r"^import time:\s+(\d+) \|\s+\d+ \|( *)(\S+)$", re.MULTILINE)
+IMPORT_TIME = re.compile(r"^import time:\s+(\d+) \|\s+\d+ \| *(\S+)$", re.MULTILINE)
 FLOORS = {
     "pandas, loaded as in a stage process": AS_A_STAGE.format(imports="import pandas"),
     "pandas and pandera, loaded as in a stage process": AS_A_STAGE.format(
@@ -124,7 +127,7 @@ def imports_by_library(report: str, project_packages: Sequence[str] = ()) -> dic
     owner = {top: group for group, tops in PACKAGE_GROUPS.items() for top in tops}
     owner.update(dict.fromkeys(project_packages, OWN))
     sums = dict.fromkeys([*PACKAGE_GROUPS, OTHER], 0.0)
-    for micros, _indent, module in IMPORT_TIME.findall(report):
+    for micros, module in IMPORT_TIME.findall(report):
         sums[owner.get(module.split(".")[0], OTHER)] += int(micros) / 1e6
     return sums
 
