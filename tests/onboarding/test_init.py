@@ -145,3 +145,40 @@ def test_the_lock_is_updated_online_when_the_cache_lacks_something(tmp_path, cap
     assert calls.read_text().splitlines() == ["lock --offline --quiet", "lock --quiet"]
     out = capsys.readouterr().out
     assert "locking online" in out and "no cached metadata" not in out
+
+
+def refused_verdict() -> dict:
+    return {
+        "blessed": False,
+        "checks": [
+            {"metric": "r2", "slice": "overall", "threshold": ">= 0.0494", "value": -0.056,
+             "passed": False},
+            {"metric": "rmse", "slice": "overall", "threshold": "<= 2.07", "value": 2.2354,
+             "passed": False},
+            {"metric": "mae", "slice": "overall", "threshold": "<= 9", "value": 1.0,
+             "passed": True},
+        ],
+    }  # fmt: skip
+
+
+def test_a_refused_first_model_is_told_with_its_failed_checks_and_what_to_try(tmp_path):
+    from tabpipe.onboarding.init import first_model_refusal
+
+    verdict = tmp_path / "gate.json"
+    verdict.write_text(json.dumps(refused_verdict()))
+    message = first_model_refusal(verdict, "fair")
+    assert message is not None
+    assert "the project is set up, but the gate refused its first model" in message
+    assert "r2 [overall] -0.056 (needs >= 0.0494); rmse [overall] 2.2354 (needs <= 2.07)" in message
+    assert "mae" not in message  # a check that passed is not a reason
+    assert "src/fair/features.py" in message and "gate.fail_on_reject: false" in message
+
+
+@pytest.mark.parametrize("content", [None, "{not json", json.dumps({"blessed": True})])
+def test_a_run_that_stopped_for_another_reason_is_no_refusal(tmp_path, content):
+    from tabpipe.onboarding.init import first_model_refusal
+
+    verdict = tmp_path / "gate.json"
+    if content is not None:
+        verdict.write_text(content)
+    assert first_model_refusal(verdict, "fair") is None

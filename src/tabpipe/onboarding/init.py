@@ -600,13 +600,54 @@ def initialise(request: Request) -> int:
         relock(uv)
         run([uv, "sync", "--locked", "--quiet"])
     if request.run:
-        run(["dvc", "repro"])
+        code = run(["dvc", "repro"], check=False)
+        refusal = first_model_refusal(PATHS.gate_verdict, new_package) if code else None
+        if code and refusal is None:
+            raise InitError(f"`dvc repro` exited {code}")
         run(
             ["dvc", "metrics", "show", str(PATHS.train_metrics), str(PATHS.test_metrics)],
             check=False,
         )
+        if refusal is not None:
+            print(refusal, file=sys.stderr, flush=True)
+            print(next_steps(request, new_package), flush=True)
+            return 1
     print(next_steps(request, new_package), flush=True)
     return 0
+
+
+def first_model_refusal(verdict_file: Path, package: str) -> str | None:
+    """What to say when the first ``dvc repro`` stopped because the gate refused the model;
+    None if it stopped for another reason (no verdict, or a blessed one: init reset reports/
+    before the run, so a verdict there is this run's).
+
+    The project is set up either way: the refusal is the gate doing its job on a table whose
+    features barely predict the target (the gate notes above said what to expect).
+    """
+    try:
+        verdict = json.loads(verdict_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(verdict, dict) or verdict.get("blessed", True):
+        return None
+    failed = [c for c in verdict.get("checks", []) if isinstance(c, dict) and not c.get("passed")]
+    checks = "; ".join(
+        f"{c.get('metric')} [{c.get('slice')}] {c.get('value')} (needs {c.get('threshold')})"
+        for c in failed
+    )
+    return textwrap.dedent(
+        f"""
+        [init] the project is set up, but the gate refused its first model: {checks}.
+        [init] The pipeline ran to the end; the verdict is in {PATHS.gate_summary}. The gate
+        [init] wants the model clearly better than a guess that ignores the features (the
+        [init] thresholds above): `make run`, `make test` and the PR check fail until one is.
+        [init] To try:
+        [init]   - features that carry more signal (src/{package}/features.py, params.yaml
+        [init]     features:), or another model family (params.yaml train.family), then make run;
+        [init]   - or, if a model this close to the guess is useful to you, lower the gate's
+        [init]     thresholds in params.yaml (gate:), or set gate.fail_on_reject: false to
+        [init]     record refusals without failing the pipeline (docs/releasing.md, "The gate")."""
+    ).strip("\n")
 
 
 def next_steps(request: Request, package: str) -> str:
