@@ -435,11 +435,12 @@ def _import_shares(startup: list[StartupRow]) -> list[str]:
     if not rows:
         return []
     groups = [*startup_bench.PACKAGE_GROUPS, startup_bench.OTHER]
-    own = max(rows, key=lambda row: row.imports_by_library[OWN])
-    heaviest = {
-        row.stage: max(groups, key=lambda group: row.imports_by_library.get(group, 0.0))
-        for row in rows
-    }
+    own = [row.imports_by_library.get(OWN, 0.0) for row in rows]
+    shares = [_fraction(row.imports_by_library, OWN) for row in rows]
+    heaviest: dict[str, list[str]] = {}
+    for row in rows:
+        top = max(groups, key=lambda group: row.imports_by_library.get(group, 0.0))
+        heaviest.setdefault(top, []).append(str(row.stage))
     return [
         "Where each stage process's imports go, by library: `python -X importtime`'s own time "
         "of each module (its imports excluded, so nothing counts twice), summed by the "
@@ -459,11 +460,11 @@ def _import_shares(startup: list[StartupRow]) -> list[str]:
             ],
         ),
         "",
-        f"tabpipe's own modules and the project's are at most "
-        f"{_percent(own.imports_by_library, OWN)} of a stage's imports ({own.stage}: "
-        f"{own.imports_by_library[OWN]:.2f} s, including building the typed config's classes); "
-        "the largest part of each stage's imports: "
-        + ", ".join(f"{stage} {group}" for stage, group in heaviest.items())
+        f"tabpipe's own modules and the project's take {min(own):.2f} to {max(own):.2f} s of a "
+        f"stage's imports (building the typed config's classes included): {min(shares):.0%} to "
+        f"{max(shares):.0%} of them, the larger shares where the libraries are few. The largest "
+        "part is "
+        + "; ".join(f"{group} in {', '.join(stages)}" for group, stages in heaviest.items())
         + ". scikit-learn imports SciPy's statistics module (`scipy.stats`, with its "
         "distributions, optimisers and special functions) wherever it is loaded "
         "(`sklearn.utils.fixes`), so every stage that loads a model pays for it.",
@@ -477,8 +478,11 @@ def _share(by_library: dict[str, float], group: str) -> str:
 
 
 def _percent(by_library: dict[str, float], group: str) -> str:
-    total = sum(by_library.values()) or 1.0
-    return f"{100 * by_library.get(group, 0.0) / total:.0f}%"
+    return f"{_fraction(by_library, group):.0%}"
+
+
+def _fraction(by_library: dict[str, float], group: str) -> float:
+    return by_library.get(group, 0.0) / (sum(by_library.values()) or 1.0)
 
 
 def _start_up(row: StartupRow, variant: str) -> float:
