@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.support.workspace import fresh_clone, onboard, stages_run
+from tests.support.workspace import fresh_clone, onboard, sh, stages_run
 
 pytestmark = pytest.mark.e2e
 
@@ -43,3 +43,8 @@ def test_a_target_the_features_cannot_predict_gets_a_project_and_a_refused_model
     assert not json.loads((clone / "reports" / "gate.json").read_text())["blessed"]
     assert (clone / "models" / "model.onnx").stat().st_size > 0
     assert (clone / "src" / "noise" / "models.py").exists()
+    # The cached outputs stay ignored (DVC takes back the entries it added when a run
+    # fails): the next steps' `git add -A` must not commit the model or the splits.
+    cached = ["build/validated.parquet", "build/train.parquet", "models/model.joblib"]
+    ignored = sh(["git", "check-ignore", *cached, "models/model.onnx"], clone, check=False)
+    assert ignored.stdout.split() == [*cached, "models/model.onnx"], ignored

@@ -366,8 +366,22 @@ def copy_data(
 
 
 def reset_template_outputs(root: Path) -> None:
+    """Delete the template's outputs, keeping each folder's ``.gitignore``.
+
+    The ignore files list the cached outputs (build/*.parquet, models/*), whose paths are
+    the same in every project. DVC adds such entries during ``dvc repro`` but takes back the
+    ones it added if the run fails (``dvc.repo.scm_context``), so a first run that the gate
+    stops would leave the model and the splits untracked and not ignored: the "git add -A"
+    of the next steps would commit them to git, and a fresh clone's ``dvc repro`` would
+    refuse outputs "already tracked by SCM".
+    """
     for directory in RESET_DIRS:
+        ignore = root / directory / ".gitignore"
+        kept = ignore.read_bytes() if ignore.is_file() else None
         shutil.rmtree(root / directory, ignore_errors=True)
+        if kept is not None:
+            ignore.parent.mkdir(parents=True, exist_ok=True)
+            ignore.write_bytes(kept)
     for path in (root / DVC_LOCK, *(root / f for f in DEMO_FILES)):
         path.unlink(missing_ok=True)
     storage = root / BUNDLED_STORAGE
