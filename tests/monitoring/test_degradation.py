@@ -18,6 +18,7 @@ from tabpipe.core.exit_status import ExitStatus
 from tabpipe.monitoring import degradation
 from tabpipe.monitoring.degradation import DegradationError, MetricCheck
 from tests.support.monitoring import write_champion, write_simulated
+from tests.support.workspace import skip_if_the_gate_refused
 
 MODEL = Path("models/model.onnx")
 
@@ -58,6 +59,7 @@ def test_clean_feedback_does_not_fire(champion, project, raw, params, contract, 
 
 
 def test_a_deliberately_worse_feedback_set_fires(champion, project, raw, params, contract, guarded):
+    skip_if_the_gate_refused("a worse feedback set has no performance to take away")
     write_simulated(raw, params, contract, project / "fb.csv", "concept-drift")
     report = degradation.check_degradation(project / "fb.csv", guarded, MODEL)
     assert report.status is ExitStatus.DEGRADATION, report.summary()
@@ -68,6 +70,7 @@ def test_a_deliberately_worse_feedback_set_fires(champion, project, raw, params,
 
 
 def test_the_cli_writes_reports_and_exits_4(champion, project, raw, params, contract, guarded):
+    skip_if_the_gate_refused("a worse feedback set has no performance to take away")
     write_simulated(raw, params, contract, project / "fb.csv", "concept-drift")
     (project / "guarded.yaml").write_text(json.dumps(guarded.model_dump(mode="json")))
     status = degradation.main(["fb.csv", "--params", "guarded.yaml", "--out", "out"])

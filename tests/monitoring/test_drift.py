@@ -19,8 +19,13 @@ from scipy.stats import entropy
 from tabpipe.core.config import ConfigError
 from tabpipe.core.exit_status import ExitStatus
 from tabpipe.monitoring import drift
-from tabpipe.monitoring.simulate import SimulationError
-from tests.support.monitoring import with_drift_thresholds, write_profile, write_simulated
+from tabpipe.monitoring.simulate import SimulationError, continuous_features
+from tests.support.monitoring import (
+    drift_kind,
+    with_drift_thresholds,
+    write_profile,
+    write_simulated,
+)
 
 PROFILE = Path("reports/reference_profile.json")
 
@@ -85,7 +90,12 @@ def test_each_kind_of_drift_is_found_on_exactly_the_features_it_changed(
     monitored, raw, guarded, contract, kind
 ):
     kind_of_feature = "numeric" if kind == "drift-numeric" else "categorical"
-    if not getattr(guarded.features, kind_of_feature):
+    movable = (
+        continuous_features(raw, guarded)
+        if kind == "drift-numeric"
+        else guarded.features.categorical
+    )
+    if not movable:  # simulate says what the table lacks
         with pytest.raises(SimulationError, match=kind_of_feature):
             run(monitored, raw, guarded, contract, kind)
         return
@@ -108,7 +118,7 @@ def test_with_no_thresholds_everything_is_measured_and_nothing_fires(
             )
         }
     )
-    kind = "drift-numeric" if guarded.features.numeric else "drift-categorical"
+    kind = drift_kind(raw, guarded)
     report, changed = run(monitored, raw, bare, contract, kind)
     assert report.status is ExitStatus.NONE
     assert max(f.value for f in report.features if f.name in changed) > 0.1
@@ -128,7 +138,7 @@ def test_the_cli_writes_both_reports_and_exits_with_the_trigger(
     monitored, raw, params, guarded, contract
 ):
     batch = monitored / "incoming" / "drifted.parquet"
-    kind = "drift-numeric" if params.features.numeric else "drift-categorical"
+    kind = drift_kind(raw, params)
     changed = write_simulated(raw, params, contract, batch, kind)
     (monitored / "guarded.yaml").write_text(json.dumps(guarded.model_dump(mode="json")))
     status = drift.main([str(batch), "--params", "guarded.yaml", "--out", "out"])

@@ -11,11 +11,13 @@ from tabpipe.core.exit_status import ExitStatus
 from tabpipe.monitoring import monitor
 from tabpipe.monitoring.batch import check_batch
 from tests.support.monitoring import (
+    drift_kind,
     with_drift_thresholds,
     write_champion,
     write_profile,
     write_simulated,
 )
+from tests.support.workspace import skip_if_the_gate_refused
 
 
 @pytest.fixture
@@ -53,7 +55,8 @@ def test_drift_and_degradation_together_exit_4_and_list_both(
     monitored, raw, params, contract, monkeypatch, tmp_path
 ):
     incoming, feedback = monitored / params.monitor.incoming, monitored / params.monitor.feedback
-    kind = "drift-numeric" if params.features.numeric else "drift-categorical"
+    skip_if_the_gate_refused("concept drift has no performance to take away")
+    kind = drift_kind(raw, params)
     write_simulated(raw, params, contract, incoming / "b.csv", kind)
     write_simulated(raw, params, contract, feedback / "f.csv", "concept-drift")
     write_champion(raw, params, contract, monitored / "models" / "model.onnx")

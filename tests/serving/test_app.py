@@ -69,7 +69,10 @@ def test_single_batch_and_columns_give_the_same_answer_as_the_pipeline(
         answer = {k: v for k, v in one.json().items() if k != "model_version"}
         assert answer.keys() == many.keys()
         if "value" in answer:
-            assert answer["value"] == pytest.approx(many["value"], rel=1e-6)
+            # A tree ensemble's float32 sum differs in its last bits between one row and a
+            # batch; judged against max(1, |value|), as export's parity check: on fair's
+            # affairs (values near 0.06) 0.05838335 vs 0.05838329 failed a relative 1e-6.
+            assert answer["value"] == pytest.approx(many["value"], rel=1e-6, abs=1e-6)
         else:
             assert answer["label"] == many["label"]
             assert answer["probabilities"] == pytest.approx(many["probabilities"], abs=1e-6)

@@ -16,7 +16,7 @@ from tabpipe.core.config import Params
 from tabpipe.core.io import write_bytes, write_json
 from tabpipe.core.metrics import scores
 from tabpipe.core.onnx_model import convert, with_metadata
-from tabpipe.monitoring.simulate import simulate, write_batch
+from tabpipe.monitoring.simulate import continuous_features, simulate, write_batch
 from tabpipe.pipeline import export
 from tabpipe.pipeline.evaluate import predict
 from tabpipe.pipeline.profile import profile_frame
@@ -100,3 +100,22 @@ def with_drift_thresholds(
     drift = params.monitor.drift.model_copy(update={"thresholds": thresholds})
     monitor = params.monitor.model_copy(update={"drift": drift})
     return params.model_copy(update={"monitor": monitor})
+
+
+def drift_kind(raw: pd.DataFrame, params: Params) -> str:
+    """The simulated drift this project can show: numeric when a feature is continuous
+    enough for simulate to shift (at least 20 distinct values), else categorical.
+
+    A table of discrete numbers only (statsmodels' fair: years married, children, age in a
+    few values each) has numeric features but none to shift.
+    """
+    if continuous_features(raw, params):
+        return "drift-numeric"
+    if any(raw[name].dropna().nunique() >= 2 for name in params.features.categorical):
+        return "drift-categorical"
+    import pytest
+
+    pytest.skip(
+        "not applicable: no continuous numeric feature (20 or more values) and no categorical "
+        "feature with two values for a simulated drift to move"
+    )
