@@ -166,12 +166,12 @@ def test_a_refused_first_model_is_told_with_its_failed_checks_and_what_to_try(tm
 
     verdict = tmp_path / "gate.json"
     verdict.write_text(json.dumps(refused_verdict()))
-    message = first_model_refusal(verdict, "fair")
+    message = first_model_refusal(verdict, "example_pkg")
     assert message is not None
     assert "the project is set up, but the gate refused its first model" in message
     assert "r2 [overall] -0.056 (needs >= 0.0494); rmse [overall] 2.2354 (needs <= 2.07)" in message
     assert "mae" not in message  # a check that passed is not a reason
-    assert "src/fair/features.py" in message and "gate.fail_on_reject: false" in message
+    assert "src/example_pkg/features.py" in message and "gate.fail_on_reject: false" in message
 
 
 @pytest.mark.parametrize("content", [None, "{not json", json.dumps({"blessed": True})])
@@ -181,4 +181,4 @@ def test_a_run_that_stopped_for_another_reason_is_no_refusal(tmp_path, content):
     verdict = tmp_path / "gate.json"
     if content is not None:
         verdict.write_text(content)
-    assert first_model_refusal(verdict, "fair") is None
+    assert first_model_refusal(verdict, "example_pkg") is None
