@@ -654,8 +654,8 @@ def first_model_refusal(verdict_file: Path, package: str) -> str | None:
         [init] the project is set up, but the gate refused its first model: {checks}.
         [init] The pipeline ran to the end; the verdict is in {PATHS.gate_summary}. The gate
         [init] wants the model clearly better than a guess that ignores the features (the
-        [init] thresholds above): `make run`, `make test` and the PR check fail until one is.
-        [init] To try:
+        [init] thresholds above): `make run` and the PR check fail until one is (`make test`
+        [init] skips, saying why, the tests that need a blessed model). To try:
         [init]   - features that carry more signal (src/{package}/features.py, params.yaml
         [init]     features:), or another model family (params.yaml train.family), then make run;
         [init]   - or, if a model this close to the guess is useful to you, lower the gate's
