@@ -75,6 +75,22 @@ def test_unusable_data_is_refused_with_the_reason(change, expected):
         plan(change(synthetic("binary")), "y")
 
 
+def test_whole_numbers_with_rare_values_suggest_regression():
+    """Defect: ggplot2's mpg with --target hwy (highway miles per gallon, 27 whole-number
+    values) was inferred multiclass and refused for its rare values, without a word about
+    --task regression."""
+    frame = synthetic("regression").assign(y=lambda f: (f["x1"] * 3).round().astype(int) + 20)
+    frame.loc[0, "y"] = 99  # a value seen once
+    assert frame["y"].nunique() <= 30
+    with pytest.raises(OnboardingError, match="pass --task regression if they are amounts"):
+        plan(frame, "y")
+    labels = frame.assign(y=np.where(frame.index == 0, "rare", "common"))
+    with pytest.raises(OnboardingError) as error:  # text classes: no such hint
+        plan(labels, "y", task=Task.MULTICLASS)
+    assert "--task regression" not in str(error.value)
+    assert plan(frame, "y", task=Task.REGRESSION).task is Task.REGRESSION
+
+
 def test_row_identifiers_are_left_out_and_said():
     frame = (
         synthetic("binary").reset_index(names="customer_row").assign(id=lambda f: f.index + 1000)

@@ -144,8 +144,16 @@ def plan(
         counts = y.dropna().astype(str).value_counts()
         rare = counts[counts < 2]
         if not rare.empty:
+            amounts = (
+                " (the task was inferred from whole numbers: pass --task regression if they "
+                "are amounts)"
+                if inferred
+                and pd.api.types.is_numeric_dtype(y)
+                and not pd.api.types.is_bool_dtype(y)
+                else ""
+            )
             problems.append(
-                f"target classes with fewer than 2 rows cannot be split: {rare.to_dict()}"
+                f"target classes with fewer than 2 rows cannot be split: {rare.to_dict()}" + amounts
             )
         if resolved is Task.BINARY and len(classes) > 2:
             problems.append(f"--task binary but target {target!r} has {len(classes)} classes")
