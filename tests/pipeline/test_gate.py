@@ -389,3 +389,26 @@ def test_a_slice_without_an_undefined_metric_says_why_it_fails():
     assert not check.passed and not verdict.blessed
     assert "undefined unless the rows hold every class" in check.note
     assert "(21 rows)" in check.note and "evaluate.min_slice_size" in check.note
+
+
+def test_rmse_takes_no_bound_from_the_guess_r2_holds_the_model_to_beating_it():
+    """Defect: RAND health insurance (doctor visits, a long tail): the folds' guess scored
+    rmse 4.441, the bound 4.21 came from it, and the first model, R² 0.130 on its test split
+    (0.152 on the folds), was refused at rmse 4.40: its test targets spread wider."""
+    evidence = gate.Evidence(
+        5,
+        15973,
+        {"r2": -0.0005638, "rmse": 4.441},
+        {"r2": 0.1521, "rmse": 4.087},
+        {"r2": 0.021, "rmse": 0.19},
+    )
+    thresholds = gate.suggested_thresholds(Task.REGRESSION, evidence)["thresholds"]
+    assert thresholds["rmse"]["upper_bound"] == 4.65  # 4.087 + 3 x 0.19, from the folds
+    assert thresholds["r2"]["lower_bound"] == 0.0892  # 0.1521 - 3 x 0.021; the guess's 0.049
+    rmse_note, r2_note = sorted(gate.threshold_notes(Task.REGRESSION, evidence), reverse=True)
+    assert "r2 holds the model to beating it" in rmse_note
+    assert "a guess that ignores the features scores -0.0005638" in r2_note
+    # The refused first model of that table passes both now; a guess still fails r2.
+    blessed = {"r2": 0.1299, "rmse": 4.4026}
+    assert blessed["rmse"] <= thresholds["rmse"]["upper_bound"]
+    assert blessed["r2"] >= thresholds["r2"]["lower_bound"] > evidence.baseline["r2"]
