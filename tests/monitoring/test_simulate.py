@@ -39,8 +39,14 @@ def test_every_kind_but_the_schema_break_keeps_the_contract(raw, params, contrac
 def test_a_clean_batch_holds_rows_the_table_does_not_have(raw, params, contract):
     result = make(raw, params, contract, "clean")
     left = int(simulate.copies(result.frame, raw).sum())
-    if params.features.numeric:
-        assert left == 0, "every row is new when the table has numbers to move"
+    if simulate.jittered_features(raw, params):
+        assert left == 0, "every row is new when the table has continuous numbers to move"
+    elif params.features.numeric:
+        # Only neighbouring observed values to move to, and a move that would change a
+        # column's distribution is refused: on a table whose rows repeat (statsmodels'
+        # randhie: 31 of 400 left), some stay copies, as new data would; ingest takes
+        # any batch that is not all copies.
+        assert left < len(result.frame), "some rows are new when the table has numbers"
     assert (left > 0) == any("repeat rows of the table" in note for note in result.notes)
 
 
