@@ -328,8 +328,7 @@ def _libraries_floor(
         return ""
     libraries = own = 0.0
     for stage, seconds in start_up.items():
-        total = sum(shares[stage].values()) or 1.0
-        own_share = shares[stage].get(OWN, 0.0) / total
+        own_share = _fraction(shares[stage], OWN)
         libraries += seconds * (1 - own_share)
         own += seconds * own_share
     text = (
