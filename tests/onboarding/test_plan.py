@@ -281,3 +281,18 @@ def test_the_inferred_contract_caps_duplicate_rows_from_what_the_data_holds():
     doubled = pd.concat([frame, frame], ignore_index=True)
     report, _ = check(doubled, schema, source="twice", contract="inferred")
     assert any(f.check.startswith("max_duplicate_fraction") for f in report.failures)
+
+
+def test_a_table_whose_rows_mostly_repeat_passes_its_contract_and_the_table_twice_does_not():
+    """Twice a share above a third would allow more than the doubled table holds (statsmodels'
+    RAND health data: 55% of its rows repeat, the table twice holds 77%)."""
+    frame = synthetic("binary", rows=400)
+    coarse = pd.concat([frame] + [frame.head(100)] * 4, ignore_index=True)  # 400 of 800 repeat
+    chosen = plan(coarse, "y")
+    cap = contract_spec(coarse, chosen, "demo")["checks"]["max_duplicate_fraction"]
+    assert 0.5 < cap["max_fraction"] < (1 + 0.5) / 2
+    schema = contract_for(coarse, chosen, "demo")
+    alone, _ = check(coarse, schema, source="alone", contract="inferred")
+    twice, _ = check(pd.concat([coarse, coarse]), schema, source="twice", contract="inferred")
+    assert alone.ok and not twice.ok
+    assert [f.check for f in twice.failures] == ["max_duplicate_fraction(max_fraction=0.625)"]
