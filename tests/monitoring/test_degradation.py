@@ -17,7 +17,7 @@ from tabpipe.core.config import Params
 from tabpipe.core.exit_status import ExitStatus
 from tabpipe.monitoring import degradation
 from tabpipe.monitoring.degradation import DegradationError, MetricCheck
-from tests.support.monitoring import write_champion, write_simulated
+from tests.support.monitoring import worse_feedback_guard, write_champion, write_simulated
 from tests.support.workspace import skip_if_the_gate_refused
 
 MODEL = Path("models/model.onnx")
@@ -58,21 +58,29 @@ def test_clean_feedback_does_not_fire(champion, project, raw, params, contract, 
     assert {c.metric for c in report.checks} == set(champion)
 
 
-def test_a_deliberately_worse_feedback_set_fires(champion, project, raw, params, contract, guarded):
+@pytest.fixture
+def watched(params: Params, champion: dict[str, float]) -> Params:
+    """A threshold that feedback with a third of its labels changed crosses, from the
+    champion's margin over a guess (at most 0.1)."""
+    return with_thresholds(params, worse_feedback_guard(params, champion))
+
+
+def test_a_deliberately_worse_feedback_set_fires(champion, project, raw, params, contract, watched):
     skip_if_the_gate_refused("a worse feedback set has no performance to take away")
     write_simulated(raw, params, contract, project / "fb.csv", "concept-drift")
-    report = degradation.check_degradation(project / "fb.csv", guarded, MODEL)
+    report = degradation.check_degradation(project / "fb.csv", watched, MODEL)
     assert report.status is ExitStatus.DEGRADATION, report.summary()
-    (fired,) = report.degraded
-    check = next(c for c in report.checks if c.metric == fired)
-    assert check.champion == champion[fired] and check.worsening > 0.1
+    ((metric, threshold),) = watched.monitor.degradation.thresholds.items()
+    assert report.degraded == [metric]
+    check = next(c for c in report.checks if c.metric == metric)
+    assert check.champion == champion[metric] and check.worsening > threshold
     assert "🔴 **degradation**" in report.markdown()
 
 
-def test_the_cli_writes_reports_and_exits_4(champion, project, raw, params, contract, guarded):
+def test_the_cli_writes_reports_and_exits_4(champion, project, raw, params, contract, watched):
     skip_if_the_gate_refused("a worse feedback set has no performance to take away")
     write_simulated(raw, params, contract, project / "fb.csv", "concept-drift")
-    (project / "guarded.yaml").write_text(json.dumps(guarded.model_dump(mode="json")))
+    (project / "guarded.yaml").write_text(json.dumps(watched.model_dump(mode="json")))
     status = degradation.main(["fb.csv", "--params", "guarded.yaml", "--out", "out"])
     assert status == ExitStatus.DEGRADATION == 4
     written = json.loads((project / "out" / "degradation.json").read_text())
@@ -97,3 +105,25 @@ def test_a_missing_model_and_an_unknown_metric_are_errors(project, params):
         degradation.load_champion(project / "nowhere.onnx")
     with pytest.raises(Exception, match="roc_acu"):
         degradation.check_thresholds({"roc_acu": 0.1})
+
+
+def test_thresholds_only_on_another_tasks_metrics_are_called_out(
+    champion, project, raw, params, contract, guarded
+):
+    """A regression project that kept the template's classification thresholds could never
+    fire; the check says so instead of reporting "no degradation" as if it had looked."""
+    other = "r2" if params.data.task.is_classification else "roc_auc"
+    write_simulated(raw, params, contract, project / "fb.csv", "concept-drift")
+    only_other = with_thresholds(params, {other: 0.05})
+    report = degradation.check_degradation(project / "fb.csv", only_other, MODEL)
+    assert report.status is ExitStatus.NONE and report.not_applicable == [other]
+    assert report.applicable == []
+    assert f"thresholds on {other} do not apply to this model; none does, so nothing can fire" in (
+        report.summary()
+    )
+    assert "degradation can never fire" in report.markdown()
+    both = with_thresholds(params, {other: 0.05, **guarded.monitor.degradation.thresholds})
+    kept = degradation.check_degradation(project / "fb.csv", both, MODEL)
+    assert kept.applicable == list(guarded.monitor.degradation.thresholds)
+    assert f"thresholds on {other} do not apply" in kept.summary()
+    assert "nothing can fire" not in kept.summary() and "never fire" not in kept.markdown()

@@ -13,6 +13,7 @@ from tabpipe.monitoring.batch import check_batch
 from tests.support.monitoring import (
     drift_kind,
     with_drift_thresholds,
+    worse_feedback_guard,
     write_champion,
     write_profile,
     write_simulated,
@@ -59,8 +60,8 @@ def test_drift_and_degradation_together_exit_4_and_list_both(
     kind = drift_kind(raw, params)
     write_simulated(raw, params, contract, incoming / "b.csv", kind)
     write_simulated(raw, params, contract, feedback / "f.csv", "concept-drift")
-    write_champion(raw, params, contract, monitored / "models" / "model.onnx")
-    thresholds = {"accuracy": 0.1} if params.data.task.is_classification else {"r2": 0.1}
+    champion = write_champion(raw, params, contract, monitored / "models" / "model.onnx")
+    thresholds = worse_feedback_guard(params, champion)
     settings = with_drift_thresholds(params).model_dump(mode="json")
     settings["monitor"]["degradation"]["thresholds"] = thresholds
     (monitored / "p.yaml").write_text(json.dumps(settings))

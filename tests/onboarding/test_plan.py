@@ -9,6 +9,7 @@ import yaml
 
 from tabpipe.core.config import Params, Task
 from tabpipe.core.contract import check
+from tabpipe.core.metrics import Predictions, scores
 from tabpipe.onboarding.plan import (
     Kind,
     OnboardingError,
@@ -155,6 +156,42 @@ def test_the_demo_drift_thresholds_are_not_carried_to_new_data(root):
     assert written["monitor"]["drift"]["thresholds"] == {}
     assert written["monitor"]["drift"]["bins"] == template["monitor"]["drift"]["bins"]
     Params.model_validate(written)
+
+
+@pytest.mark.parametrize("task", list(Task))
+def test_a_new_project_watches_for_degradation_in_metrics_its_task_has(root, task):
+    """The demo's thresholds name classification metrics: carried to a regression project
+    they applied to nothing, and its scheduled check could never fire."""
+    template = yaml.safe_load((root / "params.yaml").read_text())
+    template["monitor"]["degradation"]["thresholds"] = {"roc_auc": 0.05, "accuracy": 0.05}
+    frame = synthetic(task.value)
+    column_plan = plan(frame, "y", task=task)
+    written = params_for(
+        column_plan,
+        template,
+        raw="data/s.csv",
+        contract="contracts/data.yaml",
+        rows=400,
+        categories={"colour": 3},
+    )
+    thresholds = written["monitor"]["degradation"]["thresholds"]
+    recorded = scores(task, _predictions(task), "b" if task is Task.BINARY else None)
+    assert thresholds and set(thresholds) <= set(recorded)
+    assert (
+        written["monitor"]["degradation"]["min_rows"]
+        == (template["monitor"]["degradation"]["min_rows"])
+    )
+    Params.model_validate(written)
+
+
+def _predictions(task: Task) -> Predictions:
+    """Three rows, each class seen, to list the metrics the evaluate stage records."""
+    if task is Task.REGRESSION:
+        return Predictions(np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.0, 1.5]))
+    classes = ("a", "b") if task is Task.BINARY else ("a", "b", "c")
+    labels = np.array([classes[i % len(classes)] for i in range(3)], dtype=object)
+    proba = np.full((3, len(classes)), 1 / len(classes))
+    return Predictions(labels, labels, proba, classes)
 
 
 # --- column kinds, decided and said -------------------------------------------------------

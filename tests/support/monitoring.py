@@ -70,6 +70,36 @@ def write_champion(
     return test_metrics
 
 
+# What a guess that ignores the features scores, and the share of labels simulate's
+# concept drift changes (``0.35 x strength``, strength 1).
+GUESS = {"roc_auc": 0.5, "r2": 0.0}
+CHANGED_LABELS = 0.35
+
+
+def worse_feedback_guard(params: Params, champion: dict[str, float]) -> dict[str, float]:
+    """A degradation threshold that feedback with a third of its labels changed crosses.
+
+    Changing a share of the labels takes away about that share of the champion's margin over
+    a guess (ROC AUC over 0.5, R² over 0) or more (flipped binary labels: twice it), so the
+    threshold is half of that share, and at most 0.1. statsmodels' RAND health data: a quick
+    champion at R² 0.070 fell to -0.001, short of a fixed 0.1. Where that share of the margin
+    is within the sampling noise of 1,000 rows (0.02), the test is not applicable.
+    """
+    import pytest
+
+    metric = "roc_auc" if params.data.task.is_classification else "r2"
+    if metric not in champion:
+        pytest.skip(f"not applicable: the champion records no {metric} on its test split")
+    taken = CHANGED_LABELS * (champion[metric] - GUESS[metric])
+    if taken < 0.02:
+        pytest.skip(
+            f"not applicable: the champion beats a guess by {champion[metric] - GUESS[metric]:.3f}"
+            f" in {metric}; changing {CHANGED_LABELS:.0%} of the labels takes away less than "
+            "the sampling noise of 1,000 rows"
+        )
+    return {metric: round(min(0.1, taken / 2), 4)}
+
+
 def write_simulated(
     raw: pd.DataFrame,
     params: Params,

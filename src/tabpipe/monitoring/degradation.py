@@ -42,6 +42,15 @@ from tabpipe.monitoring.batch import check_batch
 
 DEFAULT_OUT = MONITORING_DIR
 
+# The thresholds a new project starts with (``tabpipe init`` writes them for its task): the
+# template's for classification; for regression R², scale-free like them. RMSE and MAE are in
+# the target's units, so a number for them is the user's to choose.
+SUGGESTED_THRESHOLDS: dict[Task, dict[str, float]] = {
+    Task.BINARY: {"roc_auc": 0.05, "accuracy": 0.05},
+    Task.MULTICLASS: {"roc_auc": 0.05, "accuracy": 0.05},
+    Task.REGRESSION: {"r2": 0.05},
+}
+
 
 class DegradationError(Exception):
     """The check cannot run: no champion model, or metadata it cannot use."""
@@ -122,6 +131,7 @@ class DegradationReport:
     checks: list[MetricCheck]
     min_rows: int
     not_applicable: list[str] = field(default_factory=list)  # thresholds for other tasks
+    applicable: list[str] = field(default_factory=list)  # thresholds on the model's metrics
 
     @property
     def schema_skew(self) -> bool:
@@ -153,6 +163,7 @@ class DegradationReport:
             "min_rows": self.min_rows,
             "degraded_metrics": self.degraded,
             "not_applicable": self.not_applicable,
+            "applicable": self.applicable,
             "schema": self.validation.to_dict(),
             "metrics": [c.to_dict() for c in self.checks],
         }
@@ -173,6 +184,16 @@ class DegradationReport:
             lines.append(
                 f"  {mark:<5} {c.metric:<10} {c.champion:.4f} -> {c.now:.4f} "
                 f"(worse by {c.worsening:+.4f}; {limit})"
+            )
+        if self.not_applicable:
+            lines.append(
+                f"  thresholds on {', '.join(self.not_applicable)} do not apply to this model"
+                + (
+                    ""
+                    if self.applicable
+                    else "; none does, so nothing can fire: set monitor.degradation.thresholds "
+                    "for this model's metrics (docs/monitoring.md)"
+                )
             )
         verdict = {
             ExitStatus.SCHEMA_SKEW: "schema skew: stop, a human must look",
@@ -226,6 +247,11 @@ class DegradationReport:
         if self.not_applicable:
             names = ", ".join(f"`{m}`" for m in self.not_applicable)
             lines += ["", f"Thresholds not applicable to this model's task: {names}."]
+            if not self.applicable:
+                lines[-1] += (
+                    " **No threshold applies to its metrics, so degradation can never fire:** "
+                    "set `monitor.degradation.thresholds` in `params.yaml`."
+                )
         return "\n".join(lines) + "\n"
 
 
@@ -285,6 +311,7 @@ def check_degradation(
         checks,
         settings.min_rows,
         not_applicable,
+        sorted(applicable),
     )
 
 

@@ -25,6 +25,7 @@ import yaml
 
 from tabpipe.core import contract as _registers_custom_checks  # noqa: F401  (min_rows, max_null_fraction)
 from tabpipe.core.config import Task
+from tabpipe.monitoring.degradation import SUGGESTED_THRESHOLDS as SUGGESTED_DEGRADATION
 from tabpipe.pipeline.gate import Evidence, suggested_thresholds
 
 MAX_CATEGORIES = 50  # a string column with more distinct values is not a category
@@ -496,6 +497,12 @@ def params_for(
     monitor = dict(template.get("monitor") or {})
     if "drift" in monitor:  # the demo's drift thresholds name its features; TFDV: no default
         monitor["drift"] = {**monitor["drift"], "thresholds": {}}
+    if "degradation" in monitor:  # the demo's name classification metrics
+        monitor["degradation"] = {
+            **monitor["degradation"],
+            "thresholds": dict(SUGGESTED_DEGRADATION[column_plan.task]),
+        }
+    if monitor:
         params["monitor"] = monitor
     return params
 
