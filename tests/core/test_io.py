@@ -3,7 +3,10 @@
 import gzip
 import os
 import re
+import shlex
 import stat
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -53,6 +56,23 @@ def test_unreadable_csv_files_are_named_and_explained(tmp_path, content, message
     with pytest.raises(InputError, match=message) as error:
         read_table(path)
     assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_a_file_with_another_separator_comes_with_a_command_that_converts_it(tmp_path, delimiter):
+    folder = tmp_path / "it's here"  # a quote in the path: the command must still run
+    folder.mkdir()
+    path = folder / "table.csv"
+    path.write_text(delimiter.join("abc") + "\n" + delimiter.join("123") + "\n")
+    with pytest.raises(InputError) as error:
+        read_table(path)
+    command = re.search(r"convert it with `(.+?)` \(add", str(error.value))
+    assert command, str(error.value)
+    argv = shlex.split(command.group(1))
+    assert argv[:2] == [".venv/bin/python", "-c"]
+    subprocess.run([sys.executable, "-c", argv[2]], check=True, timeout=120)
+    converted = read_table(folder / "table-comma.csv")
+    assert list(converted.columns) == ["a", "b", "c"] and converted.iloc[0].tolist() == [1, 2, 3]
 
 
 def test_missing_and_unsupported_files(tmp_path):

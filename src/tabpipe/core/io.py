@@ -17,6 +17,7 @@ import errno
 import json
 import os
 import secrets
+import shlex
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -209,6 +210,17 @@ def _not_text(path: Path) -> str | None:
     return None
 
 
+def _conversion_hint(path: Path, delimiter: str) -> str:
+    """A command that writes the file comma-separated beside it (pandas, already installed)."""
+    target = path.with_name(f"{path.stem}-comma.csv")
+    source, sep, out = (json.dumps(str(v)) for v in (path, delimiter, target))  # "..." literals
+    code = f"import pandas as p; p.read_csv({source}, sep={sep}).to_csv({out}, index=False)"
+    return (
+        f"convert it with `.venv/bin/python -c {shlex.quote(code)}` "
+        "(add decimal=',' if its numbers have decimal commas)"
+    )
+
+
 def _decode_error(path: Path) -> str:
     """Where the file stops being UTF-8: line and byte column, counted from the file's start."""
     with path.open("rb") as handle:
@@ -272,6 +284,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
             if delimiter in only:
                 raise InputError(
                     f"{path}: one column named {only[:60]!r}: the file seems to be separated by "
-                    f"{name}; this project reads comma-separated CSV"
+                    f"{name}; this project reads comma-separated CSV: "
+                    f"{_conversion_hint(path, delimiter)}"
                 )
     return frame
