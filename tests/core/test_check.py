@@ -56,6 +56,16 @@ def test_params_naming_a_column_the_contract_lacks_fail(project, params, capsys)
     assert "does not declare: ['not_a_column']" in capsys.readouterr().err
 
 
+def test_a_split_group_naming_a_column_the_contract_lacks_fails(project, capsys):
+    raw = yaml.safe_load((project / "params.yaml").read_text())
+    raw["split"]["group_by"] = ["househld"]
+    (project / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert check.main([]) == 1
+    assert "split.group_by names columns that" in capsys.readouterr().err
+    assert validate.main([]) == 1
+    assert "['househld']" in capsys.readouterr().err
+
+
 def test_an_interrupted_ingest_stops_check_and_validate(project, capsys):
     INGEST_JOURNAL.parent.mkdir(parents=True)
     INGEST_JOURNAL.write_text("{}")

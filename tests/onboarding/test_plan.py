@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tabpipe.core.config import Params, Task
+from tabpipe.core.config import Params, SplitParams, Task
 from tabpipe.core.contract import check
 from tabpipe.core.metrics import Predictions, scores
 from tabpipe.onboarding.plan import (
@@ -19,6 +19,7 @@ from tabpipe.onboarding.plan import (
     params_for,
     plan,
 )
+from tests.pipeline.test_split import panel
 from tests.support.factories import kinds_table, onboarded, synthetic
 
 
@@ -286,6 +287,88 @@ def test_every_suggested_option_pastes_into_a_shell(name):
     codes = synthetic("binary").assign(**{name: np.arange(400) % 3})
     why = next(d.why for d in plan(codes, "y").decisions if d.column == name)
     assert shlex.split(why.split("pass ", 1)[1].split(" if ")[0]) == ["--numeric", name]
+
+
+def test_a_column_naming_people_in_runs_of_rows_is_a_group_and_not_a_feature():
+    """statsmodels' modechoice: an ``individual`` on four rows, one per travel mode."""
+    frame = panel()
+    chosen = plan(frame, "y")
+    assert chosen.group_by == ["person"] and "person" not in chosen.features
+    (decision,) = [d for d in chosen.decisions if d.column == "person"]
+    assert decision.describe().startswith("'person': group identifier, left out (80 values")
+    assert "--numeric person" in decision.why
+    written = params_for(
+        chosen,
+        {"split": {"seed": 3}},
+        raw="data/p.csv",
+        contract="contracts/data.yaml",
+        rows=len(frame),
+        categories={},
+    )
+    assert written["split"] == {"seed": 3, "group_by": ["person"]}
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda f: f.rename(columns={"person": "age"}), "a name that does not say so"),
+        (lambda f: f.sample(frac=1, random_state=0), "rows not in runs"),
+        (lambda f: f[f.person <= 15], "fewer than 20 groups"),
+    ],
+)
+def test_a_group_is_inferred_only_from_both_its_name_and_its_runs_of_rows(change, why):
+    chosen = plan(change(panel()).reset_index(drop=True), "y")
+    assert chosen.group_by == [], why
+
+
+def test_a_group_can_be_given_and_a_found_one_made_a_feature():
+    frame = panel().rename(columns={"person": "household_no"}).sample(frac=1, random_state=1)
+    given = plan(frame, "y", group_by=("household_no",))
+    assert given.group_by == ["household_no"] and "household_no" not in given.features
+    kept = plan(panel(), "y", numeric=("person",))
+    assert kept.group_by == [] and "person" in kept.numeric
+    with pytest.raises(OnboardingError, match=r"--group-by names columns that are not in"):
+        plan(panel(), "y", group_by=("persn",))
+
+
+def test_evidence_on_grouped_rows_is_scored_on_groups_the_model_has_not_seen(monkeypatch):
+    """The folds init cross-validates on keep a group's rows together, as the split does:
+    a model that recognises a person would otherwise be scored on people it trained on."""
+    from tabpipe.onboarding import evidence as evidence_module
+
+    grouped, params, _ = onboarded(panel(groups=120), "y", group_by=("person",))
+    assert params.split.group_by == ["person"]
+    seen: dict[str, object] = {}
+    held_out: list[set[int]] = []
+    split_frame = evidence_module.split_frame
+
+    def keeping_the_training_split(*args, **kwargs):
+        train, test = split_frame(*args, **kwargs)
+        seen["train"] = train
+        return train, test
+
+    def recording(task, params, model, X, y):
+        held_out.append(set(X.index))
+        return scores_of(task, params, model, X, y)
+
+    scores_of = evidence_module._score
+    monkeypatch.setattr(evidence_module, "split_frame", keeping_the_training_split)
+    monkeypatch.setattr(evidence_module, "_score", recording)
+
+    def people_on_both_sides() -> int:
+        person = seen["train"].person  # type: ignore[attr-defined]
+        mixed = 0
+        for rows in held_out:
+            inside = person[person.index.isin(rows)]
+            outside = person[~person.index.isin(rows)]
+            mixed += len(set(inside) & set(outside))
+        return mixed
+
+    assert evidence_module.measure(grouped, params) is not None and len(held_out) == 5
+    assert people_on_both_sides() == 0
+    held_out.clear()
+    evidence_module.measure(grouped, params.model_copy(update={"split": SplitParams()}))
+    assert people_on_both_sides() > 0, "row-wise folds mix people (the premise)"
 
 
 def test_evidence_cross_validates_a_guess_and_the_default_model(monkeypatch):

@@ -6,7 +6,13 @@ import pytest
 
 from tabpipe.core.config import SplitParams
 from tabpipe.core.stage import StageFailed
-from tabpipe.pipeline.split import identical_groups, repeated_rows, split_frame
+from tabpipe.pipeline.split import (
+    identical_groups,
+    joined,
+    named_groups,
+    repeated_rows,
+    split_frame,
+)
 from tests.support.factories import synthetic
 
 
@@ -113,3 +119,46 @@ def test_a_split_too_small_for_every_class_is_a_clear_failure_with_the_knobs_to_
     frame = pd.DataFrame({"x": range(12), "y": list("aabbccddeeff")})
     with pytest.raises(StageFailed, match=r"3 test rows cannot hold each of 6 classes.*test_size"):
         split_frame(frame, "y", SplitParams(test_size=0.2), classification=True)
+
+
+def panel(groups: int = 80, rows_each: int = 5, seed: int = 0) -> pd.DataFrame:
+    """Rows of people (``person``, in runs): a label and a signature constant per person,
+    so a model can score well on a test split only by recognising people it trained on."""
+    rng = np.random.default_rng(seed)
+    person = np.repeat(np.arange(1, groups + 1), rows_each)
+    signature = np.repeat(rng.normal(size=groups), rows_each)
+    label = np.repeat(rng.choice(["no", "yes"], size=groups), rows_each)
+    return pd.DataFrame(
+        {
+            "person": person,
+            "signature": signature + rng.normal(scale=1e-3, size=len(person)),
+            "x": rng.normal(size=len(person)),
+            "y": label,
+        }
+    )
+
+
+def test_rows_of_a_group_stay_on_one_side_of_the_split():
+    frame = panel()
+    plain = SplitParams(seed=0)
+    train, test = split_frame(frame, "y", plain, classification=True)
+    assert set(train.person) & set(test.person), "a row-wise split mixes people (the premise)"
+    grouped = SplitParams(seed=0, group_by=["person"])
+    train, test = split_frame(frame, "y", grouped, classification=True)
+    assert not set(train.person) & set(test.person)
+    assert len(train) + len(test) == len(frame)
+    assert 0.1 < len(test) / len(frame) < 0.3
+
+
+def test_groups_and_identical_rows_together_link_rows_transitively():
+    """Row 0 and row 1 share a group; row 1 and row 2 are identical; so all three go together."""
+    first = np.array([0, 0, 1, 2, 3])  # groups
+    second = np.array([0, 1, 1, 2, 3])  # identical rows
+    assert joined(first, second).tolist() == [0, 0, 0, 1, 2]
+    chain = np.arange(10)
+    assert joined(chain // 2, (chain + 1) // 2).tolist() == [0] * 10  # one link per round
+
+
+def test_a_row_missing_its_group_is_a_group_of_its_own():
+    frame = pd.DataFrame({"g": [1.0, 1.0, None, 2.0, None]})
+    assert named_groups(frame, ["g"]).tolist() == [0, 0, 2, 1, 3]

@@ -197,6 +197,7 @@ def onboarded(
             },
             "features": {"numeric": chosen.numeric, "categorical": chosen.categorical},
             "train": {"seed": 0, "family": family, family: small_settings(family)},
+            "split": {"group_by": chosen.group_by},
         }
     )
     return validated, params, schema

@@ -37,6 +37,12 @@ def params_against_contract(params: Params, columns: Sequence[str]) -> None:
         raise ContractError(
             f"{PARAMS_FILE} names columns that {params.data.contract} does not declare: {unknown}"
         )
+    groups = [name for name in params.split.group_by if name not in columns]
+    if groups:
+        raise ContractError(
+            f"{PARAMS_FILE}: split.group_by names columns that {params.data.contract} does not "
+            f"declare: {groups} (it declares {list(columns)})"
+        )
 
 
 def interrupted_ingest() -> str | None:

@@ -108,6 +108,9 @@ class SplitParams(_Strict):
     seed: int = 42
     test_size: float = Field(0.2, gt=0, lt=1)
     stratify: bool = True
+    # Columns naming a group of rows (a person, a household, a visit): a group's rows all go
+    # to one side of the split, so the test split holds only groups the model has not seen.
+    group_by: list[str] = Field(default_factory=list)
 
 
 class TrainParams(_Strict):

@@ -15,14 +15,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
 from tabpipe.core import threads
 from tabpipe.core.config import Params, Task
 from tabpipe.core.metrics import HIGHER_IS_BETTER, Predictions, scores
 from tabpipe.core.model import encode_target, model_frame, pipeline
 from tabpipe.pipeline.gate import Evidence
-from tabpipe.pipeline.split import split_frame
+from tabpipe.pipeline.split import named_groups, split_frame
 
 FOLDS = 5
 # Cross-validating on more rows than this says little more about the first model and costs
@@ -40,19 +40,35 @@ def measure(frame: pd.DataFrame, params: Params, *, folds: int = FOLDS) -> Evide
         train = train.sample(MAX_ROWS, random_state=params.split.seed).reset_index(drop=True)
     X = model_frame(train, params.features)
     y = encode_target(train[target], task)
-    splitter: KFold | StratifiedKFold
+    # Folds keep a group's rows together as the split does (split.group_by), else a model
+    # that recognises a group would be scored on rows of groups it has seen.
+    groups = named_groups(train, params.split.group_by) if params.split.group_by else None
+    if groups is not None:
+        folds = min(folds, int(groups.max()) + 1)
+        if folds < 2:
+            return None
+    splitter: KFold | StratifiedKFold | GroupKFold | StratifiedGroupKFold
+    seed = params.split.seed
     if task.is_classification:
         smallest = int(pd.Series(y).value_counts().min())
         if smallest < 2:
             return None
         folds = min(folds, smallest)
-        splitter = StratifiedKFold(folds, shuffle=True, random_state=params.split.seed)
+        splitter = (
+            StratifiedKFold(folds, shuffle=True, random_state=seed)
+            if groups is None
+            else StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+        )
     else:
-        splitter = KFold(folds, shuffle=True, random_state=params.split.seed)
+        splitter = (
+            KFold(folds, shuffle=True, random_state=seed)
+            if groups is None
+            else GroupKFold(folds, shuffle=True, random_state=seed)
+        )
     guessed: list[dict[str, float]] = []
     modelled: list[dict[str, float]] = []
     template = pipeline(params)
-    for fit_rows, held_out in splitter.split(X, y):
+    for fit_rows, held_out in splitter.split(X, y, groups):
         with threads.sized_for(len(fit_rows)):
             model = clone(template).fit(X.iloc[fit_rows], y[fit_rows])
             modelled.append(_score(task, params, model, X.iloc[held_out], y[held_out]))

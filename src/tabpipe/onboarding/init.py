@@ -99,6 +99,7 @@ class Request:
     force: bool
     bundle_data: bool
     run: bool
+    group_by: tuple[str, ...] = ()
 
 
 def say(message: str) -> None:
@@ -187,6 +188,7 @@ def preflight(request: Request, current_package: str) -> Plan:
             exclude=request.exclude,
             categorical=request.categorical,
             numeric=request.numeric,
+            group_by=request.group_by,
         )
     except OnboardingError as exc:
         raise InitError(str(exc)) from exc
@@ -473,8 +475,7 @@ def write_record(
     """docs/project.md: what init was given and what it decided, for review and for git."""
     notes = [f"- {note}" for note in column_plan.notes] or ["- none"]
     columns = [
-        f"| `{_cell(d.column)}` | {d.kind.value if d.kind else 'left out'} | {_cell(d.why)} |"
-        for d in column_plan.decisions
+        f"| `{_cell(d.column)}` | {d.shown} | {_cell(d.why)} |" for d in column_plan.decisions
     ]
     lines = [
         f"# {request.name}",
@@ -723,6 +724,14 @@ def parser() -> argparse.ArgumentParser:
         help="use a column as a number (repeatable), e.g. integer codes that are amounts",
     )
     p.add_argument(
+        "--group-by",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="a column naming groups of rows (a person, a household) that the split keeps on "
+        "one side (repeatable; default: a column whose name and runs of rows say so)",
+    )
+    p.add_argument(
         "--drop-missing-target", action="store_true", help="drop rows whose target is missing"
     )
     p.add_argument(
@@ -750,6 +759,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exclude=tuple(args.exclude),
         categorical=tuple(args.categorical),
         numeric=tuple(args.numeric),
+        group_by=tuple(args.group_by),
         drop_missing_target=args.drop_missing_target,
         force=args.force,
         bundle_data=args.bundle_data,

@@ -36,6 +36,33 @@ TEXT_MEAN_LENGTH = 40  # a string column whose values average this long is free 
 SLICE_MAX_CATEGORIES = 20
 MIN_ROWS_FLOOR = 50
 ID_NAMES = re.compile(r"^(id|_?rownames?|index|unnamed: ?0|row_?id)$", re.IGNORECASE)
+# A column is taken for a group identifier (panel data: one person's rows in a run) only when
+# its name says so and its values run in blocks; either alone is too weak (a table sorted by
+# age runs in blocks; a column named "member" may be a feature).
+GROUP_WORDS = frozenset(
+    [
+        "id",
+        "pid",
+        "hhid",
+        "uid",
+        "cid",
+        "sid",
+        "individual",
+        "person",
+        "subject",
+        "patient",
+        "household",
+        "family",
+        "user",
+        "customer",
+        "client",
+        "member",
+        "group",
+        "respondent",
+    ]
+)
+MIN_GROUPS = 20
+GIVEN_GROUP = "given with --group-by: split.group_by keeps each group's rows on one side"
 
 
 class OnboardingError(Exception):
@@ -59,10 +86,17 @@ class Decision:
     column: str
     kind: Kind | None  # None: left out
     why: str
+    group: bool = False  # names groups of rows: split.group_by keeps each on one side
+
+    @property
+    def shown(self) -> str:
+        """What the column became, in a word or three."""
+        if self.kind:
+            return self.kind.value
+        return "group identifier, left out" if self.group else "left out"
 
     def describe(self) -> str:
-        shown = self.kind.value if self.kind else "left out"
-        return f"{self.column!r}: {shown}" + (f" ({self.why})" if self.why else "")
+        return f"{self.column!r}: {self.shown}" + (f" ({self.why})" if self.why else "")
 
 
 @dataclass(frozen=True)
@@ -74,6 +108,7 @@ class ColumnPlan:
     numeric: list[str]
     categorical: list[str]
     excluded: dict[str, str] = field(default_factory=dict)  # column -> why
+    group_by: list[str] = field(default_factory=list)  # split.group_by
     notes: list[str] = field(default_factory=list)
     kinds: dict[str, Kind] = field(default_factory=dict)  # every feature's kind
     decisions: list[Decision] = field(default_factory=list)  # one per column but the target
@@ -100,10 +135,13 @@ def plan(
     exclude: tuple[str, ...] = (),
     categorical: tuple[str, ...] = (),
     numeric: tuple[str, ...] = (),
+    group_by: tuple[str, ...] = (),
 ) -> ColumnPlan:
     """Decide the task and the feature types, or explain every reason this data can't be used.
 
     ``categorical`` and ``numeric`` override the inferred kind of the columns they name.
+    ``group_by`` names the columns whose rows the split keeps together; without it, a column
+    that looks like a group identifier (:func:`_group_identifier`) is one, and left out.
     """
     problems: list[str] = []
     notes: list[str] = []
@@ -115,6 +153,7 @@ def plan(
         ("--exclude", exclude),
         ("--categorical", categorical),
         ("--numeric", numeric),
+        ("--group-by", group_by),
     ):
         unknown = [name for name in names if name not in frame.columns]
         if unknown:
@@ -179,6 +218,7 @@ def plan(
     kinds: dict[str, Kind] = {}
     decisions: list[Decision] = []
     excluded = {name: "excluded with --exclude" for name in exclude if name in frame.columns}
+    groups: list[str] = []
     for name in frame.columns:
         label = str(name)
         if label == target:
@@ -188,11 +228,16 @@ def plan(
             continue
         forced = Kind.NUMERIC if label in numeric else None
         forced = Kind.CATEGORICAL if label in categorical else forced
-        decision, problem = _decide(frame[name], forced)
+        if label in group_by and forced is None:
+            decision, problem = Decision(label, None, GIVEN_GROUP, group=True), None
+        else:
+            decision, problem = _decide(frame[name], forced, detect_groups=not group_by)
         if problem:
             problems.append(problem)
             continue
         decisions.append(decision)
+        if decision.group or label in group_by:
+            groups.append(label)
         if decision.kind is None:
             excluded[label] = decision.why
         elif decision.kind is Kind.NUMERIC:
@@ -212,6 +257,7 @@ def plan(
         numeric_features,
         categorical_features,
         excluded,
+        groups,
         notes,
         kinds,
         decisions,
@@ -230,7 +276,9 @@ def _task(y: pd.Series, task: Task | None) -> tuple[Task, bool, str]:
     return Task.MULTICLASS, True, f"the target has {distinct} distinct values"
 
 
-def _decide(column: pd.Series, forced: Kind | None) -> tuple[Decision, str | None]:
+def _decide(
+    column: pd.Series, forced: Kind | None, *, detect_groups: bool = True
+) -> tuple[Decision, str | None]:
     """One column's kind, or the problem that stops it being a feature (the message says the
     option that fixes it)."""
     name = str(column.name)
@@ -256,6 +304,9 @@ def _decide(column: pd.Series, forced: Kind | None) -> tuple[Decision, str | Non
             )
         kind = Kind.CODES if _is_integral(column) else _categorical_kind(column)
         return Decision(name, kind, "given with --categorical"), None
+    group = _group_identifier(column) if detect_groups and forced is None else None
+    if group:
+        return Decision(name, None, group, group=True), None
     if ID_NAMES.match(name):
         return Decision(name, None, "its name says it is a row identifier"), None
     if pd.api.types.is_bool_dtype(column) or _holds_booleans(values):
@@ -308,6 +359,32 @@ def _decide(column: pd.Series, forced: Kind | None) -> tuple[Decision, str | Non
             f"pass {exclude_it}"
         )
     return Decision(name, Kind.CATEGORICAL, ""), None
+
+
+def _group_identifier(column: pd.Series) -> str | None:
+    """Why ``column`` names groups of rows, or None: a name with a word of
+    :data:`GROUP_WORDS`, no missing value, at least :data:`MIN_GROUPS` values, each on two or
+    more rows and all of them in one run of consecutive rows (statsmodels' modechoice: an
+    ``individual`` on four rows, one per travel mode)."""
+    name = str(column.name)
+    words = {w.lower() for w in re.findall(r"[A-Za-z][a-z]*|[A-Z]+(?![a-z])", name)}
+    if not words & GROUP_WORDS or column.isna().any():
+        return None
+    counts = column.value_counts(sort=False)
+    runs = int((column != column.shift()).sum())
+    if len(counts) < MIN_GROUPS or counts.min() < 2 or runs != len(counts):
+        return None
+    flag = suggest("--numeric", name) if _is_numeric(column) else suggest("--categorical", name)
+    return (
+        f"{len(counts)} values, each on a run of {_rows_each(counts)} consecutive rows: "
+        "split.group_by keeps each group's rows on one side of the split (pass "
+        f"{flag} to make it a feature instead)"
+    )
+
+
+def _rows_each(counts: pd.Series) -> str:
+    low, high = int(counts.min()), int(counts.max())
+    return str(low) if low == high else f"{low} to {high}"
 
 
 def _categorical_kind(column: pd.Series) -> Kind:
@@ -481,6 +558,7 @@ def params_for(
         "positive_class": column_plan.positive_class,
     }
     params["features"] = {"numeric": column_plan.numeric, "categorical": column_plan.categorical}
+    params["split"] = {**template.get("split", {}), "group_by": list(column_plan.group_by)}
     slices = [n for n in column_plan.categorical if 2 <= categories[n] <= SLICE_MAX_CATEGORIES]
     params["evaluate"] = {
         **template.get("evaluate", {}),

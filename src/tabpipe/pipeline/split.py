@@ -2,7 +2,9 @@
 
 Identical rows never straddle the split: a row that repeats another (the same features and
 label) would otherwise be learnt in training and then "predicted" in the test split, which
-inflates the test metrics. Every copy goes to the side of its first occurrence.
+inflates the test metrics. Every copy goes to the side of its first occurrence. Rows of one
+group (``split.group_by``: the columns that name a person, a household...) go together the
+same way, so the test split measures the model on groups it has not seen.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def split_frame(
     frame = frame.reset_index(drop=True)
     if groups is None:
         groups = identical_groups(frame, identical_on)
+    if split.group_by:
+        groups = joined(groups, named_groups(frame, split.group_by))
     stratify = frame[target] if classification and split.stratify else None
     classes = None
     if stratify is not None:
@@ -72,6 +76,32 @@ def identical_groups(frame: pd.DataFrame, identical_on: Sequence[str] | None = N
     """
     keys = list(identical_on) if identical_on is not None else list(frame.columns)
     return frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+
+
+def named_groups(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """One id per value of ``columns`` (``split.group_by``); a row missing one is alone."""
+    numbered = frame.groupby(list(columns), dropna=True, sort=False).ngroup()  # NaN: missing
+    missing = numbered.isna().to_numpy()
+    ids = np.array(numbered.fillna(-1), dtype=np.int64)  # a copy: pandas may hand out a view
+    ids[missing] = ids.max(initial=-1) + 1 + np.arange(int(missing.sum()))
+    return ids
+
+
+def joined(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """One id per set of rows linked by sharing an id in ``first`` or in ``second`` (the
+    connected components of both), numbered in order of first appearance.
+
+    Each round gives every row the smallest label of its group in one partition, then in the
+    other; it stops when no label changes (a few rounds: a chain of rows linked alternately
+    by the two partitions takes one round per link). numpy and pandas only: scipy's
+    ``connected_components`` would cost the stage its import (see core/shuffle_split.py).
+    """
+    label = pd.Series(first)
+    while True:
+        moved = label.groupby(second).transform("min").groupby(first).transform("min")
+        if moved.equals(label):
+            return pd.factorize(label)[0]
+        label = moved
 
 
 def repeated_rows(groups: np.ndarray) -> int:
@@ -119,6 +149,12 @@ def _body(params: Params) -> None:
     )
     repeated = repeated_rows(groups)
     together = f"; {repeated} repeated row(s) kept on their first copy's side" if repeated else ""
+    if params.split.group_by:
+        named = named_groups(frame, params.split.group_by)
+        together += (
+            f"; {int(named.max(initial=-1)) + 1} groups of {', '.join(params.split.group_by)} "
+            "each on one side"
+        )
     log(
         "split",
         f"{len(train)} train rows, {len(test)} test rows (seed {params.split.seed}){together}",
