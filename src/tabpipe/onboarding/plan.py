@@ -39,28 +39,12 @@ ID_NAMES = re.compile(r"^(id|_?rownames?|index|unnamed: ?0|row_?id)$", re.IGNORE
 # A column is taken for a group identifier (panel data: one person's rows in a run) only when
 # its name says so and its values run in blocks; either alone is too weak (a table sorted by
 # age runs in blocks; a column named "member" may be a feature).
-GROUP_WORDS = frozenset(
-    [
-        "id",
-        "pid",
-        "hhid",
-        "uid",
-        "cid",
-        "sid",
-        "individual",
-        "person",
-        "subject",
-        "patient",
-        "household",
-        "family",
-        "user",
-        "customer",
-        "client",
-        "member",
-        "group",
-        "respondent",
-    ]
-)
+# fmt: off
+GROUP_WORDS = frozenset({
+    "id", "pid", "hhid", "uid", "cid", "sid", "individual", "person", "subject", "patient",
+    "household", "family", "user", "customer", "client", "member", "group", "respondent",
+})
+# fmt: on
 MIN_GROUPS = 20
 GIVEN_GROUP = "given with --group-by: split.group_by keeps each group's rows on one side"
 
@@ -218,7 +202,7 @@ def plan(
     kinds: dict[str, Kind] = {}
     decisions: list[Decision] = []
     excluded = {name: "excluded with --exclude" for name in exclude if name in frame.columns}
-    groups: list[str] = []
+    groups = [name for name in group_by if name in frame.columns]
     for name in frame.columns:
         label = str(name)
         if label == target:
@@ -236,7 +220,7 @@ def plan(
             problems.append(problem)
             continue
         decisions.append(decision)
-        if decision.group or label in group_by:
+        if decision.group and label not in groups:
             groups.append(label)
         if decision.kind is None:
             excluded[label] = decision.why
