@@ -416,3 +416,19 @@ def test_a_table_whose_rows_mostly_repeat_passes_its_contract_and_the_table_twic
     twice, _ = check(pd.concat([coarse, coarse]), schema, source="twice", contract="inferred")
     assert alone.ok and not twice.ok
     assert [f.check for f in twice.failures] == ["max_duplicate_fraction(max_fraction=0.625)"]
+
+
+def test_a_table_left_with_no_feature_says_why_each_column_was_left_out():
+    """statsmodels' co2: a date stored as YYYYMMDD integers, every one distinct, was the only
+    column beside the target; the refusal said only that no feature remained."""
+    frame = pd.DataFrame({"date": range(19580329, 19580329 + 200), "level": np.arange(200.0)})
+    frame["site"] = "mauna loa"
+    with pytest.raises(OnboardingError) as refused:
+        plan(frame, "level")
+    message = str(refused.value)
+    assert "no usable feature columns remain" in message
+    assert (
+        "'date': left out (an identifier: 100% of its integer values are distinct; pass --numeric date"
+        in message
+    )
+    assert "'site': left out (constant: every value is 'mauna loa')" in message

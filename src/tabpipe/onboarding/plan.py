@@ -230,7 +230,8 @@ def plan(
             categorical_features.append(label)
             kinds[label] = decision.kind
     if not numeric_features and not categorical_features and not problems:
-        problems.append("no usable feature columns remain")
+        left_out = "".join(f"\n      {d.describe()}" for d in decisions)
+        problems.append("no usable feature columns remain; each column was left out:" + left_out)
     if problems:
         raise OnboardingError("cannot onboard this data:\n  - " + "\n  - ".join(problems))
     return ColumnPlan(
