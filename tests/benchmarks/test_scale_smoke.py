@@ -251,6 +251,7 @@ def test_every_benchmark_copies_the_codes_and_booleans_a_contract_enumerates(tmp
     settings["data"].update(contract="contracts/data.yaml", task=chosen.task.value)
     settings["data"]["positive_class"] = chosen.positive_class
     settings["features"] = {"numeric": chosen.numeric, "categorical": chosen.categorical}
+    settings["split"] = {**settings["split"], "group_by": chosen.group_by}  # the table's own
     settings["evaluate"]["slice_by"] = []
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
 

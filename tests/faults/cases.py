@@ -192,6 +192,7 @@ def dtype_named_columns(root: Path) -> None:
     pd.read_csv(table).rename(columns=mapping).to_csv(table, index=False)
     settings = yaml.safe_load((root / PARAMS).read_text())
     settings["features"] = renamed(settings["features"])
+    settings["split"]["group_by"] = renamed(settings["split"].get("group_by", []))
     settings["evaluate"]["slice_by"] = renamed(settings["evaluate"]["slice_by"])
     drift = settings["monitor"]["drift"]
     drift["thresholds"] = renamed(drift.get("thresholds") or {})

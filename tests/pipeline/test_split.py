@@ -73,8 +73,9 @@ def test_without_duplicates_the_split_is_exactly_scikit_learns(raw, params):
     frame = raw.drop_duplicates().reset_index(drop=True)
     target = params.data.target
     stratify = frame[target] if params.data.task.is_classification else None
+    row_wise = params.split.model_copy(update={"group_by": []})  # groups: tested below
     train, _ = split_frame(
-        frame, target, params.split, classification=params.data.task.is_classification
+        frame, target, row_wise, classification=params.data.task.is_classification
     )
     expected, _ = train_test_split(
         frame, test_size=params.split.test_size, random_state=params.split.seed, stratify=stratify

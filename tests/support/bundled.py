@@ -79,6 +79,7 @@ def kinds_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "positive_class": chosen.positive_class,
     }
     settings["features"] = {"numeric": chosen.numeric, "categorical": chosen.categorical}
+    settings["split"] = {**settings["split"], "group_by": chosen.group_by}  # the project's own
     settings["train"]["family"] = quick_family()
     settings["evaluate"] = {"slice_by": [], "min_slice_size": 5}
     settings["gate"] = {"thresholds": {"accuracy": {"lower_bound": 0.0}}}
