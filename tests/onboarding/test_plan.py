@@ -140,20 +140,23 @@ def test_the_label_is_never_nullable_in_the_contract():
     assert schema.strict is True
 
 
+def written_for(frame: pd.DataFrame, template: dict, task: Task | None = None) -> dict:
+    """The params init writes for ``synthetic`` data (target ``y``) from ``template``."""
+    return params_for(
+        plan(frame, "y", task=task),
+        template,
+        raw="data/s.csv",
+        contract="contracts/data.yaml",
+        rows=len(frame),
+        categories={"colour": 3},
+    )
+
+
 def test_the_demo_drift_thresholds_are_not_carried_to_new_data(root):
     template = yaml.safe_load((root / "params.yaml").read_text())
     # Thresholds tuned on the demo's columns (this project's own may have been reset already).
     template["monitor"]["drift"]["thresholds"] = {"Income": 0.2, "Home": 0.1}
-    frame = synthetic("binary")
-    column_plan = plan(frame, "y")
-    written = params_for(
-        column_plan,
-        template,
-        raw="data/s.csv",
-        contract="contracts/data.yaml",
-        rows=400,
-        categories={"colour": 3},
-    )
+    written = written_for(synthetic("binary"), template)
     assert written["monitor"]["drift"]["thresholds"] == {}
     assert written["monitor"]["drift"]["bins"] == template["monitor"]["drift"]["bins"]
     Params.model_validate(written)
@@ -165,16 +168,7 @@ def test_a_new_project_watches_for_degradation_in_metrics_its_task_has(root, tas
     they applied to nothing, and its scheduled check could never fire."""
     template = yaml.safe_load((root / "params.yaml").read_text())
     template["monitor"]["degradation"]["thresholds"] = {"roc_auc": 0.05, "accuracy": 0.05}
-    frame = synthetic(task.value)
-    column_plan = plan(frame, "y", task=task)
-    written = params_for(
-        column_plan,
-        template,
-        raw="data/s.csv",
-        contract="contracts/data.yaml",
-        rows=400,
-        categories={"colour": 3},
-    )
+    written = written_for(synthetic(task.value), template, task=task)
     thresholds = written["monitor"]["degradation"]["thresholds"]
     recorded = scores(task, _predictions(task), "b" if task is Task.BINARY else None)
     assert thresholds and set(thresholds) <= set(recorded)
