@@ -92,9 +92,10 @@ def joined(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     connected components of both), numbered in order of first appearance.
 
     Each round gives every row the smallest label of its group in one partition, then in the
-    other; it stops when no label changes (a few rounds: a chain of rows linked alternately
-    by the two partitions takes one round per link). numpy and pandas only: scipy's
-    ``connected_components`` would cost the stage its import (see core/shuffle_split.py).
+    other; it stops when no label changes: two or three rounds for people whose rows repeat
+    few other rows, one round per two links of a chain of rows linked alternately by the two
+    partitions. numpy and pandas only: scipy's ``connected_components`` would cost the stage
+    its import (see core/shuffle_split.py).
     """
     label = pd.Series(first)
     while True:
