@@ -33,14 +33,15 @@ def split_frame(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Train and test rows; rows equal on ``identical_on`` (default: every column) stay together.
 
-    ``groups``: :func:`identical_groups` of ``frame`` on those columns, when the caller has
-    them already (the stage counts repeated rows with them: one pass over the rows, not two).
+    ``groups``: the rows to keep together, when the caller has them already: identical rows
+    on those columns (:func:`identical_groups`) joined with ``split.group_by``'s groups (the
+    stage counts both in its log: one pass over the rows each, not two).
     """
     frame = frame.reset_index(drop=True)
     if groups is None:
         groups = identical_groups(frame, identical_on)
-    if split.group_by:
-        groups = joined(groups, named_groups(frame, split.group_by))
+        if split.group_by:
+            groups = joined(groups, named_groups(frame, split.group_by))
     stratify = frame[target] if classification and split.stratify else None
     classes = None
     if stratify is not None:
@@ -139,23 +140,22 @@ def _body(params: Params) -> None:
     frame = pd.read_parquet(PATHS.validated)
     model_view = [*params.features.all, params.data.target]
     log("split", f"splitting {len(frame)} rows")
-    groups = identical_groups(frame, model_view)
+    identical = identical_groups(frame, model_view)
+    group_by = params.split.group_by
+    named = named_groups(frame, group_by) if group_by else None
     train, test = split_frame(
         frame,
         params.data.target,
         params.split,
         classification=params.data.task.is_classification,
         identical_on=model_view,
-        groups=groups,
+        groups=identical if named is None else joined(identical, named),
     )
-    repeated = repeated_rows(groups)
+    repeated = repeated_rows(identical)
     together = f"; {repeated} repeated row(s) kept on their first copy's side" if repeated else ""
-    if params.split.group_by:
-        named = named_groups(frame, params.split.group_by)
-        together += (
-            f"; {int(named.max(initial=-1)) + 1} groups of {', '.join(params.split.group_by)} "
-            "each on one side"
-        )
+    if named is not None:
+        groups = int(named.max(initial=-1)) + 1
+        together += f"; {groups} groups of {', '.join(group_by)} each on one side"
     log(
         "split",
         f"{len(train)} train rows, {len(test)} test rows (seed {params.split.seed}){together}",
