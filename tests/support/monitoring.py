@@ -16,7 +16,12 @@ from tabpipe.core.config import Params
 from tabpipe.core.io import write_bytes, write_json
 from tabpipe.core.metrics import scores
 from tabpipe.core.onnx_model import convert, with_metadata
-from tabpipe.monitoring.simulate import continuous_features, simulate, write_batch
+from tabpipe.monitoring.simulate import (
+    CHANGED_LABEL_SHARE,
+    continuous_features,
+    simulate,
+    write_batch,
+)
 from tabpipe.pipeline import export
 from tabpipe.pipeline.evaluate import predict
 from tabpipe.pipeline.profile import profile_frame
@@ -70,10 +75,8 @@ def write_champion(
     return test_metrics
 
 
-# What a guess that ignores the features scores, and the share of labels simulate's
-# concept drift changes (``0.35 x strength``, strength 1).
+# What a guess that ignores the features scores.
 GUESS = {"roc_auc": 0.5, "r2": 0.0}
-CHANGED_LABELS = 0.35
 
 
 def worse_feedback_guard(params: Params, champion: dict[str, float]) -> dict[str, float]:
@@ -90,11 +93,11 @@ def worse_feedback_guard(params: Params, champion: dict[str, float]) -> dict[str
     metric = "roc_auc" if params.data.task.is_classification else "r2"
     if metric not in champion:
         pytest.skip(f"not applicable: the champion records no {metric} on its test split")
-    taken = CHANGED_LABELS * (champion[metric] - GUESS[metric])
+    taken = CHANGED_LABEL_SHARE * (champion[metric] - GUESS[metric])
     if taken < 0.02:
         pytest.skip(
             f"not applicable: the champion beats a guess by {champion[metric] - GUESS[metric]:.3f}"
-            f" in {metric}; changing {CHANGED_LABELS:.0%} of the labels takes away less than "
+            f" in {metric}; changing {CHANGED_LABEL_SHARE:.0%} of the labels takes away less than "
             "the sampling noise of 1,000 rows"
         )
     return {metric: round(min(0.1, taken / 2), 4)}

@@ -44,6 +44,7 @@ JITTER_MAX_MODE_SHARE = 0.05  # jitter only columns with no heavy point mass (e.
 SHIFTED_NUMERIC = 3
 SHIFTED_CATEGORICAL = 2
 NEW_CATEGORY = "unknown"
+CHANGED_LABEL_SHARE = 0.35  # concept drift at strength 1 changes this share of the labels
 ROUNDS = 6  # passes over the numeric features that move copied rows to new ones
 
 
@@ -291,7 +292,7 @@ def change_labels(
     rng: np.random.Generator,
 ) -> str:
     target = params.data.target
-    share = min(0.35 * strength, 1.0)
+    share = min(CHANGED_LABEL_SHARE * strength, 1.0)
     changed = rng.random(len(batch)) < share
     if params.data.task.is_classification:
         classes = sorted(source[target].dropna().astype(str).unique())
