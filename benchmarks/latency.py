@@ -12,7 +12,6 @@ the garbage collector is paused while timing, as ``timeit`` does.
 
 from __future__ import annotations
 
-import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import onnxruntime as ort
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from benchmarks.timing import Percentiles
+from benchmarks.timing import Percentiles, collector_paused
 from tabpipe.core import onnx_model, threads
 from tabpipe.core.config import Params, load_params
 from tabpipe.core.contract import check, load_contract
@@ -101,19 +100,13 @@ def time_interleaved(
         for name in names:
             calls[name](i)
     samples: dict[str, list[int]] = {name: [] for name in names}
-    gc.collect()
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         for i in range(repetitions):
             shift = i % len(names)
             for name in names[shift:] + names[:shift]:
                 started = time.perf_counter_ns()
                 calls[name](i)
                 samples[name].append(time.perf_counter_ns() - started)
-    finally:
-        if was_enabled:
-            gc.enable()
     return {name: Percentiles.of(values) for name, values in samples.items()}
 
 

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -45,7 +45,7 @@ import onnx
 import pandas as pd
 
 from benchmarks import latency
-from benchmarks.timing import Percentiles
+from benchmarks.timing import Percentiles, collector_paused
 from tabpipe.core import threads
 from tabpipe.core.config import FeatureParams, load_params
 from tabpipe.core.contract import load_contract
@@ -258,7 +258,9 @@ def sequential(port: int, path: str, bodies: Sequence[bytes], requests: int) -> 
     """One keep-alive connection, ``requests`` POSTs one after the other (after a warm-up)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     samples = []
-    try:
+    # The client's collector paused: the server's time is measured, not the collections of
+    # this process (which holds the trained models and their frames).
+    with closing(connection), collector_paused():
         for i in range(requests + max(5, requests // 20)):
             started = time.perf_counter_ns()
             connection.request("POST", path, bodies[i % len(bodies)], HEADERS)
@@ -269,8 +271,6 @@ def sequential(port: int, path: str, bodies: Sequence[bytes], requests: int) -> 
                 raise RuntimeError(f"{path}: {response.status} {answer[:300]!r}")
             if i >= requests // 20 and len(samples) < requests:  # the first ones warm up
                 samples.append(elapsed)
-    finally:
-        connection.close()
     return Percentiles.of(samples)
 
 
@@ -460,7 +460,7 @@ def markdown(result: ServingResult) -> str:
         "",
         f"**Sequential**: one keep-alive client, one request after the other "
         f"({s.single_requests:,} one-row and {s.batch_requests:,} batch requests per backend, "
-        "after a warm-up), timed on the client.",
+        "after a warm-up), timed on the client with its garbage collector paused.",
         "",
         "| request | backend | p50 ms | p99 ms | mean ms | µs per row (p50) |",
         "|---|---|---:|---:|---:|---:|",
@@ -593,17 +593,16 @@ def serve(backend: str, bundle: Path, port: int) -> None:
     With ``$TABPIPE_BENCH_PROFILE`` set, :class:`benchmarks.profiler.ThreadProfiler` runs for
     the server's lifetime and writes its totals there when the server stops.
     """
-    import uvicorn
-
     from benchmarks.profiler import ThreadProfiler
     from tabpipe.serving.app import create_app
+    from tabpipe.serving.app import serve as run_service
 
     model = SklearnServingModel(bundle) if backend == "sklearn" else None
     app = create_app(bundle, model=model)
     profile = os.environ.get(PROFILE_ENV)
     profiler = ThreadProfiler().start() if profile else None
     try:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+        run_service(app, "127.0.0.1", port)  # as `tabpipe serve` runs it
     except KeyboardInterrupt:
         pass  # how server() stops it
     finally:

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import gc
 import resource
 import statistics
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's garbage collector off (after one collection) while timing, then as it was.
+
+    The timing process holds large objects (trained models, frames); a full collection in
+    the middle of a timed call would be counted as the call's own time.
+    """
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)

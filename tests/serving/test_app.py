@@ -8,6 +8,8 @@ response matches the OpenAPI document.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import math
 from pathlib import Path
@@ -17,6 +19,7 @@ import onnxruntime as ort
 import pandas as pd
 import pytest
 import schemathesis
+import uvicorn
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -25,7 +28,7 @@ from tabpipe.core.config import load_params
 from tabpipe.core.onnx_model import run as pipeline_run
 from tabpipe.core.paths import PATHS
 from tabpipe.serving import app as service
-from tabpipe.serving.runtime import METADATA_FILE, MODEL_FILE, ModelLoadError
+from tabpipe.serving.runtime import METADATA_FILE, MODEL_FILE, ModelLoadError, ServingModel
 
 JSON = {"content-type": "application/json"}
 
@@ -119,6 +122,50 @@ def test_health_ready_metadata_and_openapi(client, pipeline_project, signature):
     prop = row_schema["properties"][categorical["name"]]
     enum = next(s for s in prop.get("anyOf", [prop]) if "enum" in s)["enum"]
     assert enum == categorical["categories"]
+
+
+# --- how requests are run -------------------------------------------------------------------
+
+
+def _running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_one_row_is_predicted_on_the_event_loop_and_a_batch_in_a_worker_thread(
+    bundle_dir, test_rows, monkeypatch
+):
+    """A thread hop costs more than one row's prediction; a batch's must not block the loop."""
+    model = ServingModel(bundle_dir)
+    client = TestClient(service.create_app(bundle_dir, model=model))
+    on_loop: list[bool] = []
+    predict_feeds = model.predict_feeds  # where every endpoint's prediction runs
+
+    def record(*args: Any, **kwargs: Any) -> Any:
+        on_loop.append(_running_loop())
+        return predict_feeds(*args, **kwargs)
+
+    monkeypatch.setattr(model, "predict_feeds", record)
+    rows = test_rows[:3]
+    columns = {name: [row[name] for row in rows] for name in rows[0]}
+    assert client.post("/predict", json=rows[0]).status_code == 200
+    assert client.post("/predict/batch", json={"rows": rows}).status_code == 200
+    assert client.post("/predict/columns", json={"columns": columns}).status_code == 200
+    assert on_loop == [True, False, False]  # /predict, /predict/batch, /predict/columns
+
+
+def test_the_server_freezes_what_it_loaded_before_serving(client, monkeypatch):
+    """Full collections then skip the libraries, model and schemas (a batch's tail latency)."""
+    frozen: list[int] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: frozen.append(gc.get_freeze_count()))
+    try:
+        service.serve(client.app, "127.0.0.1", 0)
+    finally:
+        gc.unfreeze()
+    assert len(frozen) == 1 and frozen[0] > 10_000, frozen
 
 
 # --- hostile requests: 422 naming the field, never 500 ---------------------------------------
