@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tabpipe.release import registry
@@ -33,6 +36,20 @@ def test_register_and_assign_make_gto_tags_and_prod_resolves_to_the_version(proj
     assert project.tags() == ["model#prod#1", "model@v1.0.0"]
     current = registry.prod(project.path)
     assert current is not None and (current.version, current.commit) == ("v1.0.0", first)
+
+
+def test_with_nothing_assigned_prod_is_resolved_from_git_alone_without_loading_gto(project):
+    project.commit_metrics(0.80)
+    registry.register(project.path)
+    probe = (
+        "import sys; from pathlib import Path; from tabpipe.release import registry; "
+        f"print(registry.prod(Path({str(project.path)!r})), 'gto' in sys.modules)"
+    )
+    before = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert before.stdout.split() == ["None", "False"], before.stderr
+    registry.assign_prod(project.path, "v1.0.0")
+    after = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert "version='v1.0.0'" in after.stdout and after.stdout.split()[-1] == "True", after.stderr
 
 
 def test_an_existing_version_is_immutable(project):

@@ -126,8 +126,18 @@ def version_tags(repo: Path) -> list[str]:
     return out.split()
 
 
+def stage_tags(repo: Path, stage: str) -> list[str]:
+    """Every GTO tag of ``stage`` (``model#prod#3``, an unassignment ``model#prod!#4``)."""
+    out = _git(
+        repo, "for-each-ref", "--format=%(refname:strip=2)", f"refs/tags/{ARTIFACT}#{stage}*"
+    )
+    return out.split()
+
+
 def versions(repo: Path) -> list[Version]:
     """Registered versions, oldest (lowest SemVer) first."""
+    if not version_tags(repo):  # nothing registered: git alone says so, GTO need not load
+        return []
     try:
         found = _gto().show(str(repo), ARTIFACT, registered_only=True)
     except Exception as exc:  # GTO raises ArtifactNotFound when nothing is registered yet
@@ -151,7 +161,11 @@ def prod(repo: Path) -> Version | None:
 
     GTO's ``find_versions_in_stage`` orders by SemVer (the highest version ever assigned
     wins), which would make a rollback invisible; ``show`` orders by assignment time.
+    Without any tag of the stage (a new project), git alone says so: loading GTO to resolve
+    nothing was most of ``tabpipe champion``'s second of start-up before every ``make run``.
     """
+    if not stage_tags(repo, PROD):
+        return None
     try:
         found = _gto().show(str(repo), f"{ARTIFACT}#{PROD}")
     except Exception as exc:
