@@ -184,13 +184,13 @@ class ServingModel:
     def predict_columns(self, columns: Mapping[str, Sequence[Any]]) -> list[Prediction]:
         """Predict for equal-length columns, one per feature."""
         answers, proba = self.predict_feeds(self._feeds(columns))
+        # tolist() turns the arrays into Python floats and strings in one call; reading them
+        # element by element made numpy scalars and took twice as long as the model itself.
         if not self.is_classifier:
-            return [Prediction(None, None, float(v)) for v in answers]
+            return [Prediction(None, None, v) for v in answers.tolist()]
         return [
-            Prediction(
-                str(label), {c: float(p) for c, p in zip(self.classes, row, strict=True)}, None
-            )
-            for label, row in zip(answers, proba, strict=True)
+            Prediction(label, dict(zip(self.classes, row, strict=True)), None)
+            for label, row in zip(answers.tolist(), proba.tolist(), strict=True)
         ]
 
     def predict_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[Prediction]:
