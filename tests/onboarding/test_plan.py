@@ -62,6 +62,17 @@ def test_every_problem_is_reported_at_once():
     assert "--exclude names columns that are not in the data: ['nope']" in message
 
 
+def test_a_mistyped_column_name_is_answered_with_the_closest_one():
+    wide = pd.DataFrame({f"pixel_{i}": range(60) for i in range(64)}).assign(target=[0, 1] * 30)
+    with pytest.raises(OnboardingError) as refused:
+        plan(wide, "targte")
+    message = str(refused.value)
+    assert "'targte' is not in the data (did you mean 'target'?)" in message
+    assert "'pixel_19'] and 45 more" in message and "pixel_20" not in message
+    with pytest.raises(OnboardingError, match=r"\['pixel_7x'\] \(did you mean 'pixel_7'\?\)"):
+        plan(wide, "target", exclude=("pixel_7x",))
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [

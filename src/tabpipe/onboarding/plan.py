@@ -25,6 +25,7 @@ import yaml
 
 from tabpipe.core import contract as _registers_custom_checks  # noqa: F401  (min_rows, max_null_fraction)
 from tabpipe.core.config import Task
+from tabpipe.core.yamldoc import suggestion
 from tabpipe.monitoring.degradation import SUGGESTED_THRESHOLDS as SUGGESTED_DEGRADATION
 from tabpipe.pipeline.gate import Evidence, suggested_thresholds
 
@@ -35,6 +36,7 @@ NEAR_UNIQUE = 0.95  # a column whose values are this unique is an identifier, no
 TEXT_MEAN_LENGTH = 40  # a string column whose values average this long is free text
 SLICE_MAX_CATEGORIES = 20
 MIN_ROWS_FLOOR = 50
+LISTED_COLUMNS = 20  # an error names at most this many of the table's columns
 ID_NAMES = re.compile(r"^(id|_?rownames?|index|unnamed: ?0|row_?id)$", re.IGNORECASE)
 # A column is taken for a group identifier (panel data: one person's rows in a run) only when
 # its name says so and its values run in blocks; either alone is too weak (a table sorted by
@@ -51,6 +53,14 @@ GIVEN_GROUP = "given with --group-by: split.group_by keeps each group's rows on 
 
 class OnboardingError(Exception):
     """The data cannot become a project as given; the message says what to change."""
+
+
+def _listing(columns: Any) -> str:
+    """The table's columns for an error message: all of them, or the first ones and a count."""
+    names = [str(c) for c in columns]
+    if len(names) <= LISTED_COLUMNS:
+        return str(names)
+    return f"{names[:LISTED_COLUMNS]} and {len(names) - LISTED_COLUMNS} more"
 
 
 class Kind(StrEnum):
@@ -131,7 +141,8 @@ def plan(
     notes: list[str] = []
     if target not in frame.columns:
         raise OnboardingError(
-            f"target column {target!r} is not in the data; columns are: {list(frame.columns)}"
+            f"target column {target!r} is not in the data{suggestion(target, frame.columns)}; "
+            f"columns are: {_listing(frame.columns)}"
         )
     for flag, names in (
         ("--exclude", exclude),
@@ -141,7 +152,8 @@ def plan(
     ):
         unknown = [name for name in names if name not in frame.columns]
         if unknown:
-            problems.append(f"{flag} names columns that are not in the data: {unknown}")
+            hints = "".join(suggestion(name, frame.columns) for name in unknown)
+            problems.append(f"{flag} names columns that are not in the data: {unknown}{hints}")
         if target in names:
             problems.append(f"{flag} names the target {target!r}")
     clash = sorted(set(categorical) & set(numeric))
