@@ -300,7 +300,7 @@ def serve(app: FastAPI, host: str, port: int) -> None:
     # What is loaded by now (libraries, the model, the request schemas) lives as long as the
     # process: frozen, it leaves the collector's generations, so the full collections that a
     # large batch's thousands of objects set off no longer walk it (a 1,000-row batch's p99
-    # about halved; docs/benchmarks.md, serving).
+    # about halved; docs/releasing.md, "How a request runs").
     gc.collect()
     gc.freeze()
     uvicorn.run(app, host=host, port=port, log_level="warning")
