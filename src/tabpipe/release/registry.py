@@ -120,18 +120,19 @@ def resolve_commit(repo: Path, rev: str) -> str:
         raise RegistryError(f"{rev!r} is not a commit in {repo}") from exc
 
 
+def _tags(repo: Path, pattern: str) -> list[str]:
+    """The names of the tags matching ``pattern`` (fnmatch, as ``git for-each-ref``)."""
+    return _git(repo, "for-each-ref", "--format=%(refname:strip=2)", f"refs/tags/{pattern}").split()
+
+
 def version_tags(repo: Path) -> list[str]:
     """Every ``model@...`` tag, including deregistrations (``model@v1.0.0!#2``)."""
-    out = _git(repo, "for-each-ref", "--format=%(refname:strip=2)", f"refs/tags/{ARTIFACT}@*")
-    return out.split()
+    return _tags(repo, f"{ARTIFACT}@*")
 
 
 def stage_tags(repo: Path, stage: str) -> list[str]:
     """Every GTO tag of ``stage`` (``model#prod#3``, an unassignment ``model#prod!#4``)."""
-    out = _git(
-        repo, "for-each-ref", "--format=%(refname:strip=2)", f"refs/tags/{ARTIFACT}#{stage}*"
-    )
-    return out.split()
+    return _tags(repo, f"{ARTIFACT}#{stage}*")
 
 
 def versions(repo: Path) -> list[Version]:
