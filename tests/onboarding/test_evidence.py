@@ -3,10 +3,17 @@ better on the user's data."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import pytest
+
 from tabpipe.core.config import Params, Task
-from tabpipe.onboarding.evidence import better_encoding, measure
+from tabpipe.core.metrics import Predictions, scores
+from tabpipe.onboarding.evidence import better_encoding, measure, sampling_noise
 from tabpipe.pipeline.gate import Evidence
-from tests.support.factories import named_models_table, onboarded
+from tabpipe.pipeline.split import split_frame
+from tests.support.factories import named_models_table, onboarded, synthetic, synthetic_params
 
 
 def evidence(spread: float = 0.0, **cross_validated: float) -> Evidence:
@@ -52,3 +59,54 @@ def test_on_a_category_with_many_values_the_numbered_encoding_cross_validates_be
     )
     measured = {e: measure(frame, with_encoding(params, e)) for e in ("one_hot", "ordinal")}
     assert better_encoding(Task.MULTICLASS, measured)[0] == "ordinal", measured
+
+
+def held_out(rows: int, accuracy: float, *, classes: int = 3) -> Predictions:
+    """Held-out predictions of ``rows`` rows, balanced over ``classes``, a share right."""
+    names = tuple(f"c{k}" for k in range(classes))
+    truth = np.array([names[i % classes] for i in range(rows)], dtype=object)
+    wrong = np.zeros(rows, dtype=bool)
+    wrong[:: round(1 / (1 - accuracy))] = True
+    predicted = np.where(wrong, np.roll(truth, 1), truth)
+    proba = np.full((rows, classes), 0.1 / (classes - 1))
+    proba[np.arange(rows), [names.index(p) for p in predicted]] = 0.9
+    return Predictions(truth, predicted, proba, names)
+
+
+def test_the_test_splits_noise_is_what_a_split_of_its_size_gives() -> None:
+    """The binomial's standard deviation for accuracy, widened by the folds' own mean; the
+    iris defect: 120 training rows at 0.95 and a 30-row test split, where the folds' spread
+    (0.017) said a third of it."""
+    params = synthetic_params("multiclass")
+    predictions = held_out(120, 0.95)
+    assert scores(Task.MULTICLASS, predictions)["accuracy"] == 0.95
+    for test_rows in (30, 1_200):  # 1,200: drawn at DRAWN_ROWS and scaled
+        noise = sampling_noise(Task.MULTICLASS, params, predictions, test_rows=test_rows)
+        binomial = math.sqrt(0.95 * 0.05 / test_rows) * math.sqrt(1 + test_rows / 120)
+        assert noise["accuracy"] == pytest.approx(binomial, rel=0.25), test_rows
+        assert noise["roc_auc"] > 0
+
+
+def test_a_test_split_of_whole_groups_is_as_noisy_as_its_groups_are_few() -> None:
+    """With split.group_by the test split holds whole groups: rows of a group, right or
+    wrong together, count as one draw, not as ten."""
+    params = synthetic_params("multiclass")
+    predictions = held_out(400, 0.8)
+    order = np.argsort(~(np.arange(400) % 5 == 0), kind="stable")  # the wrong rows first
+    predictions = predictions.subset(order)
+    groups = np.arange(400) // 10  # groups of ten rows: all wrong, or all right
+    by_row = sampling_noise(Task.MULTICLASS, params, predictions, test_rows=100)
+    by_group = sampling_noise(
+        Task.MULTICLASS, params, predictions, test_rows=100, groups=groups, test_groups=10
+    )
+    assert by_group["accuracy"] > 2 * by_row["accuracy"]
+
+
+def test_measuring_a_small_table_gives_its_test_splits_size_and_noise() -> None:
+    frame, params, _ = onboarded(synthetic("multiclass", rows=150), "y")
+    evidence = measure(frame, params)
+    assert evidence is not None
+    _, test = split_frame(frame, "y", params.split, classification=True)
+    assert evidence.test_rows == len(test) and 20 <= len(test) <= 40
+    assert {"accuracy", "roc_auc"} <= set(evidence.noise)
+    assert all(0 < evidence.noise[m] < 0.5 for m in ("accuracy", "roc_auc"))

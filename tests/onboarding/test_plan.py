@@ -352,13 +352,13 @@ def test_evidence_on_grouped_rows_is_scored_on_groups_the_model_has_not_seen(mon
         seen["train"] = train
         return train, test
 
-    def recording(task, params, model, X, y):
+    def recording(task, model, X, y):
         held_out.append(set(X.index))
-        return scores_of(task, params, model, X, y)
+        return predict(task, model, X, y)
 
-    scores_of = evidence_module._score
+    predict = evidence_module._predict
     monkeypatch.setattr(evidence_module, "split_frame", keeping_the_training_split)
-    monkeypatch.setattr(evidence_module, "_score", recording)
+    monkeypatch.setattr(evidence_module, "_predict", recording)
 
     def people_on_both_sides() -> int:
         person = seen["train"].person  # type: ignore[attr-defined]

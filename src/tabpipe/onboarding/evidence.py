@@ -12,6 +12,8 @@ those folds (one-hot, or numbered: see docs/decisions.md), so init writes the be
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -35,7 +37,7 @@ def measure(frame: pd.DataFrame, params: Params, *, folds: int = FOLDS) -> Evide
     """Cross-validated scores of a guess and of the default model on the training split;
     None when a class has fewer than two training rows (no fold split can keep it)."""
     task, target = params.data.task, params.data.target
-    train, _ = split_frame(frame, target, params.split, classification=task.is_classification)
+    train, test = split_frame(frame, target, params.split, classification=task.is_classification)
     if len(train) > MAX_ROWS:
         train = train.sample(MAX_ROWS, random_state=params.split.seed).reset_index(drop=True)
     X = model_frame(train, params.features)
@@ -67,31 +69,135 @@ def measure(frame: pd.DataFrame, params: Params, *, folds: int = FOLDS) -> Evide
         )
     guessed: list[dict[str, float]] = []
     modelled: list[dict[str, float]] = []
+    held_out_predictions: list[tuple[np.ndarray, Predictions]] = []
     template = pipeline(params)
     for fit_rows, held_out in splitter.split(X, y, groups):
         with threads.sized_for(len(fit_rows)):
             model = clone(template).fit(X.iloc[fit_rows], y[fit_rows])
-            modelled.append(_score(task, params, model, X.iloc[held_out], y[held_out]))
+            predicted = _predict(task, model, X.iloc[held_out], y[held_out])
+        modelled.append(scores(task, predicted, params.data.positive_class))
+        held_out_predictions.append((held_out, predicted))
         guessed.append(_guess(task, params, y[fit_rows], y[held_out]))
+    test_groups = (
+        len(np.unique(named_groups(test, params.split.group_by))) if params.split.group_by else None
+    )
     return Evidence(
         folds=folds,
         rows=len(train),
         baseline=_mean(guessed),
         cross_validated=_mean(modelled),
         spread=_spread(modelled),
+        test_rows=len(test),
+        noise=sampling_noise(
+            task,
+            params,
+            _pooled(held_out_predictions),
+            test_rows=len(test),
+            groups=None if groups is None else groups[_order(held_out_predictions)],
+            test_groups=test_groups,
+        ),
     )
 
 
-def _score(
-    task: Task, params: Params, model: object, X: pd.DataFrame, y: np.ndarray
-) -> dict[str, float]:
+def _predict(task: Task, model: object, X: pd.DataFrame, y: np.ndarray) -> Predictions:
     predicted = model.predict(X)  # type: ignore[attr-defined]
     if task is Task.REGRESSION:
-        return scores(task, Predictions(y, predicted.astype(np.float64)))
+        return Predictions(y, predicted.astype(np.float64))
     classes = tuple(str(c) for c in model.classes_)  # type: ignore[attr-defined]
     proba = model.predict_proba(X)  # type: ignore[attr-defined]
-    labels = predicted.astype(str).astype(object)
-    return scores(task, Predictions(y, labels, proba, classes), params.data.positive_class)
+    return Predictions(y, predicted.astype(str).astype(object), proba, classes)
+
+
+def _order(folds: list[tuple[np.ndarray, Predictions]]) -> np.ndarray:
+    return np.concatenate([rows for rows, _ in folds])
+
+
+def _pooled(folds: list[tuple[np.ndarray, Predictions]]) -> Predictions:
+    """Every training row's held-out prediction, in fold order (each fold's model saw the
+    same classes: the folds are stratified, and a class has at least one row per fold)."""
+    parts = [p for _, p in folds]
+    proba = None if parts[0].proba is None else np.concatenate([p.proba for p in parts])  # type: ignore[misc]
+    return Predictions(
+        np.concatenate([p.y_true for p in parts]),
+        np.concatenate([p.y_pred for p in parts]),
+        proba,
+        parts[0].classes,
+    )
+
+
+# Resamples of the held-out predictions behind Evidence.noise: 100 give its standard
+# deviation to within about 7% (the gate's slack is three of it). A larger test split is
+# drawn at DRAWN_ROWS and its noise scaled by the square root of the sizes, as a mean's is:
+# one scoring of 1,000 rows takes 8-15 ms here, so the whole takes a second or two.
+RESAMPLES = 100
+DRAWN_ROWS = 1_000
+
+
+def sampling_noise(
+    task: Task,
+    params: Params,
+    held_out: Predictions,
+    *,
+    test_rows: int,
+    groups: np.ndarray | None = None,
+    test_groups: int | None = None,
+) -> dict[str, float]:
+    """How far each metric on a test split of ``test_rows`` rows lands, by chance, from the
+    same model's cross-validated score: a standard deviation.
+
+    The bootstrap draws test splits from the training rows' held-out predictions (as the
+    split draws them: by class, or by group) and scores each; their spread is the noise of
+    one test split, widened by the cross-validated score's own (a mean over the training
+    rows: the variances add, in proportion to the two sizes). This measures what the folds'
+    spread, five numbers, estimates badly on a small table.
+    """
+    n = len(held_out.y_true)
+    if test_rows < 2 or n < 2:
+        return {}
+    rng = np.random.default_rng(params.split.seed)
+    stratified = task.is_classification and params.split.stratify
+    drawn = min(test_rows, DRAWN_ROWS)
+    drawn_groups = None if test_groups is None else max(1, round(test_groups * drawn / test_rows))
+    draws: list[dict[str, float]] = []
+    for _ in range(RESAMPLES):
+        rows = _resample(rng, held_out, drawn, stratified, groups, drawn_groups)
+        draws.append(scores(task, held_out.subset(rows), params.data.positive_class))
+    names = set.intersection(*(set(d) for d in draws))
+    widen = math.sqrt(drawn / test_rows) * math.sqrt(1 + test_rows / n)
+    return {
+        name: float(np.std([d[name] for d in draws], ddof=1)) * widen
+        for name in sorted(names)
+        if all(math.isfinite(d[name]) for d in draws)
+    }
+
+
+def _resample(
+    rng: np.random.Generator,
+    held_out: Predictions,
+    size: int,
+    stratified: bool,
+    groups: np.ndarray | None,
+    test_groups: int | None,
+) -> np.ndarray:
+    if groups is not None and test_groups:
+        # Whole groups, as many as the test split holds (their rows vary as the split's do).
+        names, members = np.unique(groups, return_inverse=True)
+        chosen = rng.choice(len(names), size=test_groups, replace=True)
+        by_group = np.argsort(members, kind="stable")
+        starts = np.searchsorted(members[by_group], np.arange(len(names) + 1))
+        return np.concatenate([by_group[starts[g] : starts[g + 1]] for g in chosen])
+    if not stratified:
+        return rng.integers(0, len(held_out.y_true), size=size)
+    # Each class in its share of the test split, as the stratified split keeps it.
+    labels = held_out.y_true.astype(str)
+    values, counts = np.unique(labels, return_counts=True)
+    wanted = np.maximum(1, np.round(counts / counts.sum() * size)).astype(int)
+    return np.concatenate(
+        [
+            rng.choice(np.flatnonzero(labels == value), size=k, replace=True)
+            for value, k in zip(values, wanted, strict=True)
+        ]
+    )
 
 
 def _guess(task: Task, params: Params, seen: np.ndarray, held_out: np.ndarray) -> dict[str, float]:

@@ -653,13 +653,14 @@ def first_model_refusal(verdict_file: Path, package: str) -> str | None:
     return textwrap.dedent(
         f"""
         [init] the project is set up, but the gate refused its first model: {checks}.
-        [init] The pipeline ran to the end; the verdict is in {PATHS.gate_summary}. The gate
-        [init] wants the model clearly better than a guess that ignores the features (the
-        [init] thresholds above): `make run` and the PR check fail until one is (`make test`
-        [init] skips, saying why, the tests that need a blessed model). To try:
+        [init] The pipeline ran to the end; the verdict is in {PATHS.gate_summary}. The
+        [init] thresholds (the notes above say where each came from) ask for a model clearly
+        [init] better than a guess that ignores the features and close to what the default
+        [init] model scored across folds: `make run` and the PR check fail until one passes
+        [init] (`make test` skips, saying why, the tests that need a blessed model). To try:
         [init]   - features that carry more signal (src/{package}/features.py, params.yaml
         [init]     features:), or another model family (params.yaml train.family), then make run;
-        [init]   - or, if a model this close to the guess is useful to you, lower the gate's
+        [init]   - or, if the refused model is good enough for your use, lower the gate's
         [init]     thresholds in params.yaml (gate:), or set gate.fail_on_reject: false to
         [init]     record refusals without failing the pipeline (docs/releasing.md, "The gate")."""
     ).strip("\n")
