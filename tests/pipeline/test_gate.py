@@ -433,3 +433,27 @@ def test_a_small_test_split_gets_room_for_its_own_noise():
     assert thresholds["roc_auc"]["lower_bound"] == 0.951  # 0.998 - 3 x 0.0157
     notes = gate.threshold_notes(Task.MULTICLASS, noisy)
     assert all("30-row test split lands within about ±" in note for note in notes)
+
+
+def test_on_a_rare_positive_class_accuracy_must_beat_the_majority_by_a_tenth_of_its_errors():
+    """Defect: breast cancer thinned to 16 malignant of 373 rows: the majority guess scores
+    accuracy 0.9564, and 0.02 above it (0.977) asked a 75-row test split for at most one
+    error, where the folds said 0.98 ± 0.016; init warned the first model may be refused.
+    The margin is now at most a tenth of the guess's errors: 0.961, two errors allowed.
+    On balanced classes (iris: the guess 0.333) the margin stays 0.02."""
+    rare = gate.Evidence(
+        5,
+        298,
+        {"roc_auc": 0.5, "accuracy": 0.9564, "log_loss": 0.18},
+        {"roc_auc": 0.9871, "accuracy": 0.9799, "log_loss": 0.06},
+        {"roc_auc": 0.014, "accuracy": 0.016},
+        75,
+        {"roc_auc": 0.032, "accuracy": 0.015},
+    )
+    thresholds = gate.suggested_thresholds(Task.BINARY, rare)["thresholds"]
+    assert thresholds["accuracy"]["lower_bound"] == 0.961
+    assert 73 / 75 >= thresholds["accuracy"]["lower_bound"] > 72 / 75  # the guess: 72 of 75
+    assert thresholds["roc_auc"]["lower_bound"] == 0.892  # 0.9871 - 3 x 0.032, rounded up
+    balanced = gate.Evidence(5, 120, {"accuracy": 0.3333}, {"accuracy": 0.36}, {"accuracy": 0.0})
+    accuracy = gate.suggested_thresholds(Task.MULTICLASS, balanced)["thresholds"]["accuracy"]
+    assert accuracy["lower_bound"] == 0.354  # 0.3333 + 0.02, rounded up
