@@ -401,7 +401,10 @@ def test_the_inferred_contract_caps_duplicate_rows_from_what_the_data_holds():
     assert spec["checks"]["max_duplicate_fraction"] == {"max_fraction": 0.01}
     repeated = pd.concat([frame, frame.head(40)], ignore_index=True)  # 40 of 440 repeat
     cap = contract_spec(repeated, plan(repeated, "y"), "demo")["checks"]
-    assert cap["max_duplicate_fraction"]["max_fraction"] == round(2 * 40 / 440, 3)
+    assert cap["max_duplicate_fraction"]["max_fraction"] == round((1 + 3 * 40 / 440) / 4, 3)
+    few = pd.concat([frame, frame.head(4)], ignore_index=True)  # 4 of 404: room to grow 10x
+    cap = contract_spec(few, plan(few, "y"), "demo")["checks"]["max_duplicate_fraction"]
+    assert cap["max_fraction"] == round(10 * 4 / 404, 3)
     schema = contract_for(frame, chosen, "demo")
     doubled = pd.concat([frame, frame], ignore_index=True)
     report, _ = check(doubled, schema, source="twice", contract="inferred")
