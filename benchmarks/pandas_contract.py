@@ -13,6 +13,7 @@ values are ignored by ``isin`` and ``in_range`` (nullability is its own check).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,13 @@ class Finding:
     column: str | None
     check: str
     count: int
+
+
+def in_order(findings: Iterable[Finding]) -> list[Finding]:
+    """The table's findings (no column) first, then by column, check and count: None and a
+    column name do not compare (a corrupted iris held a table finding, its repeated rows,
+    beside a column's)."""
+    return sorted(findings, key=lambda f: (f.column is not None, f.column or "", f.check, f.count))
 
 
 def load_rules(path: Path) -> Rules:

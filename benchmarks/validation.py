@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from benchmarks.pandas_contract import ColumnRule, Finding, Rules, load_rules, validate
+from benchmarks.pandas_contract import ColumnRule, Finding, Rules, in_order, load_rules, validate
 from benchmarks.synthetic import chunks, contract_bounds, copied_columns
 from benchmarks.timing import Spread
 from tabpipe.core.config import load_params
@@ -199,7 +199,7 @@ def corruptions(frame: pd.DataFrame, schema: pa.DataFrameSchema, seed: int) -> l
 
 def report_findings(report: ValidationReport) -> list[Finding]:
     """tabpipe's failures in the baseline's terms: check names without their arguments."""
-    return sorted(
+    return in_order(
         Finding(f.column, f.check if f.check in STRUCTURAL else f.check.split("(")[0], f.count)
         for f in report.failures
     )
@@ -210,7 +210,7 @@ def compare(
 ) -> AgreementCase:
     report, pandera_frame = check(frame, schema, source=name, contract="contract")
     findings, pandas_frame = validate(frame, rules)
-    pandera_findings, pandas_findings = report_findings(report), sorted(findings)
+    pandera_findings, pandas_findings = report_findings(report), in_order(findings)
     if pandera_findings != pandas_findings:
         raise Disagreement(f"{name}: pandera {pandera_findings} != pandas {pandas_findings}")
     if pandera_frame is not None and pandas_frame is not None:

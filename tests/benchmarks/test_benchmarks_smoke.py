@@ -405,3 +405,12 @@ def test_start_up_is_split_into_libraries_and_tabpipe_by_import_shares() -> None
     assert "about 1.8 s is loading" in fast and "takes longer" not in fast
     # A stage the start-up benchmark did not trace: no split is claimed.
     assert report._libraries_floor({"train": 2.0, "split": 0.3}, [row], 1.0) == ""
+
+
+def test_findings_of_the_table_and_of_its_columns_are_listed_together() -> None:
+    """Defect: on an onboarded iris, a corruption failed a column's check and the table's
+    duplicate cap at once, and sorting the findings raised TypeError (None < 'sepal')."""
+    from benchmarks.pandas_contract import Finding, in_order
+
+    found = [Finding("sepal", "in_range", 2), Finding(None, "max_duplicate_fraction", 5)]
+    assert in_order(found) == [found[1], found[0]]

@@ -432,7 +432,7 @@ def test_a_small_test_split_gets_room_for_its_own_noise():
     assert 27 / 30 >= thresholds["accuracy"]["lower_bound"] > guess["accuracy"]
     assert thresholds["roc_auc"]["lower_bound"] == 0.951  # 0.998 - 3 x 0.0157
     notes = gate.threshold_notes(Task.MULTICLASS, noisy)
-    assert all("30-row test split lands within about ±" in note for note in notes)
+    assert all("a test split of 30 rows lands within about ±" in note for note in notes)
 
 
 def test_on_a_rare_positive_class_accuracy_must_beat_the_majority_by_a_tenth_of_its_errors():

@@ -200,7 +200,7 @@ def excess_repeats(batch: pd.DataFrame, share: float) -> pd.Series:
     repeats the table itself holds.
 
     A batch drawn with replacement repeats its rows far more often than new data does:
-    150 draws from iris's 150 rows pick the same row for about a third of them, and
+    150 draws among iris's 150 rows pick the same row for about a third of them, and
     jitter rounded to a tenth of a centimetre leaves many equal. Appended, 2-5% of the
     table repeated rows where iris holds 0.7%, and the contract's duplicate check
     (inferred at 1.3%) refused a clean batch.

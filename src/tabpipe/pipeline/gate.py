@@ -606,7 +606,7 @@ def _bound(metric: str, evidence: Evidence) -> tuple[float, str]:
         f"(± {spread:.2g} over {evidence.folds} folds of {evidence.rows} training rows)"
     )
     if noise:
-        why += f"; a {evidence.test_rows}-row test split lands within about ± {noise:.2g} of it"
+        why += f"; a test split of {evidence.test_rows} rows lands within about ± {noise:.2g} of it"
     if guess is not None:
         why += f"; a guess that ignores the features scores {guess:.4g}"
         if metric in IN_TARGET_UNITS:
