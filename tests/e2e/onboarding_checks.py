@@ -70,11 +70,14 @@ def onboard_and_verify(clone: Path, data: Path, package: str, task: str, *init_a
     assert mentions.stdout == "", f"the project package mentions the machinery: {mentions.stdout}"
     if package != CURRENT_PACKAGE:
         assert not (clone / "src" / CURRENT_PACKAGE).exists()
-        # References to the old package (imports, its folder, params' project.package), not
-        # the word: in an onboarded project, the test that onboarded it names the dataset.
-        named = rf"(import|from) {CURRENT_PACKAGE}|src/{CURRENT_PACKAGE}|package: {CURRENT_PACKAGE}"
+        # References to the old package (import statements, its folder, params'
+        # project.package), not the word: in an onboarded project, the test that onboarded
+        # it names the dataset, and a project onboarded from train.csv is package `train`,
+        # which `from tabpipe.pipeline import train` and prose ("draws from iris's") are not.
+        old = CURRENT_PACKAGE
+        named = rf"^[[:space:]]*(import|from) {old}([.[:space:]]|$)|src/{old}\b|package: {old}\b"
         files = ["src", "tests", "dvc.yaml", "Makefile", "pyproject.toml", "params.yaml"]
-        left = sh(["grep", "-rlwE", named, *files], clone, check=False)
+        left = sh(["grep", "-rlE", named, *files], clone, check=False)
         assert left.stdout == "", f"old package name left in: {left.stdout}"
 
     metrics = json.loads((clone / "metrics" / "test.json").read_text())
