@@ -210,6 +210,13 @@ def excess_repeats(batch: pd.DataFrame, share: float) -> pd.Series:
     return repeats & (repeats.cumsum() > allowed)
 
 
+def not_new(batch: pd.DataFrame, source: pd.DataFrame) -> pd.Series:
+    """True for each batch row that is a copy of a table row, or a repeat of a batch row
+    beyond the share of repeated rows the table itself holds."""
+    share = float(source.duplicated().mean()) if len(source) else 0.0
+    return copies(batch, source) | excess_repeats(batch, share)
+
+
 def make_rows_new(
     batch: pd.DataFrame, source: pd.DataFrame, params: Params, rng: np.random.Generator
 ) -> int:
@@ -231,12 +238,7 @@ def make_rows_new(
     such repeats (a table without numbers to move, or one whose every neighbouring
     combination exists).
     """
-    share = float(source.duplicated().mean()) if len(source) else 0.0
-
-    def not_new() -> pd.Series:
-        return copies(batch, source) | excess_repeats(batch, share)
-
-    repeated = not_new()
+    repeated = not_new(batch, source)
     distinct = {name: _numeric(source, name).nunique() for name in params.features.numeric}
     ranked = sorted((n for n in distinct if distinct[n] >= 2), key=lambda n: -distinct[n])
     for turn in range(len(ranked) * ROUNDS):
@@ -256,7 +258,7 @@ def make_rows_new(
             here = values[rows].to_numpy()
             values.loc[rows] = _moved_keeping_the_distribution(observed, here, steps, rng)
             _assign(batch, name, values, source)
-        repeated = not_new()
+        repeated = not_new(batch, source)
     return int(repeated.sum())
 
 
