@@ -62,6 +62,15 @@ def test_every_problem_is_reported_at_once():
     assert "--exclude names columns that are not in the data: ['nope']" in message
 
 
+def test_a_positive_class_for_a_target_that_is_not_binary_is_refused():
+    """Defect: iris (three classes) onboarded with --positive-class setosa ended green, the
+    option ignored without a word."""
+    for task in ("multiclass", "regression"):
+        frame = synthetic(task)
+        with pytest.raises(OnboardingError, match="--positive-class is for a binary target"):
+            plan(frame, "y", positive_class="high")
+
+
 def test_a_mistyped_column_name_is_answered_with_the_closest_one():
     wide = pd.DataFrame({f"pixel_{i}": range(60) for i in range(64)}).assign(target=[0, 1] * 30)
     with pytest.raises(OnboardingError) as refused:

@@ -208,6 +208,13 @@ def plan(
             problems.append(f"--positive-class {positive_class!r} is not one of {classes}")
         else:
             positive = positive_class
+    elif positive_class is not None and resolved is not Task.BINARY:
+        # A binary project's option: silently ignored, it would leave the user believing a
+        # class was chosen (iris, multiclass, onboarded with --positive-class setosa).
+        problems.append(
+            f"--positive-class is for a binary target; {target!r} is a {resolved.value} "
+            "target: leave it out, or pass --task binary for a two-class target"
+        )
 
     numeric_features: list[str] = []
     categorical_features: list[str] = []
