@@ -417,8 +417,9 @@ def _startup(startup: list[StartupRow], r: ReproResult | None) -> list[str]:
                 + ", ".join(
                     f"{command.split(',')[0]} {cpu:.2f} s" for command, cpu in floors.items()
                 )
-                + " of CPU; validate reads the table with pandas and checks it with pandera, "
-                "profile reads it with pandas, so their start-up cannot fall below those. "
+                + " of CPU: validate reads the table with pandas and checks it with pandera, "
+                "so its start-up cannot fall below theirs; profile reads the training split "
+                "with pyarrow and counts with NumPy, without pandas. "
             )
     text += (
         f"The heaviest import, `{heavy.command}`, took {heavy.cpu[compiled].median:.2f} s of CPU "

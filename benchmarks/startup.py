@@ -67,6 +67,9 @@ OWN = "tabpipe and the project"
 OTHER = "other (standard library, small packages)"
 IMPORT_TIME = re.compile(r"^import time:\s+(\d+) \|\s+\d+ \| *(\S+)$", re.MULTILINE)
 FLOORS = {
+    "pyarrow's Parquet reader and NumPy, loaded as in a stage process": AS_A_STAGE.format(
+        imports="import numpy, pyarrow.parquet, pyarrow.compute"
+    ),
     "pandas, loaded as in a stage process": AS_A_STAGE.format(imports="import pandas"),
     "pandas and pandera, loaded as in a stage process": AS_A_STAGE.format(
         imports="import pandas, pandera.pandas"

@@ -8,14 +8,29 @@ below or above it, missing values counted on their own.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from tabpipe.core.config import FeatureParams
 from tabpipe.core.paths import PATHS
 from tabpipe.pipeline import profile, split, validate
-from tabpipe.pipeline.profile import MISSING, bin_counts, bin_edges, category_counts, profile_frame
+from tabpipe.pipeline.profile import (
+    MISSING,
+    arrow_readable,
+    bin_counts,
+    bin_edges,
+    category_counts,
+    profile_frame,
+    profile_table,
+    read_and_profile,
+)
+
+OPTIONS = {"bins": 10, "histogram": "quantiles", "source": "x"}
 
 
 def test_bins_are_half_open_with_a_closed_last_bin_and_outer_buckets():
@@ -67,3 +82,61 @@ def test_the_stage_writes_the_same_profile_twice(params):
     written = json.loads(first)
     assert written["rows"] == len(pd.read_parquet(PATHS.train_split))
     assert written["histogram"] == params.monitor.drift.histogram
+
+
+def awkward() -> tuple[pd.DataFrame, FeatureParams]:
+    """Values where a reader could label or convert differently from pandas."""
+    frame = pd.DataFrame(
+        {
+            "n": [1.5, np.nan, -np.inf, np.inf, 0.0, -0.0, 2.0**60, 7.25] * 5,
+            "i": pd.array([1, None, 3, 2**62, -5, 0, 9, None] * 5, dtype="Int64"),
+            "c": ["a", None, "", "b", "\u00e9t\u00e9", MISSING, "a", " a"] * 5,
+        }
+    )
+    return frame, FeatureParams(numeric=["n", "i"], categorical=["c"])
+
+
+def in_chunks(frame: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table of several chunks, the later ones sliced (offsets)."""
+    whole = pa.Table.from_pandas(frame, preserve_index=False)
+    return pa.concat_tables([whole.slice(0, 7), whole.slice(7, 20), whole.slice(27)])
+
+
+def test_the_arrow_reader_profiles_exactly_as_pandas_does(raw, params):
+    assert arrow_readable(pa.Table.from_pandas(raw), params.features)
+    bundled = profile_table(pa.Table.from_pandas(raw), params.features, **OPTIONS)
+    assert bundled == profile_frame(raw, params.features, **OPTIONS)
+    frame, features = awkward()
+    table = in_chunks(frame)
+    assert table.column("i").num_chunks == 3 and table.column("i").null_count == 10
+    assert profile_table(table, features, **OPTIONS) == profile_frame(frame, features, **OPTIONS)
+
+
+def test_a_column_arrow_would_label_differently_is_read_with_pandas(tmp_path):
+    frame, features = awkward()
+    frame["c"] = frame["c"].astype("category")  # Arrow: a dictionary, not a string
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    assert not arrow_readable(pa.Table.from_pandas(frame), features)
+    rows, result = read_and_profile(path, features, **OPTIONS)
+    assert rows == len(frame)
+    assert result == profile_frame(pd.read_parquet(path), features, **OPTIONS)
+
+
+@pytest.mark.usefixtures("project")
+def test_the_stage_profiles_the_bundled_split_without_loading_pandas(params):
+    """pandas would cost this stage more CPU to load than its whole profile takes."""
+    assert validate.main([]) == 0 and split.main([]) == 0
+    probe = "import sys; from tabpipe.pipeline import profile; "
+    probe += "code = profile.main([]); print('exit', code, 'pandas', 'pandas' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == "exit 0 pandas False", done.stderr
+    drift = params.monitor.drift
+    expected = profile_frame(
+        pd.read_parquet(PATHS.train_split),
+        params.features,
+        bins=drift.bins,
+        histogram=drift.histogram,
+        source=str(PATHS.train_split),
+    )
+    assert json.loads(PATHS.reference_profile.read_text()) == expected
