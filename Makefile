@@ -55,7 +55,7 @@ test-fast: data ## the test suite without the end-to-end tests
 	pytest -n 2 --dist loadfile -m "not e2e and not rehearsal"
 
 test-onboarding: data ## init on eight datasets, then each new project's make run and whole make test
-	TABPIPE_TEST_ONBOARDED=all pytest -n 2 --dist loadfile tests/e2e/test_init_*.py
+	TABPIPE_TEST_ONBOARDED=all pytest -n 2 --dist loadfile tests/e2e/test_init_*.py tests/onboarding/test_update.py
 
 lint: setup ## ruff and mypy
 	ruff check src tests benchmarks

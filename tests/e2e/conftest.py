@@ -4,8 +4,9 @@ Each onboards a dataset into a fresh clone and runs that project's whole `make t
 minutes apiece, so `make test` leaves them out (pytest reports them as deselected). They
 run under TABPIPE_TEST_ONBOARDED=all (`make test-onboarding`) or when named on the command
 line. Breast cancer (test_init_binary.py) is one of them: in `make test` the same table is
-onboarded and checked by tests/onboarding/test_update.py, which also runs that project's
-`make test-fast` after merging a template fix into it.
+onboarded and checked by tests/onboarding/test_update.py, which also reruns that project's
+pipeline after merging a template fix into it (and its `make test-fast` under
+`make test-onboarding`).
 
 Every end-to-end and onboarding test shares one installed environment per session
 (``environment`` in tests/conftest.py): `make setup` runs once, each clone gets a
