@@ -11,8 +11,8 @@ The functions here are shared with :mod:`tabpipe.monitoring.drift`, which bins a
 reference's own edges so that both histograms have exactly the same buckets.
 
 The stage reads the split with pyarrow and counts with NumPy, without pandas: loading
-pandas costs a stage process more CPU than the whole profile of a small table (the issue
-asks under 0.5 s of start-up for a stage that trains nothing). The result is the one
+pandas costs a stage process more CPU than the whole profile of a small table, and a stage
+that trains nothing should start in under half a second of CPU. The result is the one
 :func:`profile_frame` gives on the same rows read with pandas; a column of a type other
 than a number or a string (a pandas category, a date, a bool) sends the stage to the
 pandas reader, so the two can never disagree on how such a value is labelled.
