@@ -45,7 +45,8 @@ measured it, so compare figures within a section rather than across sections mea
 different times; the Machine section describes the latest run. `make bench` refreshes every
 section in one run (35 minutes on a quiet AMD EPYC host, 28 on a faster Intel one: the
 10M-row scale run and the two test suites with a time goal, `make test` and `bash
-.ci/run`, take most of it); `python -m benchmarks.run --only serving drift` refreshes those two (and Machine) and keeps the rest.
+.ci/run`, take most of it); `python -m benchmarks.run --only serving drift` refreshes
+those two (and Machine) and keeps the rest.
 The slow suites are measured when named (`--only suites --suites "make test-onboarding"
 "make rehearse"`, about two hours together).
 """
