@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -189,17 +189,20 @@ def numeric_summary(values: np.ndarray) -> dict[str, float | None]:
 
 
 def profile_columns(
-    numeric: Mapping[str, np.ndarray],
-    categorical: Mapping[str, dict[str, int]],
+    features: FeatureParams,
+    numeric: Callable[[str], np.ndarray],
+    categorical: Callable[[str], dict[str, int]],
     *,
     rows: int,
     bins: int,
     histogram: Literal["quantiles", "standard"],
     source: str,
 ) -> dict[str, Any]:
-    """The reference profile from each numeric feature's values and each category's count."""
+    """The reference profile from each numeric feature's values and each category's count,
+    as ``numeric(name)`` and ``categorical(name)`` read them from the table."""
     profiled: dict[str, Any] = {}
-    for name, values in numeric.items():
+    for name in features.numeric:
+        values = numeric(name)
         edges = bin_edges(values, bins, histogram)
         profiled[name] = {
             "kind": "numeric",
@@ -207,8 +210,8 @@ def profile_columns(
             **bin_counts(values, edges),
             **numeric_summary(values),
         }
-    for name, counts in categorical.items():
-        profiled[name] = {"kind": "categorical", "counts": counts}
+    for name in features.categorical:
+        profiled[name] = {"kind": "categorical", "counts": categorical(name)}
     return {
         "version": PROFILE_VERSION,
         "source": source,
@@ -219,41 +222,28 @@ def profile_columns(
     }
 
 
-def profile_frame(
-    frame: pd.DataFrame,
-    features: FeatureParams,
-    *,
-    bins: int,
-    histogram: Literal["quantiles", "standard"],
-    source: str,
-) -> dict[str, Any]:
-    """The reference profile of ``frame``: a plain dict, deterministic for the same data."""
+def profile_frame(frame: pd.DataFrame, features: FeatureParams, **options: Any) -> dict[str, Any]:
+    """The reference profile of ``frame``: a plain dict, deterministic for the same data.
+
+    ``options``: :func:`profile_columns`' ``bins``, ``histogram`` and ``source``.
+    """
     return profile_columns(
-        {name: numeric_values(frame[name]) for name in features.numeric},
-        {name: category_counts(frame[name]) for name in features.categorical},
+        features,
+        lambda name: numeric_values(frame[name]),
+        lambda name: category_counts(frame[name]),
         rows=len(frame),
-        bins=bins,
-        histogram=histogram,
-        source=source,
+        **options,
     )
 
 
-def profile_table(
-    table: pa.Table,
-    features: FeatureParams,
-    *,
-    bins: int,
-    histogram: Literal["quantiles", "standard"],
-    source: str,
-) -> dict[str, Any]:
+def profile_table(table: pa.Table, features: FeatureParams, **options: Any) -> dict[str, Any]:
     """:func:`profile_frame` of an Arrow table that :func:`arrow_readable` accepts."""
     return profile_columns(
-        {name: _arrow_numeric(table.column(name)) for name in features.numeric},
-        {name: _arrow_category_counts(table.column(name)) for name in features.categorical},
+        features,
+        lambda name: _arrow_numeric(table.column(name)),
+        lambda name: _arrow_category_counts(table.column(name)),
         rows=table.num_rows,
-        bins=bins,
-        histogram=histogram,
-        source=source,
+        **options,
     )
 
 
