@@ -14,6 +14,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tabpipe.core.config import FeatureParams
@@ -121,6 +122,51 @@ def test_a_column_arrow_would_label_differently_is_read_with_pandas(tmp_path):
     rows, result = read_and_profile(path, features, **OPTIONS)
     assert rows == len(frame)
     assert result == profile_frame(pd.read_parquet(path), features, **OPTIONS)
+
+
+def coded() -> tuple[pd.DataFrame, FeatureParams]:
+    """Categories as onboarded tables often hold them: integer codes and booleans."""
+    frame = pd.DataFrame(
+        {
+            "n": [0.5, 1.5, 2.5, np.nan] * 4,
+            "sex": [1, 2, 2, 1] * 4,
+            "grade": np.array([3, -1, 0, 2**40] * 4, dtype=np.int64),
+            "small": np.array([7, 7, 8, 9] * 4, dtype=np.uint8),
+            "smoker": [True, False, False, True] * 4,
+        }
+    )
+    return frame, FeatureParams(numeric=["n"], categorical=["sex", "grade", "small", "smoker"])
+
+
+def test_integer_and_boolean_codes_are_counted_by_arrow_with_pandas_labels(tmp_path):
+    frame, features = coded()
+    path = tmp_path / "codes.parquet"
+    frame.to_parquet(path)
+    table = pq.read_table(path)
+    assert arrow_readable(table, features)
+    rows, result = read_and_profile(path, features, **OPTIONS)
+    assert rows == len(frame)
+    assert result == profile_frame(pd.read_parquet(path), features, **OPTIONS)
+    assert result["features"]["sex"]["counts"] == {"1": 8, "2": 8}
+    assert result["features"]["smoker"]["counts"] == {"False": 8, "True": 8}
+
+
+def test_codes_with_a_missing_value_are_read_with_pandas_and_labelled_alike(tmp_path):
+    frame, features = coded()
+    # Nullable codes: pandas restores Int64/boolean from the file's metadata; a file
+    # written without it (another tool) reads back as float codes, labelled "1.0".
+    frame["sex"] = pd.array([1, None, 2, 1] * 4, dtype="Int64")
+    frame["smoker"] = pd.array([True, None, False, True] * 4, dtype="boolean")
+    for name, table in {
+        "with pandas metadata": pa.Table.from_pandas(frame, preserve_index=False),
+        "without it": pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(),
+    }.items():
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(table, path)
+        assert not arrow_readable(pq.read_table(path), features), name
+        _, result = read_and_profile(path, features, **OPTIONS)
+        assert result == profile_frame(pd.read_parquet(path), features, **OPTIONS), name
+        assert result["features"]["sex"]["counts"][MISSING] == 4, name
 
 
 @pytest.mark.usefixtures("project")

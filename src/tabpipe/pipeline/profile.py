@@ -13,9 +13,10 @@ reference's own edges so that both histograms have exactly the same buckets.
 The stage reads the split with pyarrow and counts with NumPy, without pandas: loading
 pandas costs a stage process more CPU than the whole profile of a small table, and a stage
 that trains nothing should start in under half a second of CPU. The result is the one
-:func:`profile_frame` gives on the same rows read with pandas; a column of a type other
-than a number or a string (a pandas category, a date, a bool) sends the stage to the
-pandas reader, so the two can never disagree on how such a value is labelled.
+:func:`profile_frame` gives on the same rows read with pandas; a column that pandas could
+label differently (a pandas category, a date, integer or boolean codes with a missing
+value; :func:`arrow_readable`) sends the stage to the pandas reader, so the two can never
+disagree on how such a value is labelled.
 """
 
 from __future__ import annotations
@@ -154,27 +155,30 @@ def _arrow_category_counts(column: pa.ChunkedArray) -> dict[str, int]:
 def arrow_readable(table: pa.Table, features: FeatureParams) -> bool:
     """Whether :func:`profile_table` labels every feature of ``table`` as pandas would.
 
-    Numbers are integers or floats (read as float64 by both); categories are plain
-    strings, whose label is the string itself. Anything else goes through pandas.
+    Numbers are integers or floats (read as float64 by both). Categories are plain
+    strings, whose label is the string itself, or integer or boolean codes without a
+    missing value (``1``, ``True``: pandas keeps their type, so the labels are the same;
+    with a missing value pandas may read integer codes as floats, labelled ``1.0``).
+    Anything else goes through pandas.
     """
     import pyarrow as pa
 
     def numeric(kind: pa.DataType) -> bool:
         return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
 
-    def text(kind: pa.DataType) -> bool:
-        return bool(
-            pa.types.is_string(kind)
-            or pa.types.is_large_string(kind)
-            or pa.types.is_string_view(kind)
-        )
+    def category(column: pa.ChunkedArray) -> bool:
+        kind = column.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return True
+        if pa.types.is_string_view(kind):
+            return True
+        codes = pa.types.is_integer(kind) or pa.types.is_boolean(kind)
+        return bool(codes and column.null_count == 0)
 
-    schema = table.schema
+    names = set(table.schema.names)
     return all(
-        name in schema.names and numeric(schema.field(name).type) for name in features.numeric
-    ) and all(
-        name in schema.names and text(schema.field(name).type) for name in features.categorical
-    )
+        name in names and numeric(table.column(name).type) for name in features.numeric
+    ) and all(name in names and category(table.column(name)) for name in features.categorical)
 
 
 def numeric_summary(values: np.ndarray) -> dict[str, float | None]:
