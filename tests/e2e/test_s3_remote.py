@@ -175,16 +175,23 @@ def test_a_wrong_bucket_is_named(newcomer, endpoint):
     assert "dvc remote list" in done.stderr
 
 
-def test_an_unreachable_endpoint_is_named(newcomer):
+def test_an_unreachable_endpoint_is_named_at_once(newcomer):
     run(["dvc", "remote", "add", "-f", "down", "s3://models/project"], newcomer, CREDENTIALS)
     closed = f"http://127.0.0.1:{free_port()}"
     run(["dvc", "remote", "modify", "down", "endpointurl", closed], newcomer, CREDENTIALS)
-    # One attempt per request: botocore's retries of a refused connection, with their
-    # back-off, made this test wait 20-30 s for the same message (a user's pull keeps them).
-    once = {**CREDENTIALS, "AWS_MAX_ATTEMPTS": "1"}
-    done = run(["tabpipe", "pull", "--remote", "down"], newcomer, once, check=False)
+    done = run(["tabpipe", "pull", "--remote", "down"], newcomer, CREDENTIALS, check=False)
     assert done.returncode == 1
     assert "cannot reach the remote's endpoint" in done.stderr
+    assert f"endpointurl = {closed}" in done.stderr and "remote.down.endpointurl" in done.stderr
+    assert "dvc pull" not in done.stderr, "the probe answers before DVC is asked"
+    # Without the probe, DVC's own failure is translated into the same fix. One attempt
+    # per request: botocore's retries of a refused connection, with their back-off, would
+    # make this wait 20-30 s for the same message.
+    once = {**CREDENTIALS, "AWS_MAX_ATTEMPTS": "1"}
+    unprobed = ["tabpipe", "pull", "--remote", "down", "--no-probe"]
+    done = run(unprobed, newcomer, once, check=False)
+    assert done.returncode == 1
+    assert "cannot reach the remote's endpoint" in done.stderr and "dvc pull" in done.stderr
 
 
 def test_allow_missing_cannot_hide_absent_data(newcomer, endpoint):
