@@ -403,7 +403,7 @@ def _startup(startup: list[StartupRow], r: ReproResult | None) -> list[str]:
         names = ", ".join(str(row.stage) for row in light)
         verdict = "met" if _start_up(worst, compiled) < 0.5 else "**not met**"
         text += (
-            f"The stages that fit or convert nothing ({names}) start in at most "
+            f"The stages that train nothing and load no model ({names}) start in at most "
             f"{_start_up(worst, compiled):.2f} s of CPU with compiled bytecode ({worst.stage}; "
             f"goal under 0.5 s each: {verdict}; "
             + ", ".join(f"{row.stage} {_start_up(row, compiled):.2f} s" for row in light)
@@ -418,8 +418,11 @@ def _startup(startup: list[StartupRow], r: ReproResult | None) -> list[str]:
                     f"{command.split(',')[0]} {cpu:.2f} s" for command, cpu in floors.items()
                 )
                 + " of CPU: validate reads the table with pandas and checks it with pandera, "
-                "so its start-up cannot fall below theirs; profile reads the training split "
-                "with pyarrow and counts with NumPy, without pandas. "
+                "so its start-up cannot fall below theirs; split finds repeated rows and "
+                "groups with pandas' hashing groupby and writes the splits with pandas, so "
+                "its start-up is pandas' plus the typed config's (pydantic, PyYAML) and "
+                "tabpipe's; profile reads the training split with pyarrow and counts with "
+                "NumPy, without pandas. "
             )
     text += (
         f"The heaviest import, `{heavy.command}`, took {heavy.cpu[compiled].median:.2f} s of CPU "
