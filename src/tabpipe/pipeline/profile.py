@@ -166,14 +166,16 @@ def arrow_readable(table: pa.Table, features: FeatureParams) -> bool:
     def numeric(kind: pa.DataType) -> bool:
         return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind))
 
+    def text(kind: pa.DataType) -> bool:
+        return bool(
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_string_view(kind)
+        )
+
     def category(column: pa.ChunkedArray) -> bool:
-        kind = column.type
-        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return True
-        if pa.types.is_string_view(kind):
-            return True
-        codes = pa.types.is_integer(kind) or pa.types.is_boolean(kind)
-        return bool(codes and column.null_count == 0)
+        codes = pa.types.is_integer(column.type) or pa.types.is_boolean(column.type)
+        return text(column.type) or bool(codes and column.null_count == 0)
 
     names = set(table.schema.names)
     return all(
