@@ -153,15 +153,25 @@ def test_metrics_on_label_codes_equal_the_metrics_on_the_strings(task):
     assert scores(task, p, positive) == _string_metrics(p, task, positive, auc=False)
 
 
-def test_predictions_are_the_pipelines_own():
+@pytest.mark.parametrize("task", ["binary", "regression"])
+@pytest.mark.parametrize("chunk_rows", [7, 100_000], ids=["in chunks", "in one chunk"])
+def test_predictions_are_the_pipelines_own(task, chunk_rows, monkeypatch):
+    # 300 rows in chunks of 7: 42 full chunks and a last one of 6 rows.
     from tabpipe.core.model import model_frame
+    from tabpipe.pipeline import evaluate
     from tabpipe.pipeline.train import fit
     from tests.support.factories import synthetic
 
-    params = synthetic_params("binary")
-    frame = synthetic("binary", rows=300)
+    monkeypatch.setattr(evaluate, "CHUNK_ROWS", chunk_rows)
+    params = synthetic_params(task)
+    frame = synthetic(task, rows=300)
     model = fit(frame, params)
     p = predict(model, frame, params)
     X = model_frame(frame, params.features)
-    assert (p.y_pred == model.predict(X).astype(str)).all()
-    np.testing.assert_array_equal(p.proba, model.predict_proba(X))
+    assert len(p.y_pred) == len(frame)
+    if task == "regression":
+        np.testing.assert_array_equal(p.y_pred, model.predict(X))
+        assert p.proba is None
+    else:
+        assert (p.y_pred == model.predict(X).astype(str)).all()
+        np.testing.assert_array_equal(p.proba, model.predict_proba(X))

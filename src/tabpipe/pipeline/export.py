@@ -25,7 +25,7 @@ from tabpipe import __version__
 from tabpipe.core import threads
 from tabpipe.core.config import Params
 from tabpipe.core.dvcfiles import pointer_md5
-from tabpipe.core.io import read_json, write_bytes, write_json
+from tabpipe.core.io import read_json, read_parquet, write_bytes, write_json
 from tabpipe.core.paths import DATA_POINTER, PATHS
 from tabpipe.core.stage import StageFailed, log, run_stage
 
@@ -175,12 +175,11 @@ def _load(params: Params) -> None:
 
 def _body(params: Params) -> None:
     import joblib
-    import pandas as pd
 
     from tabpipe.core.onnx_model import NotConvertible, convert, prepare, with_metadata
 
     model = joblib.load(PATHS.model)
-    test = pd.read_parquet(PATHS.test_split)
+    test = read_parquet(PATHS.test_split)
     log("export", f"converting {params.train.family} to ONNX (opset {params.export.opset})")
     prepare(params)
     try:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from tabpipe.core.config import FeatureParams, Params
-from tabpipe.core.io import write_json
+from tabpipe.core.io import read_parquet, write_json
 from tabpipe.core.paths import PATHS
 from tabpipe.core.stage import log, run_stage
 
@@ -263,9 +263,7 @@ def read_and_profile(
     table = pq.ParquetFile(path).read(columns=[*features.all])
     if arrow_readable(table, features):
         return table.num_rows, profile_table(table, features, **options)
-    import pandas as pd
-
-    frame = pd.read_parquet(path)
+    frame = read_parquet(path)
     return len(frame), profile_frame(frame, features, **options)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tabpipe.core.config import Params, SplitParams
-from tabpipe.core.io import write_with
+from tabpipe.core.io import read_parquet, write_with
 from tabpipe.core.paths import PATHS
 from tabpipe.core.shuffle_split import shuffle_split
 from tabpipe.core.stage import StageFailed, log, run_stage
@@ -137,7 +137,7 @@ def keep_identical_rows_together(
 
 
 def _body(params: Params) -> None:
-    frame = pd.read_parquet(PATHS.validated)
+    frame = read_parquet(PATHS.validated)
     model_view = [*params.features.all, params.data.target]
     log("split", f"splitting {len(frame)} rows")
     identical = identical_groups(frame, model_view)
