@@ -116,6 +116,29 @@ def test_group_ids_say_what_duplicated_says_missing_values_included():
     assert repeated_rows(identical_groups(frame.head(0))) == 0
 
 
+def test_group_ids_are_pandas_own_on_every_kind_of_column():
+    rng = np.random.default_rng(0)
+    rows = 2_000
+    pick = lambda values: [values[i] for i in rng.integers(0, len(values), rows)]  # noqa: E731
+    frame = pd.DataFrame(
+        {
+            "number": pick([0.0, -0.0, 1.5, np.nan, 2.0]),
+            "whole": pick([1, 2, 3]),
+            "nullable": pd.array(pick([1, None, 3]), dtype="Int64"),
+            "flag": pick([True, False]),
+            "text": pick(["x", None, "y", ""]),
+            "mixed": pd.Series(pick(["a", None, np.nan, 3]), dtype=object),
+            "category": pd.Categorical(pick(["a", "b", None])),
+        }
+    )
+    for keys in (None, ["text"], ["number", "mixed"], ["category", "flag", "nullable"]):
+        subset = keys if keys is not None else list(frame.columns)
+        expected = frame.groupby(subset, dropna=False, sort=False).ngroup().to_numpy()
+        np.testing.assert_array_equal(identical_groups(frame, keys), expected, err_msg=str(keys))
+    unique = pd.DataFrame({"id": range(50), "copy": [1] * 50})  # alone after the first column
+    np.testing.assert_array_equal(identical_groups(unique), np.arange(50))
+
+
 def test_a_split_too_small_for_every_class_is_a_clear_failure_with_the_knobs_to_turn():
     frame = pd.DataFrame({"x": range(12), "y": list("aabbccddeeff")})
     with pytest.raises(StageFailed, match=r"3 test rows cannot hold each of 6 classes.*test_size"):

@@ -72,11 +72,24 @@ def identical_groups(frame: pd.DataFrame, identical_on: Sequence[str] | None = N
     """One id per distinct row over ``identical_on`` (default: every column), numbered in
     order of first appearance; missing values equal each other, as in ``duplicated``.
 
-    One hashing pass gives both what ``duplicated(keep=False)`` and ``duplicated()`` would
-    (profiled at 10M rows: 17.5 s for this against 27.8 s and 7.0 s for those two).
+    The ids are ``groupby(keys, dropna=False, sort=False).ngroup()``'s, built one column at
+    a time: the ids so far and the next column's codes are numbered together, so the
+    process holds three arrays of ids at once where pandas holds one per column (10M rows
+    of the bundled data's 14 columns: 24 s either way, 1.0 GiB above the frame against 2.6
+    GiB). Once every row is alone the other columns cannot join any two, and are skipped.
+    The ids give both what ``duplicated(keep=False)`` and ``duplicated()`` would.
     """
     keys = list(identical_on) if identical_on is not None else list(frame.columns)
-    return frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    groups = np.zeros(len(frame), dtype=np.int64)
+    count = min(len(frame), 1)
+    for key in keys:
+        if count == len(frame):
+            break
+        codes, values = pd.factorize(frame[key], use_na_sentinel=False)  # NaN: a value
+        # Below len(frame) * (distinct values + 1): no int64 overflow under 3e9 rows.
+        groups, seen = pd.factorize(groups * len(values) + codes)
+        count = len(seen)
+    return np.asarray(groups, dtype=np.int64)
 
 
 def named_groups(frame: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
