@@ -188,7 +188,8 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
 
     Two things pandas' default conversion costs, both measured on an 800,000-row split of
     30 numbers and 6 strings (a 0.23 GiB frame): it gathers the numbers into one 2-D block,
-    a copy of them while the Arrow columns are still held (peak 0.69 GiB, 0.40 s); and
+    a copy of them while the Arrow columns are still held (the process peaked at 0.69 GiB,
+    its libraries included; 0.40 s); and
     pyarrow's allocator (mimalloc) keeps the pages it decoded into for its own reuse, 0.3
     GiB the process then holds while scikit-learn allocates elsewhere. Converting column by
     column and freeing each Arrow column once converted (pyarrow's ``split_blocks`` and

@@ -45,9 +45,9 @@ PLOT_FILES = {
 
 # Rows predicted at a time. The preprocessed features are dense float64 (a column per
 # category with one-hot encoding): on 800,000 rows of 30 numbers and 5 twelve-category
-# columns, predicting them at once peaked at 1.5 GiB above the stage's start, in chunks of
-# this many rows at 0.3 GiB, in the same time. Each row's prediction is its own, so the
-# chunks give the same predictions as one call.
+# columns, predicting them at once peaked at 1.5 GiB above the stage's start and took
+# 15.9 s, in chunks of this many rows 0.3 GiB and 13.0 s (10M rows: docs/benchmarks.md).
+# Each row's prediction is its own, so the chunks give the same predictions as one call.
 CHUNK_ROWS = 100_000
 
 
