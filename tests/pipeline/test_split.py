@@ -135,8 +135,40 @@ def test_group_ids_are_pandas_own_on_every_kind_of_column():
         subset = keys if keys is not None else list(frame.columns)
         expected = frame.groupby(subset, dropna=False, sort=False).ngroup().to_numpy()
         np.testing.assert_array_equal(identical_groups(frame, keys), expected, err_msg=str(keys))
-    unique = pd.DataFrame({"id": range(50), "copy": [1] * 50})  # alone after the first column
+    unique = pd.DataFrame({"id": range(50), "copy": [1] * 50})
     np.testing.assert_array_equal(identical_groups(unique), np.arange(50))
+
+
+def test_group_ids_skip_the_columns_left_once_every_row_is_alone(monkeypatch):
+    # Every row is alone after the two 10-valued columns: the 100-valued one is not numbered.
+    pairs = pd.DataFrame({"id": range(100), "a": np.arange(100) // 10, "b": np.arange(100) % 10})
+    numbered, factorize = [], pd.factorize
+
+    def spy(values, *args, **kwargs):
+        numbered.append(getattr(values, "name", None))
+        return factorize(values, *args, **kwargs)
+
+    monkeypatch.setattr(pd, "factorize", spy)
+    np.testing.assert_array_equal(identical_groups(pairs), np.arange(100))
+    assert {"a", "b"} <= set(numbered) and "id" not in numbered
+
+
+def test_group_ids_do_not_depend_on_the_order_the_columns_are_numbered_in():
+    rng = np.random.default_rng(1)
+    rows = 3_000
+    frame = pd.DataFrame(
+        {
+            "few": rng.integers(0, 2, rows),
+            "some": pd.Series(rng.choice(["p", "q", "r", None], rows), dtype=object),
+            "many": rng.integers(0, 40, rows).astype(float),
+            "label": rng.choice(["yes", "no"], rows),
+        }
+    )
+    expected = frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+    assert 0 < repeated_rows(expected) < rows  # some rows repeat, most do not
+    for _ in range(6):
+        keys = list(rng.permutation(frame.columns))
+        np.testing.assert_array_equal(identical_groups(frame, keys), expected, err_msg=str(keys))
 
 
 def test_a_split_too_small_for_every_class_is_a_clear_failure_with_the_knobs_to_turn():
