@@ -82,3 +82,15 @@ def test_the_svg_is_well_formed_and_the_html_page_embeds_it_without_scripts():
         and "<script" not in page
         and "http" not in page.replace("http://www.w3.org/2000/svg", "")
     )
+
+
+def test_a_confusion_file_of_counts_gives_the_table_its_rows_would():
+    rows = pd.DataFrame(
+        {"actual": ["a", "a", "b", "b", "b"], "predicted": ["a", "b", "b", "b", "a"]}
+    )
+    counts = pd.DataFrame({"actual": ["a", "a", "b", "b"], "predicted": ["a", "b", "a", "b"]})
+    counts["rows"] = [1, 1, 1, 2]
+    pd.testing.assert_frame_equal(charts.confusion_counts(counts), charts.confusion_counts(rows))
+    lonely = pd.DataFrame({"actual": ["a"], "predicted": ["c"], "rows": [4]})  # no a->a row
+    table = charts.confusion_counts(lonely)
+    assert table.loc["a", "c"] == 4 and table.loc["a", "a"] == 0 and table.loc["c", "c"] == 0

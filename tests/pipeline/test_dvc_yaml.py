@@ -165,3 +165,33 @@ def test_the_plots_read_files_that_evaluate_writes(root):
         (config,) = entry.values()
         plotted |= set(config["y"])
     assert plotted == {f"{PATHS.plots_dir}/{name}" for name in PLOT_FILES.values()}
+
+
+def test_the_confusion_plot_template_fills_from_counts_and_from_rows(root):
+    """DVC fills .dvc/plots/confusion_counts.json (the template dvc.yaml names) from both
+    plots/confusion.csv formats: a count per pair now, a line per row before."""
+    import json
+
+    from dvc_render import VegaRenderer
+
+    (entry,) = [
+        e for e in load_dvc_yaml(root)["plots"] if "plots/confusion.csv" in e[next(iter(e))]["y"]
+    ]
+    config = next(iter(entry.values()))
+    assert config["template"] == "confusion_counts"
+    now = [{"actual": "a", "predicted": "b", "rows": "3", "rev": "branch"}]
+    before = [{"actual": "a", "predicted": "b", "rev": "main"}] * 3
+    spec = VegaRenderer(
+        now + before,
+        "confusion_matrix",
+        template=config["template"],
+        template_dir=str(root / ".dvc" / "plots"),
+        x=config["x"],
+        y="actual",
+    ).get_filled_template()
+    text = json.dumps(spec)
+    assert "<DVC_METRIC" not in text  # every anchor the template uses was filled
+    assert spec["data"]["values"] == now + before
+    transform = json.dumps(spec["spec"]["transform"])
+    assert "datum.rows" in transform and '"sum"' in transform  # counts are summed
+    assert '["actual", "predicted"]' in transform  # per cell of actual x predicted

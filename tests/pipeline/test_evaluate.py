@@ -7,7 +7,18 @@ import pandas as pd
 import pytest
 
 from tabpipe.core.config import Task
-from tabpipe.core.metrics import Predictions, scores, slice_scores
+from tabpipe.core.metrics import (
+    CURVE_POINTS,
+    SCATTER_ROWS,
+    Predictions,
+    confusion_rows,
+    precision_recall_points,
+    prediction_points,
+    roc_points,
+    scores,
+    slice_scores,
+    thinned,
+)
 from tabpipe.core.stage import StageFailed
 from tabpipe.pipeline.evaluate import plot_frames, predict
 from tests.support.factories import synthetic_params
@@ -89,6 +100,53 @@ def test_each_task_gets_its_plots(task, files):
     for frame in frames.values():
         assert len(frame) > 0
         assert np.isfinite(frame.select_dtypes("number").to_numpy()).all()
+
+
+def _many_predictions(rows: int, seed: int = 0) -> Predictions:
+    rng = np.random.default_rng(seed)
+    good = rng.random(rows) < 0.7
+    score = np.clip(rng.normal(np.where(good, 0.65, 0.4), 0.2), 0, 1)  # distinct scores
+    proba = np.column_stack([1 - score, score])
+    return Predictions(
+        np.where(good, "good", "bad").astype(object),
+        np.where(score > 0.5, "good", "bad").astype(object),
+        proba,
+        ("bad", "good"),
+    )
+
+
+def test_plot_files_do_not_grow_with_the_rows():
+    p = _many_predictions(200_000)
+    confusion = confusion_rows(p)
+    assert len(confusion) == 4 and confusion["rows"].sum() == 200_000
+    crossed = pd.crosstab(p.y_true, p.y_pred)
+    for pair in confusion.itertuples():
+        assert pair.rows == crossed.loc[pair.actual, pair.predicted]
+    roc, pr = roc_points(p, "good"), precision_recall_points(p, "good")
+    assert 1_000 < len(roc) <= CURVE_POINTS and 1_000 < len(pr) <= CURVE_POINTS
+    # The thinned curves are the curves: same ends, same area.
+    full_auc = scores(Task.BINARY, p, "good")["roc_auc"]
+    assert np.trapezoid(roc["tpr"], roc["fpr"]) == pytest.approx(full_auc, abs=1e-4)
+    assert (roc.iloc[0]["fpr"], roc.iloc[-1]["fpr"], roc.iloc[-1]["tpr"]) == (0.0, 1.0, 1.0)
+    assert (pr.iloc[0]["recall"], pr.iloc[-1]["recall"]) == (1.0, 0.0)
+    values = Predictions(np.arange(50_000.0), np.arange(50_000.0) * 2)
+    scatter = prediction_points(values)
+    assert 0.9 * SCATTER_ROWS < len(scatter) <= SCATTER_ROWS
+    assert (scatter["predicted"] == 2 * scatter["actual"]).all()
+
+
+def test_a_curve_with_few_points_is_kept_whole_and_a_long_one_keeps_its_shape():
+    small = pd.DataFrame({"x": [0.0, 0.5, 1.0], "y": [0.0, 0.9, 1.0]})
+    assert thinned(small, "x", "y", points=3) is small
+    t = np.linspace(0, 1, 100_001)
+    curve = pd.DataFrame({"x": t, "y": np.sqrt(t)})
+    kept = thinned(curve, "x", "y", points=500)
+    assert len(kept) <= 500 and kept.iloc[-1]["x"] == 1.0 and kept.iloc[0]["x"] == 0.0
+    # Every dropped point lies close to the chord between the kept points around it.
+    between = np.interp(curve["x"], kept["x"], kept["y"])
+    assert np.abs(between - curve["y"]).max() < 2 * 2 / 500
+    flat = pd.DataFrame({"x": np.zeros(10), "y": np.zeros(10)})  # no length at all
+    assert len(thinned(flat, "x", "y", points=4)) == 2
 
 
 class NaNModel:

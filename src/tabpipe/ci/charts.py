@@ -127,10 +127,18 @@ def legend(series: Sequence[Series], notes: Sequence[str] = ()) -> str:
 
 
 def confusion_counts(rows: pd.DataFrame) -> pd.DataFrame:
-    """Counts with actual labels as rows and predicted labels as columns."""
-    labels = sorted(set(rows["actual"].astype(str)) | set(rows["predicted"].astype(str)))
-    table = pd.crosstab(rows["actual"].astype(str), rows["predicted"].astype(str))
-    return table.reindex(index=labels, columns=labels, fill_value=0)
+    """Counts with actual labels as rows and predicted labels as columns.
+
+    ``rows``: plots/confusion.csv, one line per (actual, predicted) pair with its ``rows``
+    count, or one line per row as evaluate wrote it before (a baseline may be that old).
+    """
+    actual, predicted = rows["actual"].astype(str), rows["predicted"].astype(str)
+    labels = sorted(set(actual) | set(predicted))
+    if "rows" in rows:
+        table = pd.crosstab(actual, predicted, values=rows["rows"], aggfunc="sum")
+    else:
+        table = pd.crosstab(actual, predicted)
+    return table.reindex(index=labels, columns=labels).fillna(0).astype(int)
 
 
 def confusion_markdown(branch: pd.DataFrame, baseline: pd.DataFrame | None) -> str:

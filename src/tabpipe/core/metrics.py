@@ -144,10 +144,46 @@ def slice_scores(
     return out
 
 
+# plots/ is committed (DVC does not cache it): its files must not grow with the rows. A
+# curve keeps at most this many of its points, a scatter this many of its rows (at 10M
+# rows the full files were 48 MB: 2M confusion rows, 1.3M and 1.1M curve points).
+CURVE_POINTS = 2_000
+SCATTER_ROWS = 5_000
+
+
 def confusion_rows(p: Predictions) -> pd.DataFrame:
+    """How many rows have each (actual, predicted) pair, the pairs in sorted order.
+
+    One line per pair instead of one per row; the ``confusion_counts`` DVC template
+    (.dvc/plots/) sums ``rows``, and counts a file without it (written before) row by row.
+    """
     import pandas as pd
 
-    return pd.DataFrame({"actual": p.y_true, "predicted": p.y_pred})
+    pairs = pd.DataFrame({"actual": p.y_true, "predicted": p.y_pred})
+    counts = pairs.value_counts(sort=False).sort_index()
+    return counts.rename("rows").reset_index()
+
+
+def thinned(curve: pd.DataFrame, x: str, y: str, points: int = CURVE_POINTS) -> pd.DataFrame:
+    """At most ``points`` of a curve's own points, evenly spaced along its length.
+
+    A curve with no more points is returned as it is. Otherwise the path from the first
+    point to the last (steps of |dx| + |dy|) is cut into ``points - 1`` equal lengths and
+    the first point in each is kept, with the last point: no point of the curve lies
+    farther than one length (under 0.001 for a ROC curve, whose path is at most 2 long)
+    along the path from a kept one, so a chart or an area drawn through them is the curve's.
+    """
+    import numpy as np
+
+    if len(curve) <= points:
+        return curve
+    xs, ys = curve[x].to_numpy(dtype=float), curve[y].to_numpy(dtype=float)
+    along = np.concatenate([[0.0], np.cumsum(np.abs(np.diff(xs)) + np.abs(np.diff(ys)))])
+    total = along[-1]
+    piece = np.floor(along / total * (points - 2)) if total > 0 else np.zeros(len(curve))
+    keep = np.concatenate([[True], piece[1:] != piece[:-1]])
+    keep[-1] = True
+    return curve[keep].reset_index(drop=True)
 
 
 def roc_points(p: Predictions, positive_class: str) -> pd.DataFrame:
@@ -159,7 +195,7 @@ def roc_points(p: Predictions, positive_class: str) -> pd.DataFrame:
     score = p.proba[:, list(p.classes).index(positive_class)]
     fpr, tpr, thresholds = skm.roc_curve(p.y_true == positive_class, score)
     frame = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thresholds})
-    return frame.replace([np.inf, -np.inf], 1.0).round(6)
+    return thinned(frame.replace([np.inf, -np.inf], 1.0).round(6), "fpr", "tpr")
 
 
 def precision_recall_points(p: Predictions, positive_class: str) -> pd.DataFrame:
@@ -169,10 +205,15 @@ def precision_recall_points(p: Predictions, positive_class: str) -> pd.DataFrame
     assert p.proba is not None
     score = p.proba[:, list(p.classes).index(positive_class)]
     precision, recall, _ = skm.precision_recall_curve(p.y_true == positive_class, score)
-    return pd.DataFrame({"recall": recall, "precision": precision}).round(6)
+    frame = pd.DataFrame({"recall": recall, "precision": precision}).round(6)
+    return thinned(frame, "recall", "precision")
 
 
-def prediction_points(p: Predictions) -> pd.DataFrame:
+def prediction_points(p: Predictions, rows: int = SCATTER_ROWS) -> pd.DataFrame:
+    """Actual and predicted values of the test rows; of every k-th row where there are more
+    than ``rows`` (the test split is shuffled, so they are a sample of it)."""
     import pandas as pd
 
-    return pd.DataFrame({"actual": p.y_true, "predicted": p.y_pred}).round(6)
+    every = max(1, -(-len(p.y_true) // rows))  # ceiling: at most ``rows`` rows
+    frame = pd.DataFrame({"actual": p.y_true[::every], "predicted": p.y_pred[::every]})
+    return frame.round(6)
