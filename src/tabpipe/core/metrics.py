@@ -168,9 +168,9 @@ def thinned(curve: pd.DataFrame, x: str, y: str, points: int = CURVE_POINTS) -> 
     """At most ``points`` of a curve's own points, evenly spaced along its length.
 
     A curve with no more points is returned as it is. Otherwise the path from the first
-    point to the last (steps of |dx| + |dy|) is cut into ``points - 1`` equal lengths and
+    point to the last (steps of |dx| + |dy|) is cut into ``points - 2`` equal lengths and
     the first point in each is kept, with the last point: no point of the curve lies
-    farther than one length (under 0.001 for a ROC curve, whose path is at most 2 long)
+    farther than one length (2 / 1,998 for a ROC curve, whose path is at most 2 long)
     along the path from a kept one, so a chart or an area drawn through them is the curve's.
     """
     import numpy as np
