@@ -6,19 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tabpipe.core import metrics
 from tabpipe.core.config import Task
-from tabpipe.core.metrics import (
-    CURVE_POINTS,
-    SCATTER_ROWS,
-    Predictions,
-    confusion_rows,
-    precision_recall_points,
-    prediction_points,
-    roc_points,
-    scores,
-    slice_scores,
-    thinned,
-)
+from tabpipe.core.metrics import Predictions, scores, slice_scores, thinned
 from tabpipe.core.stage import StageFailed
 from tabpipe.pipeline.evaluate import plot_frames, predict
 from tests.support.factories import synthetic_params
@@ -117,21 +107,21 @@ def _many_predictions(rows: int, seed: int = 0) -> Predictions:
 
 def test_plot_files_do_not_grow_with_the_rows():
     p = _many_predictions(200_000)
-    confusion = confusion_rows(p)
+    confusion = metrics.confusion_rows(p)
     assert len(confusion) == 4 and confusion["rows"].sum() == 200_000
     crossed = pd.crosstab(p.y_true, p.y_pred)
     for pair in confusion.itertuples():
         assert pair.rows == crossed.loc[pair.actual, pair.predicted]
-    roc, pr = roc_points(p, "good"), precision_recall_points(p, "good")
-    assert 1_000 < len(roc) <= CURVE_POINTS and 1_000 < len(pr) <= CURVE_POINTS
+    roc, pr = metrics.roc_points(p, "good"), metrics.precision_recall_points(p, "good")
+    assert 1_000 < len(roc) <= metrics.CURVE_POINTS and 1_000 < len(pr) <= metrics.CURVE_POINTS
     # The thinned curves are the curves: same ends, same area.
     full_auc = scores(Task.BINARY, p, "good")["roc_auc"]
     assert np.trapezoid(roc["tpr"], roc["fpr"]) == pytest.approx(full_auc, abs=1e-4)
     assert (roc.iloc[0]["fpr"], roc.iloc[-1]["fpr"], roc.iloc[-1]["tpr"]) == (0.0, 1.0, 1.0)
     assert (pr.iloc[0]["recall"], pr.iloc[-1]["recall"]) == (1.0, 0.0)
     values = Predictions(np.arange(50_000.0), np.arange(50_000.0) * 2)
-    scatter = prediction_points(values)
-    assert 0.9 * SCATTER_ROWS < len(scatter) <= SCATTER_ROWS
+    scatter = metrics.prediction_points(values)
+    assert 0.9 * metrics.SCATTER_ROWS < len(scatter) <= metrics.SCATTER_ROWS
     assert (scatter["predicted"] == 2 * scatter["actual"]).all()
 
 
