@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tabpipe.core.metrics import CONFUSION_COUNT
+
 GRID_POINTS = 21
 BASELINE_COLOUR = "#9e9e9e"
 BRANCH_COLOUR = "#1f77b4"
@@ -134,10 +136,8 @@ def confusion_counts(rows: pd.DataFrame) -> pd.DataFrame:
     """
     actual, predicted = rows["actual"].astype(str), rows["predicted"].astype(str)
     labels = sorted(set(actual) | set(predicted))
-    if "rows" in rows:
-        table = pd.crosstab(actual, predicted, values=rows["rows"], aggfunc="sum")
-    else:
-        table = pd.crosstab(actual, predicted)
+    count = rows[CONFUSION_COUNT] if CONFUSION_COUNT in rows else pd.Series(1, rows.index)
+    table = pd.crosstab(actual, predicted, values=count, aggfunc="sum")
     return table.reindex(index=labels, columns=labels).fillna(0).astype(int)
 
 

@@ -149,19 +149,21 @@ def slice_scores(
 # rows the full files were 48 MB: 2M confusion rows, 1.3M and 1.1M curve points).
 CURVE_POINTS = 2_000
 SCATTER_ROWS = 5_000
+# plots/confusion.csv's count column: what the PR report (tabpipe.ci.charts) and the DVC
+# template .dvc/plots/confusion_counts.json sum.
+CONFUSION_COUNT = "rows"
 
 
 def confusion_rows(p: Predictions) -> pd.DataFrame:
     """How many rows have each (actual, predicted) pair, the pairs in sorted order.
 
-    One line per pair instead of one per row; the ``confusion_counts`` DVC template
-    (.dvc/plots/) sums ``rows``, and counts a file without it (written before) row by row.
+    One line per pair instead of one per row, its count in :data:`CONFUSION_COUNT`.
     """
     import pandas as pd
 
     pairs = pd.DataFrame({"actual": p.y_true, "predicted": p.y_pred})
     counts = pairs.value_counts(sort=False).sort_index()
-    return counts.rename("rows").reset_index()
+    return counts.rename(CONFUSION_COUNT).reset_index()
 
 
 def thinned(curve: pd.DataFrame, x: str, y: str, points: int = CURVE_POINTS) -> pd.DataFrame:
