@@ -49,13 +49,13 @@ run: data check ## run the whole pipeline (dvc repro: validate, split, train, ev
 	@echo "==> outputs: models/model.onnx, metrics/, plots/, reports/ (try: dvc plots show)"
 
 test: data ## run the test suite (core, pipeline, CI, release, serving, monitoring, onboarding, end-to-end)
-	pytest -n 2 --dist loadfile --durations=10
+	pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=10
 
 test-fast: data ## the test suite without the end-to-end tests
-	pytest -n 2 --dist loadfile -m "not e2e and not rehearsal"
+	pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not e2e and not rehearsal"
 
 test-onboarding: data ## init on eight datasets, then each new project's make run and whole make test
-	TABPIPE_TEST_ONBOARDED=all pytest -n 2 --dist loadfile tests/e2e/test_init_*.py tests/onboarding/test_update.py
+	TABPIPE_TEST_ONBOARDED=all pytest -n 2 --dist loadfile --no-loadscope-reorder tests/e2e/test_init_*.py tests/onboarding/test_update.py
 
 lint: setup ## ruff and mypy
 	ruff check src tests benchmarks

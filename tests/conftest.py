@@ -13,6 +13,7 @@ threads.configure()  # before pandas loads numpy: OpenMP/BLAS pools sized, passi
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +23,7 @@ import pytest
 from tabpipe.core.config import Params, load_params
 from tabpipe.core.contract import load_contract
 from tabpipe.core.io import read_table
-from tests.support.workspace import session_environment
+from tests.support.workspace import remove_environment_copies, session_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,6 +65,14 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, params: Params) -> 
     return tmp_path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _environment_copies_end_with_their_module() -> Iterator[None]:
+    """The environment copies a test file's clones got are deleted when the file is done
+    (a clone lives at most as long as a module-scoped fixture)."""
+    yield
+    remove_environment_copies()
+
+
 @pytest.fixture(scope="session")
 def environment(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A checkout whose `make setup` ran once; pass it to ``fresh_clone`` (or
@@ -72,3 +81,17 @@ def environment(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent  # one folder for all workers of this run
     return session_environment(base)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the end-to-end files first, so the longest work units start first.
+
+    `make test` spreads whole files over two workers (``--dist loadfile``), handing each
+    worker the next file as it finishes one. An end-to-end file is one to four tests that
+    take 10 to 60 s apiece; left in collection order (or in xdist's default order, by number
+    of tests, which puts one-test files last) one of them starts near the end while the
+    other worker has nothing left, and the run waits for it alone. Longest first keeps both
+    workers busy to the end. Order within a file is kept (a stable sort of whole files).
+    """
+    heavy = {item.path for item in items if item.get_closest_marker("e2e") is not None}
+    items.sort(key=lambda item: item.path not in heavy)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.workspace import UV, fresh_clone, make, sh
+from tests.support.workspace import UV, fresh_clone, make, remove_environment_copies, sh
 
 pytestmark = pytest.mark.e2e
 
@@ -38,3 +38,19 @@ def test_a_clone_imports_its_own_sources_and_a_sync_there_leaves_the_others_alon
     assert Path(imported_from(clone)[0]).is_relative_to(clone / "src")
     tabpipe, _ = imported_from(environment)
     assert Path(tabpipe).is_relative_to(environment / "src")
+
+
+def test_a_clones_environment_copy_is_deleted_when_its_tests_are_done(
+    tmp_path: Path, environment: Path
+) -> None:
+    remove_environment_copies()  # earlier tests' copies, so the count below is this test's
+    clone = fresh_clone(tmp_path / "clone", environment)
+    python = environment / ".venv" / "bin" / "python"
+    shared = next((environment / ".venv" / "lib").glob("python*/site-packages/yaml/__init__.py"))
+    links = shared.stat().st_nlink
+    assert links >= 2, "the clone's copy shares the environment's files"
+    assert remove_environment_copies() == 1
+    assert not (clone / ".venv").exists() and (clone / "params.yaml").exists()
+    assert shared.stat().st_nlink == links - 1
+    sh([str(python), "-c", "import yaml"], clone)  # the environment itself still works
+    assert remove_environment_copies() == 0
