@@ -419,7 +419,7 @@ def _startup(startup: list[StartupRow], r: ReproResult | None) -> list[str]:
                 )
                 + " of CPU: validate reads the table with pandas and checks it with pandera, "
                 "so its start-up cannot fall below theirs; split finds repeated rows and "
-                "groups with pandas' hashing groupby and writes the splits with pandas, so "
+                "numbers them with pandas' factorize and writes the splits with pandas, so "
                 "its start-up is pandas' plus the typed config's (pydantic, PyYAML) and "
                 "tabpipe's; profile reads the training split with pyarrow and counts with "
                 "NumPy, without pandas. "
