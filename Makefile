@@ -48,14 +48,18 @@ run: data check ## run the whole pipeline (dvc repro: validate, split, train, ev
 	dvc metrics show metrics/train.json metrics/test.json
 	@echo "==> outputs: models/model.onnx, metrics/, plots/, reports/ (try: dvc plots show)"
 
+# Whole files to two workers, in collection order: tests/conftest.py puts the end-to-end
+# files first (xdist's default reorder, by number of tests, puts them last).
+PARALLEL = -n 2 --dist loadfile --no-loadscope-reorder
+
 test: data ## run the test suite (core, pipeline, CI, release, serving, monitoring, onboarding, end-to-end)
-	pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=10
+	pytest $(PARALLEL) --durations=10
 
 test-fast: data ## the test suite without the end-to-end tests
-	pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not e2e and not rehearsal"
+	pytest $(PARALLEL) -m "not e2e and not rehearsal"
 
 test-onboarding: data ## init on eight datasets, then each new project's make run and whole make test
-	TABPIPE_TEST_ONBOARDED=all pytest -n 2 --dist loadfile --no-loadscope-reorder tests/e2e/test_init_*.py tests/onboarding/test_update.py
+	TABPIPE_TEST_ONBOARDED=all pytest $(PARALLEL) tests/e2e/test_init_*.py tests/onboarding/test_update.py
 
 lint: setup ## ruff and mypy
 	ruff check src tests benchmarks
