@@ -4,6 +4,7 @@ better on the user's data."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,3 +111,48 @@ def test_measuring_a_small_table_gives_its_test_splits_size_and_noise() -> None:
     assert evidence.test_rows == len(test) and 20 <= len(test) <= 40
     assert {"accuracy", "roc_auc"} <= set(evidence.noise)
     assert all(0 < evidence.noise[m] < 0.5 for m in ("accuracy", "roc_auc"))
+
+
+def test_the_noise_measured_apart_is_the_noise_a_whole_measure_gives() -> None:
+    from tabpipe.onboarding.evidence import cross_validate, with_noise
+
+    frame, params, _ = onboarded(synthetic("multiclass", rows=200), "y")
+    done = cross_validate(frame, params)
+    assert done is not None and done.evidence.noise == {}
+    assert with_noise(done) == measure(frame, params)
+    assert with_noise(done).noise["accuracy"] > 0
+
+
+def test_init_measures_the_noise_only_for_the_encoding_it_writes(monkeypatch) -> None:
+    """Both encodings of the categories are cross-validated; the test split's noise (100
+    resampled scorings, a second or two) is measured once, for the encoding written."""
+    import yaml
+
+    from tabpipe.onboarding import evidence as evidence_module
+    from tabpipe.onboarding.init import render_params
+    from tabpipe.onboarding.plan import plan
+    from tests.support.factories import project_code
+
+    table = named_models_table()
+    frame, _, _ = onboarded(table, "y")
+    measured: list[int] = []
+    real = evidence_module.sampling_noise
+
+    def counted(*args, **kwargs):
+        measured.append(kwargs["test_rows"])
+        return real(*args, **kwargs)
+
+    crossed: list[str] = []
+    cross_validate = evidence_module.cross_validate
+
+    def recorded(frame, params, **kwargs):
+        crossed.append(params.train.hist_gradient_boosting.encode_categories)
+        return cross_validate(frame, params, **kwargs)
+
+    monkeypatch.setattr(evidence_module, "sampling_noise", counted)
+    monkeypatch.setattr("tabpipe.onboarding.init.cross_validate", recorded)
+    code = project_code()
+    text, notes = render_params(plan(table, "y"), frame, Path("t.csv"), code.package, code.package)
+    assert sorted(crossed) == ["one_hot", "ordinal"] and len(measured) == 1
+    written = yaml.safe_load(text)["train"]["hist_gradient_boosting"]["encode_categories"]
+    assert written in crossed and any("lands within about" in note for note in notes)

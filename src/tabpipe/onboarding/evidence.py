@@ -13,6 +13,7 @@ those folds (one-hot, or numbered: see docs/decisions.md), so init writes the be
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -33,9 +34,46 @@ FOLDS = 5
 MAX_ROWS = 20_000
 
 
+@dataclass(frozen=True)
+class CrossValidation:
+    """The folds' scores (``evidence``, its ``noise`` not measured yet) and what measuring
+    the noise needs: every training row's held-out prediction and the groups."""
+
+    evidence: Evidence
+    params: Params
+    held_out: Predictions
+    groups: np.ndarray | None
+    test_groups: int | None
+
+
 def measure(frame: pd.DataFrame, params: Params, *, folds: int = FOLDS) -> Evidence | None:
-    """Cross-validated scores of a guess and of the default model on the training split;
-    None when a class has fewer than two training rows (no fold split can keep it)."""
+    """Cross-validated scores of a guess and of the default model on the training split,
+    with the test split's noise; None when a class has fewer than two training rows (no
+    fold split can keep it)."""
+    done = cross_validate(frame, params, folds=folds)
+    return None if done is None else with_noise(done)
+
+
+def with_noise(done: CrossValidation) -> Evidence:
+    """The evidence of ``done`` with its test split's noise (:func:`sampling_noise`, a
+    second or two): init measures it only for the encoding it writes."""
+    task, evidence = done.params.data.task, done.evidence
+    noise = sampling_noise(
+        task,
+        done.params,
+        done.held_out,
+        test_rows=evidence.test_rows,
+        groups=done.groups,
+        test_groups=done.test_groups,
+    )
+    return replace(evidence, noise=noise)
+
+
+def cross_validate(
+    frame: pd.DataFrame, params: Params, *, folds: int = FOLDS
+) -> CrossValidation | None:
+    """:func:`measure` without the noise; None when a class has fewer than two training
+    rows."""
     task, target = params.data.task, params.data.target
     train, test = split_frame(frame, target, params.split, classification=task.is_classification)
     if len(train) > MAX_ROWS:
@@ -81,21 +119,20 @@ def measure(frame: pd.DataFrame, params: Params, *, folds: int = FOLDS) -> Evide
     test_groups = (
         len(np.unique(named_groups(test, params.split.group_by))) if params.split.group_by else None
     )
-    return Evidence(
+    evidence = Evidence(
         folds=folds,
         rows=len(train),
         baseline=_mean(guessed),
         cross_validated=_mean(modelled),
         spread=_spread(modelled),
         test_rows=len(test),
-        noise=sampling_noise(
-            task,
-            params,
-            _pooled(held_out_predictions),
-            test_rows=len(test),
-            groups=None if groups is None else groups[_order(held_out_predictions)],
-            test_groups=test_groups,
-        ),
+    )
+    return CrossValidation(
+        evidence,
+        params,
+        _pooled(held_out_predictions),
+        groups=None if groups is None else groups[_order(held_out_predictions)],
+        test_groups=test_groups,
     )
 
 

@@ -46,7 +46,7 @@ from tabpipe.core.paths import (
     PATHS,
     PROJECT_RECORD,
 )
-from tabpipe.onboarding.evidence import better_encoding, measure
+from tabpipe.onboarding.evidence import better_encoding, cross_validate, measure, with_noise
 from tabpipe.onboarding.plan import (
     ColumnPlan,
     OnboardingError,
@@ -293,11 +293,14 @@ def render_params(
     offered = column_plan.categorical and "encode_categories" in settings
     encodings = tuple(ENCODERS) if offered else ()
     if encodings:
-        measured = {name: measure(frame, typed_with(name)) for name in encodings}
-        chosen, why = better_encoding(column_plan.task, measured)
+        folds = {name: cross_validate(frame, typed_with(name)) for name in encodings}
+        chosen, why = better_encoding(
+            column_plan.task, {name: None if f is None else f.evidence for name, f in folds.items()}
+        )
         say(f"categories fed to {default} as {why} (train.{default}.encode_categories)")
         params["train"][default]["encode_categories"] = chosen
-        evidence = measured[chosen]
+        written = folds[chosen]  # the test split's noise only for the encoding written
+        evidence = None if written is None else with_noise(written)
     else:
         evidence = measure(frame, typed_with(None))
     slices = bool(params["evaluate"]["slice_by"])
