@@ -208,3 +208,24 @@ def test_the_pickled_model_is_the_same_whatever_the_thread_count(family):
             joblib.dump(fit(frame, params), buffer)
             pickled.append(buffer.getvalue())
     assert pickled[0] == pickled[1]
+
+
+def test_a_long_hist_gradient_boosting_fit_shows_an_iteration_every_ten_seconds(monkeypatch):
+    """Between the quarters, one line per PROGRESS_EVERY seconds: on 10M rows the first 25
+    of 100 iterations took 45 s with nothing shown. The clock is the test's own."""
+    import io
+
+    clock = [100.0]
+    monkeypatch.setattr(train_stage.time, "perf_counter", lambda: clock[0])
+    out = io.StringIO()
+    progress = train_stage._HistProgress(out)
+    for done, seconds in [(1, 4), (2, 4), (3, 4), (4, 1), (5, 12), (25, 1), (26, 9), (27, 0.5)]:
+        clock[0] += seconds
+        progress.write(f"[{done}/100] 1 tree, 31 leaves, max depth = 9, in 0.5s\n")
+    shown = [line.split(" (")[0] for line in out.getvalue().splitlines()]
+    assert shown == [
+        "[train] 3/100 boosting iterations",  # 12 s after the start
+        "[train] 5/100 boosting iterations",  # 13 s after iteration 3
+        "[train] 25/100 boosting iterations",  # a quarter; then 9.5 s: none yet
+    ], shown
+    assert "3/100 boosting iterations (12.0s)" in out.getvalue()  # seconds since the start

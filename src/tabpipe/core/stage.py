@@ -12,8 +12,9 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
-from tabpipe.core import startup, threads, timings
+from tabpipe.core import heartbeat, startup, threads, timings
 from tabpipe.core.config import ConfigError, Params, load_params
 from tabpipe.core.io import InputError
 from tabpipe.core.paths import PARAMS_FILE
@@ -34,8 +35,10 @@ class StageFailed(Exception):
     """A stage ran and its check failed; the message says what and by how much."""
 
 
-def log(stage: str, message: str) -> None:
-    print(f"[{stage}] {message}", flush=True)
+def log(stage: str, message: str, file: TextIO | None = None) -> None:
+    """Print ``[stage] message`` (to ``file``, the standard output by default)."""
+    print(f"[{stage}] {message}", file=file or sys.stdout, flush=True)
+    heartbeat.said(message)
 
 
 def run_stage(
@@ -68,7 +71,8 @@ def run_stage(
         threads.configure()  # limits pools already loaded (tabpipe.pipeline set them before)
         startup.stage_loaded()  # the stage's modules are loaded: the collector may run again
         started, started_at = time.perf_counter(), time.time()
-        body(params)
+        with heartbeat.beating(name):  # a line after every 15 s of silence
+            body(params)
         outcome = "ok"
     except StageFailed as exc:
         outcome = "failed"

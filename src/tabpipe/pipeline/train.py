@@ -51,6 +51,7 @@ def _marks(total: int) -> set[int]:
 
 
 ITERATION_LINE = re.compile(r"^\[(\d+)/(\d+)\]")
+PROGRESS_EVERY = 10.0  # seconds: an iteration line at least this often on a long fit
 
 
 class _HistProgress:
@@ -58,12 +59,14 @@ class _HistProgress:
 
     HistGradientBoosting has no callback; with ``verbose`` it prints one line per iteration
     (``[k/n] 1 tree, 15 leaves, ...``) and a summary (``Fit n trees in ...``). This stream
-    keeps the lines at 25%, 50% and 75% of the iterations, the binning and the summary, and
-    drops the rest. ``verbose`` only prints: the fitted trees are the same without it.
+    keeps the lines at 25%, 50% and 75% of the iterations (and one per
+    :data:`PROGRESS_EVERY` seconds between them on a long fit), the binning and the summary,
+    and drops the rest. ``verbose`` only prints: the fitted trees are the same without it.
     """
 
     def __init__(self, out: TextIO) -> None:
         self.out, self.pending, self.started = out, "", time.perf_counter()
+        self.shown = self.started  # when the last iteration line was printed
 
     def write(self, text: str) -> int:
         self.pending += text
@@ -76,15 +79,18 @@ class _HistProgress:
         pass
 
     def _line(self, line: str) -> None:
-        elapsed = f"({time.perf_counter() - self.started:.1f}s)"
+        now = time.perf_counter()
+        elapsed = f"({now - self.started:.1f}s)"
         iteration = ITERATION_LINE.match(line)
         if iteration:
             done, total = int(iteration[1]), int(iteration[2])
-            if done in _marks(total):
-                print(f"[train] {done}/{total} boosting iterations {elapsed}", file=self.out)
+            # The quarters, and on a long fit one line per PROGRESS_EVERY seconds between.
+            if done in _marks(total) or (done < total and now - self.shown >= PROGRESS_EVERY):
+                log("train", f"{done}/{total} boosting iterations {elapsed}", file=self.out)
+                self.shown = now
         elif line.startswith(("Binning", "Fit ")):
-            print(f"[train] {line.rstrip('.')}", file=self.out)
-        self.out.flush()
+            log("train", line.rstrip("."), file=self.out)
+            self.shown = now
 
 
 @contextlib.contextmanager
