@@ -140,3 +140,33 @@ def test_a_column_missing_in_every_training_row_is_kept_and_onnx_agrees():
     out = run(session(proto.SerializeToString()), frame, params.features)
     np.testing.assert_allclose(out.proba, model.predict_proba(X), atol=1e-5)
     assert (out.labels == model.predict(X).astype(str)).all()
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_labels_and_probabilities_are_predict_and_predict_proba_bit_for_bit(classes):
+    """One pass over HistGradientBoosting's trees gives what its two calls give, exactly;
+    a scikit-learn release that changes either rule, or the private scores, fails here."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+
+    from tabpipe.core.model import labels_and_probabilities
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3_000, 5))
+    y = np.array([f"c{k}" for k in (X[:, 0] * 2 + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)])
+    y = y if classes == 3 else np.where(y == "c2", "c1", y)
+    assert len(set(y)) == classes
+    for model in (
+        HistGradientBoostingClassifier(max_iter=30, random_state=0),
+        RandomForestClassifier(n_estimators=5, random_state=0),
+    ):
+        model.fit(X[:2_000], y[:2_000])
+        labels, proba = labels_and_probabilities(model, X[2_000:])
+        assert np.array_equal(labels, model.predict(X[2_000:])), type(model).__name__
+        assert np.array_equal(proba, model.predict_proba(X[2_000:])), type(model).__name__
+        assert labels.dtype == model.predict(X[:5]).dtype
+    # A row whose score is exactly 0 goes to the first class, as predict sends it.
+    if classes == 2:
+        tied = np.zeros((1, 1))
+        fitted = HistGradientBoostingClassifier(max_iter=2).fit(X[:200], y[:200])
+        fitted._raw_predict = lambda features: tied  # type: ignore[method-assign]
+        assert labels_and_probabilities(fitted, X[:1])[0][0] == fitted.classes_[0]

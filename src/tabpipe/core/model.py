@@ -167,6 +167,30 @@ def preprocessed(model: Any, X: pd.DataFrame) -> tuple[Any, Any]:
     return model, X
 
 
+def labels_and_probabilities(estimator: Any, features: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``estimator.predict(features)`` and ``estimator.predict_proba(features)``, bit for bit,
+    from one pass over the trees where the estimator computes both from the same scores.
+
+    HistGradientBoostingClassifier's two methods each sum every tree's leaves for every row
+    (``_raw_predict``) and then apply their own rule: ``predict`` takes the class whose score
+    is largest (for two classes, the second where the score is above 0), ``predict_proba``
+    its loss's inverse link. Called one after the other, the trees are walked twice: on 8M
+    training rows that was about 15 s of evaluate's 55 s (docs/benchmarks.md, the scale
+    section). scikit-learn has no public call that returns both, so this applies the two
+    rules to one ``_raw_predict`` (private; tests/core/test_model.py compares the result
+    with the two public calls on every task, so a release that changes them fails there).
+    Any other estimator: its two methods.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier  # loaded with the model
+
+    if type(estimator) is not HistGradientBoostingClassifier:
+        return estimator.predict(features), estimator.predict_proba(features)
+    raw = estimator._raw_predict(features)
+    two_classes = raw.shape[1] == 1  # one score per row: above 0 is the second class
+    encoded = (raw.ravel() > 0).astype(int) if two_classes else np.argmax(raw, axis=1)
+    return estimator.classes_[encoded], estimator._loss.predict_proba(raw)
+
+
 def encode_target(y: pd.Series, task: Task) -> np.ndarray:
     """Labels as strings for classification (ONNX returns string labels), floats otherwise."""
     if task.is_classification:

@@ -31,7 +31,12 @@ from tabpipe.core.metrics import (
     scores,
     slice_scores,
 )
-from tabpipe.core.model import encode_target, model_frame, preprocessed
+from tabpipe.core.model import (
+    encode_target,
+    labels_and_probabilities,
+    model_frame,
+    preprocessed,
+)
 from tabpipe.core.paths import PATHS
 from tabpipe.core.stage import StageFailed, log, run_stage
 
@@ -58,10 +63,13 @@ def predict(model: Pipeline, frame: pd.DataFrame, params: Params) -> Predictions
     with threads.sized_for(len(frame)):  # the thread count for all the rows, not a chunk
         for start in range(0, max(len(frame), 1), CHUNK_ROWS):
             X = model_frame(frame.iloc[start : start + CHUNK_ROWS], params.features)
-            estimator, features = preprocessed(model, X)  # once, for both calls
-            labels.append(estimator.predict(features))
-            if not regression:
-                probabilities.append(estimator.predict_proba(features))
+            estimator, features = preprocessed(model, X)  # once, for both outputs
+            if regression:
+                labels.append(estimator.predict(features))
+            else:
+                predicted, chunk_proba = labels_and_probabilities(estimator, features)
+                labels.append(predicted)
+                probabilities.append(chunk_proba)
     y_pred = np.concatenate(labels)
     proba = np.concatenate(probabilities) if probabilities else None
     if proba is None:
