@@ -218,3 +218,14 @@ def test_groups_and_identical_rows_together_link_rows_transitively():
 def test_a_row_missing_its_group_is_a_group_of_its_own():
     frame = pd.DataFrame({"g": [1.0, 1.0, None, 2.0, None]})
     assert named_groups(frame, ["g"]).tolist() == [0, 0, 2, 1, 3]
+
+
+def test_a_moved_copy_goes_after_its_new_sides_rows_in_its_old_sides_order():
+    from tabpipe.pipeline.split import keep_identical_rows_together
+
+    groups = np.array([0, 1, 0, 2, 1, 3])  # row 2 repeats row 0, row 4 repeats row 1
+    train, test = keep_identical_rows_together(np.array([0, 4, 3]), np.array([2, 1, 5]), groups)
+    assert train.tolist() == [0, 3, 2] and test.tolist() == [1, 5, 4]
+    alone = np.arange(6)  # no row repeats: the split as it came
+    train, test = keep_identical_rows_together(np.array([0, 4, 3]), np.array([2, 1, 5]), alone)
+    assert train.tolist() == [0, 4, 3] and test.tolist() == [2, 1, 5]

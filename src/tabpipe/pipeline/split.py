@@ -63,8 +63,8 @@ def split_frame(
             f"cannot split {len(frame)} rows: {error} (change split.test_size, add rows, or "
             "set split.stratify: false)"
         ) from None
+    train_rows, test_rows = keep_identical_rows_together(train_rows, test_rows, groups)
     train, test = frame.take(train_rows), frame.take(test_rows)
-    train, test = keep_identical_rows_together(frame, train, test, groups)
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
@@ -137,27 +137,28 @@ def repeated_rows(groups: np.ndarray) -> int:
 
 
 def keep_identical_rows_together(
-    frame: pd.DataFrame,
-    train: pd.DataFrame,
-    test: pd.DataFrame,
-    groups: np.ndarray,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Move each copy of a repeated row to the side its first copy is on.
+    train_rows: np.ndarray, test_rows: np.ndarray, groups: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Move each copy of a repeated row to the side its first copy is on; the positions of
+    the train and test rows.
 
-    ``groups`` numbers ``frame``'s rows by identity (:func:`identical_groups`). Rows that do
+    ``groups`` numbers the frame's rows by identity (:func:`identical_groups`). Rows that do
     not repeat keep their place and order, so data without duplicates is split exactly as
-    ``train_test_split`` splits it.
+    ``train_test_split`` splits it; a moved row goes after the rows of its new side, in the
+    order of its old one. Positions, not frames: each side's rows are then taken from the
+    frame once (on 10M rows, dropping a few moved rows from a side and appending them copied
+    every column of it again, about 4 s).
     """
     if repeated_rows(groups) == 0:
-        return train, test
-    in_test = pd.Series(False, index=frame.index)
-    in_test[test.index] = True
-    side = in_test.groupby(groups).transform("first")  # the side of each group's first row
-    to_train = test.index[~side[test.index].to_numpy()]
-    to_test = train.index[side[train.index].to_numpy()]
+        return train_rows, test_rows
+    in_test = np.zeros(len(groups), dtype=bool)
+    in_test[test_rows] = True
+    # The side of each group's first row (the first in the frame's order).
+    side = pd.Series(in_test).groupby(groups).transform("first").to_numpy(dtype=bool)
+    stays_train, stays_test = ~side[train_rows], side[test_rows]
     return (
-        pd.concat([train.drop(index=to_test), frame.loc[to_train]]),
-        pd.concat([test.drop(index=to_train), frame.loc[to_test]]),
+        np.concatenate([train_rows[stays_train], test_rows[~stays_test]]),
+        np.concatenate([test_rows[stays_test], train_rows[~stays_train]]),
     )
 
 
