@@ -116,15 +116,18 @@ def test_the_custom_checks_are_known_names():
 
 def test_validation_finds_the_repeated_rows_once_and_reports_them(monkeypatch, raw, contract):
     """The max_duplicate_fraction check and the report's count come from one pass over the
-    rows (each is 7-8 s at 10M rows), on the data as the contract coerces it."""
+    rows (each is 7-8 s at 10M rows), whether the check passes or fails."""
     import pandas as pd
 
     from tabpipe.core import contract as contract_module
 
-    frame = raw
-    repeated = pd.concat([frame, frame.head(7)], ignore_index=True)
-    doubled = pd.concat([frame, frame], ignore_index=True)
-    already = int(frame.duplicated().sum())  # the bundled data's own repeats
+    caps = [c.statistics for c in contract.checks if c.name == "max_duplicate_fraction"]
+    if not caps:
+        pytest.skip("not applicable: the contract has no max_duplicate_fraction check")
+    frame = raw.reset_index(drop=True)
+    already = int(frame.duplicated().sum())  # the project's own repeats
+    once_more = pd.concat([frame, frame.head(1)], ignore_index=True)
+    doubled = pd.concat([frame, frame], ignore_index=True)  # every row once more: half repeat
     first_of_doubled = int(doubled.duplicated().to_numpy().argmax())
     passes: list[int] = []
     real = pd.DataFrame.duplicated
@@ -134,17 +137,14 @@ def test_validation_finds_the_repeated_rows_once_and_reports_them(monkeypatch, r
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(pd.DataFrame, "duplicated", counted)
-    report, validated = contract_module.check(repeated, contract, source="s", contract="c")
-    assert validated is not None and report.duplicate_rows == already + 7
-    assert passes == [len(repeated)]
-    passes.clear()
-    report, _ = contract_module.check(repeated, contract, source="s", contract="c", inplace=True)
-    assert report.duplicate_rows == already + 7 and passes == [len(repeated)]
-    # Too many repeats: the check fails, names them, and the count is the same pass's.
-    passes.clear()
-    report, validated = contract_module.check(
-        doubled, contract, source="s", contract="c", inplace=True
-    )
-    assert validated is None and report.duplicate_rows == already + len(frame)
-    failure = next(f for f in report.failures if f.check.startswith("max_duplicate_fraction"))
-    assert failure.rows[0] == first_of_doubled and passes == [len(doubled)]
+    for table, repeats in ((once_more, already + 1), (doubled, already + len(frame))):
+        for inplace in (False, True):
+            passes.clear()
+            report, validated = contract_module.check(
+                table.copy(), contract, source="s", contract="c", inplace=inplace
+            )
+            assert report.duplicate_rows == repeats and passes == [len(table)], inplace
+    assert contract_module._found_duplicates.get() is None  # nothing kept after a check
+    if caps[0]["max_fraction"] < 0.5:  # beyond the cap: the failure names the first repeat
+        failure = next(f for f in report.failures if f.check.startswith("max_duplicate_fraction"))
+        assert validated is None and failure.rows[0] == first_of_doubled

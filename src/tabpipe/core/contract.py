@@ -88,24 +88,26 @@ def duplicate_rows(frame: pd.DataFrame) -> pd.Series:
 
 
 # The repeated rows that the max_duplicate_fraction check found in the frame pandera handed
-# it, kept while :func:`check` runs so that its report counts them from the same pass: on
-# 10M rows one pass of ``DataFrame.duplicated`` is 7-8 s, and validate made two.
-_found_duplicates: ContextVar[tuple[pd.DataFrame, pd.Series] | None] = ContextVar(
-    "found_duplicates", default=None
-)
+# it, kept while :func:`check` runs (it sets a list here; elsewhere nothing is kept) so that
+# its report counts them from the same pass: on 10M rows one pass of
+# ``DataFrame.duplicated`` is 7-8 s, and validate made two.
+_found_duplicates: ContextVar[list[pd.Series] | None] = ContextVar("found_duplicates", default=None)
 
 
 def duplicate_share(frame: pd.DataFrame) -> float:
     repeated = duplicate_rows(frame)
-    _found_duplicates.set((frame, repeated))
+    found = _found_duplicates.get()
+    if found is not None:
+        found.append(repeated)
     return float(repeated.mean()) if len(frame) else 0.0
 
 
 def _duplicates_in(frame: pd.DataFrame) -> pd.Series:
-    """:func:`duplicate_rows` of ``frame``, from the check's pass if it was over this very
-    frame (pandera checks, and with ``inplace`` returns, the object it was given)."""
-    found = _found_duplicates.get()
-    return found[1] if found is not None and found[0] is frame else duplicate_rows(frame)
+    """:func:`duplicate_rows` of ``frame`` as the check found them during this :func:`check`
+    (in the frame pandera validated: ``frame`` itself, or with ``inplace=False`` its coerced
+    copy, the same rows in the same order); a pass of its own where the check did not run."""
+    found = [repeated for repeated in _found_duplicates.get() or [] if len(repeated) == len(frame)]
+    return found[-1] if found else duplicate_rows(frame)
 
 
 class ContractError(Exception):
@@ -439,7 +441,7 @@ def check(
     """
     frame = frame.reset_index(drop=True)
     shape = (source, contract, len(frame), frame.shape[1])
-    found = _found_duplicates.set(None)
+    found = _found_duplicates.set([])
     try:
         validated = schema.validate(frame, lazy=True, inplace=inplace)
     except pa.errors.SchemaErrors as errors:
