@@ -36,8 +36,11 @@ class StageFailed(Exception):
 
 
 def log(stage: str, message: str, file: TextIO | None = None) -> None:
-    """Print ``[stage] message`` (to ``file``, the standard output by default)."""
-    print(f"[{stage}] {message}", file=file or sys.stdout, flush=True)
+    """Print ``[stage] message`` (to ``file``, the standard output by default) in one write,
+    so that a heartbeat line from the other thread cannot land between it and its newline."""
+    out = file or sys.stdout
+    out.write(f"[{stage}] {message}\n")
+    out.flush()
     heartbeat.said(message)
 
 
