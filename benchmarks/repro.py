@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from benchmarks.startup import STAGES, VARIANTS, environments
-from benchmarks.timing import Spread, run_timed
+from benchmarks.timing import Spread, Timed, run_timed
 from tabpipe.core.config import load_params
 from tabpipe.core.io import read_table
 from tabpipe.core.paths import TIMINGS_FILE
@@ -151,12 +151,18 @@ def prepare_clone(root: Path, workdir: Path, name: str) -> Path:
     return clone
 
 
-def repro(clone: Path, env: dict[str, str] | None = None, *options: str) -> RunLog:
+def run_logged(command: list[str], clone: Path, env: dict[str, str]) -> tuple[Timed, RunLog]:
+    """Run ``command`` in ``clone``; how it ran, and what its stages did, their times from
+    the lines they append to build/timings.jsonl (milliseconds; the logs give tenths)."""
     timings = clone / TIMINGS_FILE
     timings.unlink(missing_ok=True)  # only this run's lines
-    done = run_timed(dvc("repro", *options), cwd=clone, env=clone_env(clone, env))
+    done = run_timed(command, cwd=clone, env=env)
     lines = timings.read_text(encoding="utf-8") if timings.exists() else ""
-    return parse_log(done.seconds, done.stdout + done.stderr, done.cpu_seconds, lines)
+    return done, parse_log(done.seconds, done.stdout + done.stderr, done.cpu_seconds, lines)
+
+
+def repro(clone: Path, env: dict[str, str] | None = None, *options: str) -> RunLog:
+    return run_logged(dvc("repro", *options), clone, clone_env(clone, env))[1]
 
 
 def _expect(log: RunLog, scenario: str, *, ran: set[str], skipped: set[str]) -> None:

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.timing import Spread, run_timed
-from tabpipe.core.paths import TIMINGS_FILE
 
 STAGES = ("validate", "split", "train", "evaluate", "export", "profile", "gate")
 # Stages that train nothing and load no model: their start-up goal is under 0.5 s of CPU.
@@ -162,14 +161,9 @@ def run(root: Path, *, repeats: int) -> list[StartupRow]:
                     if stage is None:
                         continue
                     env = repro.clone_env(clone, envs[variant])
-                    timings = clone / TIMINGS_FILE
-                    timings.unlink(missing_ok=True)  # only this run's line
-                    ran = run_timed(stage_command(stage), cwd=clone, env=env)
+                    # The body in milliseconds: tenths would shift a 0.5 s start-up by 0.05 s.
+                    ran, log = repro.run_logged(stage_command(stage), clone, env)
                     run_cpu[variant].append(ran.cpu_seconds)
-                    # The body in milliseconds from build/timings.jsonl; the log's tenths
-                    # of a second would shift a start-up of 0.5 s by up to 0.05 s.
-                    lines = timings.read_text(encoding="utf-8") if timings.exists() else ""
-                    log = repro.parse_log(ran.seconds, ran.stdout + ran.stderr, timings=lines)
                     body[variant].append(log.stage_seconds.get(stage, 0.0))
             shares: dict[str, float] = {}
             if stage is not None:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import io
 import threading
 import time
-from pathlib import Path
 
 from tabpipe.core import heartbeat
 from tabpipe.core.heartbeat import beating, due
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_line_is_due_after_the_quiet_period_since_the_stages_line_and_the_last_beat():
@@ -50,7 +47,9 @@ def test_a_stage_that_keeps_talking_gets_no_heartbeat_lines():
     assert out.getvalue() == ""
 
 
-def test_every_stage_body_runs_with_a_heartbeat_that_its_log_lines_reach(monkeypatch, tmp_path):
+def test_every_stage_body_runs_with_a_heartbeat_that_its_log_lines_reach(
+    monkeypatch, tmp_path, root
+):
     from tabpipe.core import stage
 
     seen: list[object] = []
@@ -61,7 +60,7 @@ def test_every_stage_body_runs_with_a_heartbeat_that_its_log_lines_reach(monkeyp
         seen.append(heartbeat._current.last_line)  # type: ignore[union-attr]
 
     params = tmp_path / "params.yaml"
-    params.write_text((ROOT / "params.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    params.write_text((root / "params.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     assert stage.run_stage("gate", "", body, ["--params", str(params)]) == 0
     assert seen[0] is not None and seen[1] == "checking"
